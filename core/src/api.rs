@@ -1,0 +1,314 @@
+//! Wire types of the `/v1` HTTP API, shared by the server and every client.
+//!
+//! The protocol is described in `docs/api.md`. These types are the single source of truth:
+//! the server serialises them, the client deserialises them, and (with the `openapi` feature)
+//! they describe themselves in the server's `/openapi.json`.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+/// The thumbnail sizes (long side, pixels) every image gets.
+pub const THUMB_SIZES: [u32; 2] = [320, 1280];
+
+/// Header carrying the client's idempotency key on `POST` requests.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+
+/// An image in a user's library.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Image {
+    /// 16 base62 characters (≥ 95 bits of randomness).
+    pub id: String,
+    /// Display name (rename changes this, never the object key or link).
+    pub filename: String,
+    pub size: u64,
+    /// Lower-case hex SHA-256 of the original bytes.
+    pub sha256: String,
+    pub content_type: String,
+    pub width: u32,
+    pub height: u32,
+    /// EXIF `DateTimeOriginal`, when the image carries one.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub taken_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub updated_at: OffsetDateTime,
+    /// Set while the image is in the trash.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub deleted_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// CDN link of the original: `{cdn.base_url}/{key}{cdn.url_suffix}`.
+    pub url: String,
+    /// CDN link of the 320 px thumbnail.
+    pub thumb_url: String,
+    /// CDN link of the 1280 px preview.
+    pub preview_url: String,
+}
+
+/// `GET /v1/images` answer: one page, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ImagePage {
+    pub items: Vec<Image>,
+    /// Opaque cursor for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// `PATCH /v1/images/{id}` body. Absent fields are left unchanged.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ImagePatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+}
+
+/// `GET /v1/limits`: what this server accepts, so clients can plan uploads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Limits {
+    pub max_upload_bytes: u64,
+    /// Files of at least this size go up as multipart.
+    pub multipart_cutoff: u64,
+    /// Smallest part size; see [`multipart_part_size`].
+    pub min_part_size: u64,
+    pub max_filename_bytes: u32,
+    /// Largest accepted width × height (decompression-bomb guard).
+    pub max_pixels: u64,
+    pub max_batch: u32,
+}
+
+/// Most parts one multipart upload may have (S3's limit).
+pub const MAX_PARTS: u64 = 10_000;
+
+/// Part size for a multipart upload of `size` bytes: `min_part` grown (in whole MiB) until the
+/// upload fits in [`MAX_PARTS`] parts. Client and server both call this, so they agree.
+pub fn multipart_part_size(size: u64, min_part: u64) -> u64 {
+    const MIB: u64 = 1024 * 1024;
+    let mut part = min_part.max(1);
+    if size.div_ceil(part) > MAX_PARTS {
+        part = size.div_ceil(MAX_PARTS).div_ceil(MIB) * MIB;
+    }
+    part
+}
+
+/// Number of parts of a multipart upload of `size` bytes in parts of `part_size`.
+pub fn multipart_part_count(size: u64, part_size: u64) -> u64 {
+    size.div_ceil(part_size).max(1)
+}
+
+/// `POST /v1/uploads/check` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CheckRequest {
+    /// Lower-case hex SHA-256s (at most `Limits::max_batch`).
+    pub sha256: Vec<String>,
+}
+
+/// `POST /v1/uploads/check` answer: the hashes the user already has (trash included).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CheckResponse {
+    pub existing: Vec<Image>,
+}
+
+/// A thumbnail the client made and wants to upload with the original.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ThumbSpec {
+    /// Long side requested (one of [`THUMB_SIZES`]).
+    pub size: u32,
+    pub content_type: String,
+    pub bytes: u64,
+    pub sha256: String,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// `POST /v1/uploads` body (with an `Idempotency-Key` header).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreateUpload {
+    pub filename: String,
+    pub size: u64,
+    pub sha256: String,
+    pub content_type: String,
+    pub width: u32,
+    pub height: u32,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub taken_at: Option<OffsetDateTime>,
+    /// One per entry of [`THUMB_SIZES`].
+    pub thumbs: Vec<ThumbSpec>,
+    /// For files of at least `Limits::multipart_cutoff` bytes: the hex SHA-256 of each part, cut
+    /// at [`multipart_part_size`]. Absent for single-PUT uploads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parts: Option<Vec<String>>,
+}
+
+/// One presigned request the client must send as given: method, URL, and exactly these headers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PresignedRequest {
+    pub method: String,
+    pub url: String,
+    /// Signed headers the request must carry (e.g. `x-amz-content-sha256`).
+    pub headers: Vec<(String, String)>,
+}
+
+/// Presigned PUT for one multipart part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PartTarget {
+    /// 1-based.
+    pub number: u32,
+    pub offset: u64,
+    pub length: u64,
+    pub request: PresignedRequest,
+}
+
+/// Where the original goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OriginalTarget {
+    Single { request: PresignedRequest },
+    Multipart { part_size: u64, parts: Vec<PartTarget> },
+}
+
+/// Presigned PUT for one thumbnail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ThumbTarget {
+    pub size: u32,
+    pub request: PresignedRequest,
+}
+
+/// `POST /v1/uploads` answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum CreateUploadResponse {
+    /// The user already has these bytes: nothing to upload.
+    Exists { image: Image },
+    /// Upload to these targets, then call `complete`.
+    Upload {
+        upload_id: String,
+        #[serde(with = "time::serde::rfc3339")]
+        #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+        expires_at: OffsetDateTime,
+        original: OriginalTarget,
+        thumbs: Vec<ThumbTarget>,
+    },
+}
+
+/// ETag the store returned for one uploaded part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CompletedPart {
+    pub number: u32,
+    pub etag: String,
+}
+
+/// `POST /v1/uploads/{id}/complete` body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CompleteUpload {
+    /// Required for multipart uploads, in part order.
+    #[serde(default)]
+    pub parts: Vec<CompletedPart>,
+}
+
+/// What happened to an image, in the change feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// Created or changed (renamed, tagged, trashed, restored): `image` holds its new state.
+    Upsert,
+    /// Gone for good: `image` is absent.
+    Purge,
+}
+
+/// One entry of the change feed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Change {
+    /// Strictly increasing per server; pass the last one seen as `since`.
+    pub seq: i64,
+    pub kind: ChangeKind,
+    pub image_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<Image>,
+}
+
+/// `GET /v1/changes?since=SEQ&limit=N` answer, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ChangePage {
+    pub changes: Vec<Change>,
+    /// Pass as `since` next time (equal to the input when there was nothing new).
+    pub next_since: i64,
+    pub has_more: bool,
+}
+
+/// `GET /v1/me` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Me {
+    pub user_id: String,
+    pub username: String,
+}
+
+/// Every error answer: `{"error":{"code":"...","message":"..."}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorDetail {
+    /// Stable machine-readable code: `unauthorized`, `not_found`, `bad_request`,
+    /// `payload_too_large`, `conflict`, `rate_limited`, `upstream`, `internal`, …
+    pub code: String,
+    /// Human-readable, safe to show; never contains internals.
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_size_grows_to_stay_within_max_parts() {
+        let mib = 1024 * 1024;
+        assert_eq!(multipart_part_size(100 * mib, 8 * mib), 8 * mib);
+        let huge = 200 * 1024 * mib; // 200 GiB
+        let part = multipart_part_size(huge, 8 * mib);
+        assert!(multipart_part_count(huge, part) <= MAX_PARTS);
+        assert_eq!(part % mib, 0);
+        assert!(part > 8 * mib);
+    }
+
+    #[test]
+    fn create_upload_response_is_tagged() {
+        let json = r#"{"status":"upload","upload_id":"u1","expires_at":"2026-01-01T00:00:00Z",
+            "original":{"kind":"single","request":{"method":"PUT","url":"http://x/y","headers":[]}},
+            "thumbs":[]}"#;
+        let parsed: CreateUploadResponse = serde_json::from_str(json).unwrap();
+        assert!(matches!(parsed, CreateUploadResponse::Upload { original: OriginalTarget::Single { .. }, .. }));
+    }
+}

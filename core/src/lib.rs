@@ -1,0 +1,27 @@
+//! imgcloud's shared core.
+//!
+//! Always available (the server uses only these): [`api`] wire types, [`s3`] SigV4 signing and
+//! presigning, [`paths`] platform directories, [`config`] the client configuration file format
+//! and [`credentials`] the 0600 credentials-file format.
+//!
+//! Behind the default `client` feature: the API [`client`] with retries, the [`upload`]
+//! pipeline ([`probe`], [`thumbs`]), [`links`] formatting and [`secrets`] (keyring → file → env).
+
+pub mod api;
+pub mod config;
+pub mod credentials;
+pub mod paths;
+pub mod s3;
+
+#[cfg(feature = "client")]
+pub mod client;
+#[cfg(feature = "client")]
+pub mod links;
+#[cfg(feature = "client")]
+pub mod probe;
+#[cfg(feature = "client")]
+pub mod secrets;
+#[cfg(feature = "client")]
+pub mod thumbs;
+#[cfg(feature = "client")]
+pub mod upload;

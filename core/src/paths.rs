@@ -1,0 +1,83 @@
+//! Where imgcloud keeps its files.
+//!
+//! Platform directories (XDG on Linux, via the `directories` crate), each redirectable by an
+//! environment variable so several instances can run side by side in tests and benchmarks:
+//!
+//! | what | variable | Linux default |
+//! |---|---|---|
+//! | client config + credentials file | `IMGCLOUD_CONFIG_DIR` | `$XDG_CONFIG_HOME/imgcloud` |
+//! | data (embedded cloud, catalog, backup) | `IMGCLOUD_DATA_DIR` | `$XDG_DATA_HOME/imgcloud` |
+//! | runtime (sockets) | `IMGCLOUD_RUNTIME_DIR` | `$XDG_RUNTIME_DIR/imgcloud`, else the data dir |
+
+use std::path::PathBuf;
+
+/// Resolved directories of one imgcloud instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dirs {
+    pub config: PathBuf,
+    pub data: PathBuf,
+    pub runtime: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot find a home directory for imgcloud's files; set IMGCLOUD_CONFIG_DIR and IMGCLOUD_DATA_DIR"
+)]
+pub struct NoHomeDir;
+
+impl Dirs {
+    /// Directories from the environment, falling back to the platform defaults.
+    pub fn from_env() -> Result<Self, NoHomeDir> {
+        Self::resolve(|name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from))
+    }
+
+    /// Same as [`Dirs::from_env`] with an explicit variable lookup (for tests).
+    pub fn resolve(var: impl Fn(&str) -> Option<PathBuf>) -> Result<Self, NoHomeDir> {
+        let project = directories::ProjectDirs::from("", "", "imgcloud");
+        let config = match var("IMGCLOUD_CONFIG_DIR") {
+            Some(dir) => dir,
+            None => project.as_ref().ok_or(NoHomeDir)?.config_dir().to_path_buf(),
+        };
+        let data = match var("IMGCLOUD_DATA_DIR") {
+            Some(dir) => dir,
+            None => project.as_ref().ok_or(NoHomeDir)?.data_dir().to_path_buf(),
+        };
+        let runtime = var("IMGCLOUD_RUNTIME_DIR")
+            .or_else(|| project.as_ref().and_then(|p| p.runtime_dir()).map(PathBuf::from))
+            .unwrap_or_else(|| data.join("run"));
+        Ok(Self { config, data, runtime })
+    }
+
+    /// The client configuration file (`config.toml`).
+    pub fn config_file(&self) -> PathBuf {
+        self.config.join("config.toml")
+    }
+
+    /// The fallback credentials file (`credentials.toml`, mode 0600).
+    pub fn credentials_file(&self) -> PathBuf {
+        self.config.join("credentials.toml")
+    }
+
+    /// Where the embedded all-in-one cloud keeps its database, objects and settings.
+    pub fn embedded_cloud(&self) -> PathBuf {
+        self.data.join("cloud")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variables_redirect_every_directory() {
+        let dirs = Dirs::resolve(|name| match name {
+            "IMGCLOUD_CONFIG_DIR" => Some("/c".into()),
+            "IMGCLOUD_DATA_DIR" => Some("/d".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(dirs.config_file(), PathBuf::from("/c/config.toml"));
+        assert_eq!(dirs.embedded_cloud(), PathBuf::from("/d/cloud"));
+        assert!(dirs.runtime.is_absolute());
+    }
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Runs every test of every crate, the desktop app's included, on a fresh machine.
+#
+#   scripts/test.sh            install what is missing, lint, build, test everything
+#   SKIP_DESKTOP=1 scripts/test.sh   leave out the desktop app (no GTK/WebKit needed)
+#
+# It installs missing Debian packages (with retries), builds all binaries, runs the Rust tests
+# with cargo-nextest (cargo test when nextest is absent) and then the desktop suite.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+log() { printf '\n==> %s\n' "$*" >&2; }
+
+# A target dir outside the clone lets later runs on the same machine reuse the build.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/imgcloud/target}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+# --- packages --------------------------------------------------------------------------------
+apt_packages=(build-essential pkg-config file curl ca-certificates keyutils)
+if [ -z "${SKIP_DESKTOP:-}" ]; then
+  apt_packages+=(libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev
+    librsvg2-dev xvfb xauth imagemagick x11-utils)
+fi
+
+missing=()
+for pkg in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  for attempt in 1 2 3; do
+    $sudo apt-get update -qq && break
+    sleep 2
+  done
+  ok=""
+  for attempt in 1 2 3; do
+    if $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"; then ok=1; break; fi
+    log "apt-get install failed (attempt $attempt), retrying"
+    sleep 3
+  done
+  [ -n "$ok" ] || { echo "error: could not install ${missing[*]}" >&2; exit 1; }
+fi
+
+# --- lint ------------------------------------------------------------------------------------
+log "cargo fmt --check"
+cargo fmt --all -- --check
+
+log "cargo clippy (default members)"
+cargo clippy --all-targets --locked -- -D warnings
+
+# --- build and test --------------------------------------------------------------------------
+log "building binaries"
+cargo build --locked --bins
+
+log "running the Rust test suites"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --locked --no-fail-fast
+else
+  cargo test --locked --no-fail-fast
+fi
+
+# The real OS keyring path (kernel keyutils) needs a session keyring of its own.
+if command -v keyctl >/dev/null 2>&1; then
+  log "keyring tests in a private session keyring"
+  keyctl session - env IMGCLOUD_TEST_KEYRING=1 \
+    cargo test --locked -p imgcloud-core --lib secrets
+fi
+
+if [ -z "${SKIP_DESKTOP:-}" ]; then
+  log "desktop app"
+  scripts/test-desktop.sh
+fi
+
+log "all tests passed"

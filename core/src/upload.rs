@@ -1,0 +1,1 @@
+//! Upload pipeline (in progress).

@@ -1,1 +1,73 @@
-fn main() {}
+//! `imgcloud`: the terminal client. Parses the command line and hands over to a command.
+
+mod cli;
+mod clipboard;
+mod commands;
+mod context;
+mod exit;
+mod output;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use cli::{Cli, Command};
+use commands::images::Change;
+use context::Context;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.global.verbose);
+    let Some(command) = &cli.command else {
+        // The full-screen TUI lands here later; for now, help.
+        let _ = Cli::command().print_help();
+        return ExitCode::SUCCESS;
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            return exit::report(&anyhow::Error::new(e).context("cannot start the async runtime"));
+        }
+    };
+    match runtime.block_on(run(&cli, command)) {
+        Ok(code) => code,
+        Err(err) => exit::report(&err),
+    }
+}
+
+async fn run(cli: &Cli, command: &Command) -> anyhow::Result<ExitCode> {
+    if let Command::Completions(args) = command {
+        return commands::config::completions(args);
+    }
+    let ctx = Context::load(&cli.global)?;
+    match command {
+        Command::Upload(args) => commands::upload::run(&ctx, args).await,
+        Command::Ls(args) => commands::images::ls(&ctx, args).await,
+        Command::Link(args) => commands::images::link(&ctx, args).await,
+        Command::Rm(args) => commands::images::change(&ctx, args, Change::Trash).await,
+        Command::Restore(args) => commands::images::change(&ctx, args, Change::Restore).await,
+        Command::Login(args) => commands::login::run(&ctx, args).await,
+        Command::Config(args) => commands::config::config(&ctx, args.action),
+        Command::Completions(args) => commands::config::completions(args),
+    }
+}
+
+/// Logs go to stderr, off by default (`-v`, `-vv` or `RUST_LOG` turn them on).
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Upload benchmark: `imgcloud upload DIR` vs `rclone copy DIR` into the same embedded object
+# store, on a fresh embedded cloud.
+#
+#   scripts/bench/upload.sh            # 200 photos of ~3 MB (3000×2000, JPEG quality 92)
+#   BENCH_COUNT=50 scripts/bench/upload.sh
+#
+# Environment: BENCH_COUNT (200), BENCH_WIDTH (3000), BENCH_HEIGHT (2000), BENCH_QUALITY (92),
+# BENCH_CONCURRENCY (4, for both tools), BENCH_DIR (photo cache, default
+# ${XDG_CACHE_HOME:-$HOME/.cache}/imgcloud-bench), CARGO_TARGET_DIR.
+#
+# The generated photos are cached between runs; everything else lives in a temp dir that is
+# removed at the end. Every process the script starts is stopped by its pid.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+count=${BENCH_COUNT:-200}
+width=${BENCH_WIDTH:-3000}
+height=${BENCH_HEIGHT:-2000}
+quality=${BENCH_QUALITY:-92}
+concurrency=${BENCH_CONCURRENCY:-4}
+cache=${BENCH_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/imgcloud-bench}
+photos="$cache/photos-${count}-${width}x${height}-q${quality}"
+
+log() { printf '==> %s\n' "$*" >&2; }
+now() { date +%s.%N; }
+
+# ---- tools ---------------------------------------------------------------------------------
+if ! command -v rclone >/dev/null 2>&1; then
+    log "installing rclone"
+    apt-get update -qq >/dev/null
+    for i in 1 2 3; do apt-get install -y -qq --no-install-recommends rclone >/dev/null && break; sleep 2; done
+fi
+command -v rclone >/dev/null || { echo "rclone is required (apt-get install rclone)" >&2; exit 2; }
+
+log "building release binaries"
+cd "$repo"
+cargo build --release --quiet -p imgcloud-server -p imgcloud-tui
+cargo build --release --quiet -p imgcloud-tests --bin gen-photos
+target=${CARGO_TARGET_DIR:-$repo/target}/release
+server_bin="$target/imgcloud-server"
+cli_bin="$target/imgcloud"
+gen_bin="$target/gen-photos"
+
+# ---- photos --------------------------------------------------------------------------------
+log "generating $count photos of ${width}×${height} (cached in $photos)"
+"$gen_bin" "$photos" "$count" "$width" "$height" "$quality" 1
+mapfile -t files < <(find "$photos" -maxdepth 1 -name 'photo-*.jpg' | sort)
+[ "${#files[@]}" -eq "$count" ] || { echo "expected $count photos in $photos, found ${#files[@]}" >&2; exit 1; }
+rm -f "$photos"/*.tmp # leftovers of an interrupted generation
+total_bytes=$(cat "${files[@]}" | wc -c)
+input="$photos"
+work="$(mktemp -d "${TMPDIR:-/tmp}/imgcloud-bench.XXXXXX")"
+
+# ---- embedded cloud ------------------------------------------------------------------------
+server_pid=""
+cleanup() {
+    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+export IMGCLOUD_CONFIG_DIR="$work/config" IMGCLOUD_DATA_DIR="$work/data" IMGCLOUD_RUNTIME_DIR="$work/run"
+unset IMGCLOUD_TOKEN IMGCLOUD_SERVER
+log "starting an embedded cloud in $work"
+RUST_LOG=${RUST_LOG:-warn} "$server_bin" --listen 127.0.0.1:0 --s3-listen 127.0.0.1:0 \
+    >"$work/server.out" 2>"$work/server.log" &
+server_pid=$!
+api_url=""
+for _ in $(seq 1 600); do
+    api_url=$(sed -n 's/^ready //p' "$work/server.out" | head -n 1)
+    [ -n "$api_url" ] && break
+    kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log" >&2; echo "imgcloud-server exited" >&2; exit 1; }
+    sleep 0.1
+done
+[ -n "$api_url" ] || { cat "$work/server.log" >&2; echo "imgcloud-server did not get ready" >&2; exit 1; }
+log "cloud ready at $api_url"
+
+# ---- imgcloud upload -----------------------------------------------------------------------
+log "imgcloud upload: $count files, $((total_bytes / 1000000)) MB, concurrency $concurrency"
+start=$(now)
+"$cli_bin" upload --concurrency "$concurrency" "$input" >"$work/links.txt" 2>"$work/upload.err" || {
+    cat "$work/upload.err" >&2; echo "imgcloud upload failed" >&2; exit 1; }
+imgcloud_secs=$(awk -v a="$start" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
+links=$(grep -c . "$work/links.txt" || true)
+[ "$links" -eq "$count" ] || { cat "$work/upload.err" >&2; echo "expected $count links, got $links" >&2; exit 1; }
+tail -n 1 "$work/upload.err" >&2
+
+# ---- rclone copy to the same object store ---------------------------------------------------
+# Endpoint and bucket from a link (`{base}/{bucket}/i/{id}/{name}` on the embedded store), keys
+# from the embedded cloud's settings file.
+first_link=$(head -n 1 "$work/links.txt")
+endpoint=$(printf '%s\n' "$first_link" | sed -E 's#^(https?://[^/]+)/.*#\1#')
+bucket=$(printf '%s\n' "$first_link" | sed -E 's#^https?://[^/]+/([^/]+)/.*#\1#')
+cloud_toml="$IMGCLOUD_DATA_DIR/cloud/cloud.toml"
+[ -f "$cloud_toml" ] || { echo "no $cloud_toml: cannot read the store's keys" >&2; exit 1; }
+toml_value() { sed -n -E "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*\"([^\"]*)\".*/\1/p" "$cloud_toml" | head -n 1; }
+access_key=$(toml_value access_key)
+secret_key=$(toml_value secret_key)
+[ -n "$access_key" ] && [ -n "$secret_key" ] || { echo "no access_key/secret_key in $cloud_toml" >&2; exit 1; }
+
+unset AWS_CA_BUNDLE
+export RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other RCLONE_CONFIG_BENCH_ENV_AUTH=false
+export RCLONE_CONFIG_BENCH_ENDPOINT="$endpoint" RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE=true
+export RCLONE_CONFIG_BENCH_REGION=us-east-1
+export RCLONE_CONFIG_BENCH_ACCESS_KEY_ID="$access_key" RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY="$secret_key"
+log "rclone copy: same files to $endpoint/$bucket/rclone-bench/"
+start=$(now)
+rclone copy --config /dev/null --transfers "$concurrency" --s3-no-check-bucket \
+    "$input" "bench:$bucket/rclone-bench" 2>"$work/rclone.err" || {
+    cat "$work/rclone.err" >&2; echo "rclone copy failed" >&2; exit 1; }
+rclone_secs=$(awk -v a="$start" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
+copied=$(find "$IMGCLOUD_DATA_DIR/cloud/objects/$bucket/rclone-bench" -type f 2>/dev/null | wc -l)
+[ "$copied" -eq "$count" ] || { echo "rclone stored $copied of $count files" >&2; exit 1; }
+
+# ---- results -------------------------------------------------------------------------------
+awk -v n="$count" -v bytes="$total_bytes" -v ic="$imgcloud_secs" -v rc="$rclone_secs" -v c="$concurrency" 'BEGIN {
+    mb = bytes / 1e6
+    printf "images:            %d\n", n
+    printf "total MB:          %.1f\n", mb
+    printf "concurrency:       %d\n", c
+    printf "imgcloud seconds:  %.2f  (%.1f MB/s, %.1f images/s)\n", ic, mb / ic, n / ic
+    printf "rclone seconds:    %.2f  (%.1f MB/s)\n", rc, mb / rc
+    printf "ratio imgcloud/rclone: %.2f\n", ic / rc
+}'

@@ -1,0 +1,157 @@
+//! `/openapi.json` describes every route; `/metrics` counts requests and errors.
+
+use imgcloud_tests::http::request;
+use imgcloud_tests::{EmbeddedCloud, fetch, metrics};
+
+/// The routes of docs/api.md, in OpenAPI's `{param}` spelling.
+const ROUTES: [(&str, &str); 13] = [
+    ("get", "/v1/me"),
+    ("get", "/v1/limits"),
+    ("post", "/v1/uploads/check"),
+    ("post", "/v1/uploads"),
+    ("post", "/v1/uploads/{id}/complete"),
+    ("delete", "/v1/uploads/{id}"),
+    ("get", "/v1/images"),
+    ("get", "/v1/images/{id}"),
+    ("patch", "/v1/images/{id}"),
+    ("delete", "/v1/images/{id}"),
+    ("post", "/v1/images/{id}/restore"),
+    ("delete", "/v1/images/{id}/purge"),
+    ("get", "/v1/changes"),
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openapi_describes_every_route() {
+    let cloud = EmbeddedCloud::start().expect("start embedded cloud");
+    let response = fetch(&format!("{}/openapi.json", cloud.api_url))
+        .await
+        .unwrap();
+    assert_eq!(response.status, 200);
+    let doc: serde_json::Value = serde_json::from_slice(&response.body).expect("OpenAPI is JSON");
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        "OpenAPI 3: {}",
+        doc["openapi"]
+    );
+    let paths = doc["paths"].as_object().expect("paths object");
+    // Path parameters may be named anything ({id}, {image_id}…): compare with names erased.
+    let erase = |path: &str| {
+        path.split('/')
+            .map(|seg| if seg.starts_with('{') { "{}" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    for (method, route) in ROUTES {
+        let found = paths.iter().find(|(path, _)| erase(path) == erase(route));
+        let (path, item) = found.unwrap_or_else(|| {
+            panic!(
+                "{route} missing from /openapi.json paths: {:?}",
+                paths.keys()
+            )
+        });
+        assert!(
+            item.get(method).is_some(),
+            "{method} {path} missing from /openapi.json"
+        );
+    }
+    for ops in ["/healthz", "/readyz", "/metrics"] {
+        assert!(paths.contains_key(ops), "{ops} missing from /openapi.json");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_count_requests_and_errors() {
+    let cloud = EmbeddedCloud::start().expect("start embedded cloud");
+    let token = cloud.token().unwrap();
+    let metrics_url = format!("{}/metrics", cloud.api_url);
+
+    let before = fetch(&metrics_url).await.unwrap();
+    assert_eq!(before.status, 200);
+    let content_type = before
+        .header("content-type")
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        content_type.starts_with("text/plain"),
+        "Prometheus text format: {content_type}"
+    );
+
+    for _ in 0..3 {
+        let me = request(
+            "GET",
+            &format!("{}/v1/me", cloud.api_url),
+            Some(&token),
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(me.status, 200);
+    }
+    let missing = request(
+        "GET",
+        &format!("{}/v1/images/AAAAAAAAAAAAAAAA", cloud.api_url),
+        Some(&token),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(missing.status, 404);
+
+    let after = fetch(&metrics_url).await.unwrap().text();
+    let (requests, errors) = metric_names(&after);
+    let requests_before = metrics::sum(&before.text(), &requests, &[]);
+    let requests_after = metrics::sum(&after, &requests, &[]);
+    assert!(
+        requests_after >= requests_before + 4.0,
+        "{requests}: {requests_before} → {requests_after}\n{after}"
+    );
+    let me_after = metrics::sum(&after, &requests, &["/v1/me"]);
+    assert!(
+        me_after >= 3.0,
+        "requests are counted by route: {requests}{{…/v1/me…}} = {me_after}\n{after}"
+    );
+
+    let errors_before = error_count(&before.text(), &requests, errors.as_deref());
+    let errors_after = error_count(&after, &requests, errors.as_deref());
+    assert!(
+        errors_after > errors_before,
+        "the 404 is counted as an error: {errors_before} → {errors_after}\n{after}"
+    );
+}
+
+/// The request counter's name, and the error counter's name when there is a separate one.
+fn metric_names(text: &str) -> (String, Option<String>) {
+    let names: Vec<String> = metrics::parse(text).into_iter().map(|s| s.name).collect();
+    let find = |want: &[&str]| {
+        names
+            .iter()
+            .find(|n| want.iter().all(|w| n.contains(w)) && n.ends_with("_total"))
+            .cloned()
+    };
+    let requests = find(&["request"])
+        .filter(|n| !n.contains("error"))
+        .or_else(|| {
+            names
+                .iter()
+                .find(|n| n.contains("request") && !n.contains("error"))
+                .cloned()
+        })
+        .unwrap_or_else(|| "http_requests_total".into());
+    let errors = find(&["error"]);
+    (requests, errors)
+}
+
+/// Errors: the error counter when there is one, else requests with a 4xx/5xx status label.
+fn error_count(text: &str, requests: &str, errors: Option<&str>) -> f64 {
+    match errors {
+        Some(name) => metrics::sum(text, name, &[]),
+        None => metrics::parse(text)
+            .into_iter()
+            .filter(|s| {
+                s.name == requests
+                    && (s.labels.contains("status=\"4") || s.labels.contains("status=\"5"))
+            })
+            .map(|s| s.value)
+            .sum(),
+    }
+}

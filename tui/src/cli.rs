@@ -1,0 +1,184 @@
+//! Command-line syntax (clap derive). Parsing only: the commands live in [`crate::commands`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// imgcloud: upload images and share their links from the terminal.
+///
+/// Results (links, JSON) go to stdout; progress, warnings and errors go to stderr, so
+/// `imgcloud upload *.png | xargs …` and `imgcloud ls --json | jq` work as expected.
+#[derive(Debug, Parser)]
+#[command(name = "imgcloud", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Flags every subcommand accepts.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Server base URL (overrides the configuration file).
+    #[arg(long, global = true, env = "IMGCLOUD_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// Log what happens on stderr (-v info, -vv debug); `RUST_LOG` also works.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Upload files and directories; prints one link per image, in input order.
+    Upload(UploadArgs),
+    /// List your images (newest first).
+    Ls(LsArgs),
+    /// Print the link of images in any format.
+    Link(LinkArgs),
+    /// Move images to the trash (`imgcloud restore` brings them back).
+    Rm(IdsArgs),
+    /// Bring images back from the trash.
+    Restore(IdsArgs),
+    /// Log in to a server with an API token and remember it.
+    Login(LoginArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+    /// Show the client configuration.
+    Config(ConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// Image files, or directories to upload recursively.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub format: FormatArg,
+    /// Also copy the links (newline-separated) to the clipboard.
+    #[arg(long)]
+    pub copy: bool,
+    /// Print one JSON document with an entry per file (failures included) instead of links.
+    #[arg(long)]
+    pub json: bool,
+    /// Files uploaded at the same time (default from the configuration: 4).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: Option<u16>,
+}
+
+/// `--format`: `url`, `markdown`, `html`, `bbcode`, or a custom template such as
+/// `'<a href="{url}">{name}</a>'` (placeholders: {url} {filename} {name} {ext} {width} {height} {id}).
+#[derive(Debug, Args)]
+pub struct FormatArg {
+    /// Link format: url, markdown, html, bbcode, or a template with {url} {name} … placeholders.
+    #[arg(long, short = 'f', value_name = "FORMAT")]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Print a JSON array of images instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// List the trash instead of the library.
+    #[arg(long)]
+    pub trash: bool,
+    /// Only images whose name contains this text (case-insensitive).
+    #[arg(long, short = 's', value_name = "TEXT")]
+    pub search: Option<String>,
+    /// Show at most this many images (default: all).
+    #[arg(long, short = 'n', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct LinkArgs {
+    /// Image ids (as shown by `imgcloud ls`).
+    #[arg(required = true, value_name = "ID")]
+    pub ids: Vec<String>,
+    #[command(flatten)]
+    pub format: FormatArg,
+    /// Also copy the links to the clipboard.
+    #[arg(long)]
+    pub copy: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IdsArgs {
+    /// Image ids (as shown by `imgcloud ls`).
+    #[arg(required = true, value_name = "ID")]
+    pub ids: Vec<String>,
+    /// Print the changed images as a JSON array.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Server base URL, e.g. https://img.example.com
+    #[arg(value_name = "URL")]
+    pub url: String,
+    /// Read the token from stdin instead of prompting for it.
+    #[arg(long)]
+    pub token_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// Shell to generate completions for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[arg(value_enum)]
+    pub action: ConfigAction,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ConfigAction {
+    /// Print the path of the configuration file.
+    Path,
+    /// Print the effective configuration (file, environment and flags merged).
+    Show,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn upload_needs_a_path_and_accepts_flags_after_paths() {
+        assert!(Cli::try_parse_from(["imgcloud", "upload"]).is_err());
+        let cli = Cli::try_parse_from([
+            "imgcloud", "upload", "a.jpg", "dir", "--format", "markdown", "--json",
+        ])
+        .unwrap();
+        let Some(Command::Upload(args)) = cli.command else {
+            panic!("not upload")
+        };
+        assert_eq!(args.paths, [PathBuf::from("a.jpg"), PathBuf::from("dir")]);
+        assert_eq!(args.format.format.as_deref(), Some("markdown"));
+        assert!(args.json && !args.copy);
+    }
+
+    #[test]
+    fn concurrency_zero_is_a_usage_error() {
+        let err =
+            Cli::try_parse_from(["imgcloud", "upload", "a.jpg", "--concurrency", "0"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn global_server_flag_works_after_the_subcommand() {
+        let cli = Cli::try_parse_from(["imgcloud", "ls", "--server", "http://h:1"]).unwrap();
+        assert_eq!(cli.global.server.as_deref(), Some("http://h:1"));
+    }
+}

@@ -1,0 +1,612 @@
+//! The server's client for its S3-compatible object store: presigning uploads for clients, and
+//! the few calls the server makes itself (multipart bookkeeping, HEAD, DELETE, bucket checks).
+//!
+//! Requests are signed with [`imgcloud_core::s3`] and sent with reqwest. Errors tell apart an
+//! unreachable store, an S3 error answer and a malformed answer; they never carry signatures.
+
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use imgcloud_core::api::{CompletedPart, PresignedRequest};
+use imgcloud_core::s3::{
+    EMPTY_SHA256, PresignInput, S3Config, S3Error, encode_query, sha256_hex, validate_key,
+};
+use reqwest::{Method, StatusCode};
+
+/// Connect timeout of every request to the store.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Overall timeout of every request to the store.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest S3 error message kept in an error (the rest is cut).
+const MAX_MESSAGE_CHARS: usize = 200;
+
+/// What can go wrong talking to the object store.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectStoreError {
+    /// Network failure or timeout: the store could not be reached or did not answer in time.
+    #[error("object store unreachable during {operation}: {message}")]
+    Unreachable {
+        operation: &'static str,
+        message: String,
+    },
+    /// The store answered with an S3 error.
+    #[error("object store refused {operation} on {target:?}: HTTP {status} {code}: {message}")]
+    S3 {
+        operation: &'static str,
+        target: String,
+        status: u16,
+        /// S3 error code (`NoSuchKey`, `AccessDenied`…), or `Http{status}` when the answer had
+        /// no error document (HEAD).
+        code: String,
+        message: String,
+    },
+    /// The store answered success but the answer could not be understood.
+    #[error("object store gave an unexpected answer to {operation}: {detail}")]
+    BadResponse {
+        operation: &'static str,
+        detail: String,
+    },
+    /// The HTTP client could not be set up.
+    #[error("cannot set up the object store HTTP client: {message}")]
+    Client { message: String },
+    /// The request could not be signed (bad key, header or hash).
+    #[error(transparent)]
+    Signing(#[from] S3Error),
+}
+
+impl ObjectStoreError {
+    /// The S3 error code, when the store answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::S3 { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// True for network failures and timeouts (worth retrying, and a `/readyz` failure).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Self::Unreachable { .. })
+    }
+}
+
+type Result<T, E = ObjectStoreError> = std::result::Result<T, E>;
+
+/// What HEAD tells about an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub size: u64,
+    /// As the store sent it, quotes removed.
+    pub etag: String,
+    pub content_type: Option<String>,
+}
+
+/// The server's S3 client. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ObjectStore {
+    cfg: S3Config,
+    http: reqwest::Client,
+}
+
+/// One signed request the store is sent.
+struct Call<'a> {
+    operation: &'static str,
+    method: Method,
+    url: url::Url,
+    /// Key or bucket, for error messages.
+    target: &'a str,
+    headers: Vec<(String, String)>,
+    body: Bytes,
+}
+
+impl ObjectStore {
+    /// A client for `cfg`, with the connect and request timeouts above. Fails only when the
+    /// HTTP client cannot be built (TLS backend unavailable).
+    pub fn new(cfg: S3Config) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .map_err(|err| ObjectStoreError::Client {
+                message: describe_reqwest_error(err),
+            })?;
+        Ok(Self { cfg, http })
+    }
+
+    /// The configuration this client uses.
+    pub fn config(&self) -> &S3Config {
+        &self.cfg
+    }
+
+    /// Presigned `PUT` of a whole object. Signs `content-type` and `x-amz-content-sha256:
+    /// <sha256_hex>` so the store verifies the body as it receives it; the client must send
+    /// exactly `headers` of the result. `expires` is cut to 15 minutes.
+    pub fn presign_put(
+        &self,
+        key: &str,
+        sha256_hex: &str,
+        content_type: &str,
+        expires: Duration,
+    ) -> Result<PresignedRequest> {
+        check_sha256(sha256_hex)?;
+        let input = PresignInput {
+            method: "PUT".into(),
+            key: key.into(),
+            query: vec![],
+            headers: vec![
+                ("content-type".into(), content_type.into()),
+                ("x-amz-content-sha256".into(), sha256_hex.into()),
+            ],
+            expires_in: expires,
+        };
+        Ok(self.cfg.presign(&input, SystemTime::now())?)
+    }
+
+    /// Presigned `PUT` of one part (1-based `part_number`) of a multipart upload, verifying the
+    /// part's bytes against `sha256_hex` like [`ObjectStore::presign_put`].
+    pub fn presign_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        sha256_hex: &str,
+        expires: Duration,
+    ) -> Result<PresignedRequest> {
+        check_sha256(sha256_hex)?;
+        let input = PresignInput {
+            method: "PUT".into(),
+            key: key.into(),
+            query: vec![
+                ("partNumber".into(), part_number.to_string()),
+                ("uploadId".into(), upload_id.into()),
+            ],
+            headers: vec![("x-amz-content-sha256".into(), sha256_hex.into())],
+            expires_in: expires,
+        };
+        Ok(self.cfg.presign(&input, SystemTime::now())?)
+    }
+
+    /// Presigned anonymous-style `GET` of an object (for private buckets; the embedded store
+    /// and a CDN-fronted bucket serve GETs without it).
+    pub fn presign_get(&self, key: &str, expires: Duration) -> Result<PresignedRequest> {
+        let input = PresignInput {
+            method: "GET".into(),
+            key: key.into(),
+            query: vec![],
+            headers: vec![],
+            expires_in: expires,
+        };
+        Ok(self.cfg.presign(&input, SystemTime::now())?)
+    }
+
+    /// Starts a multipart upload; returns its upload id.
+    pub async fn create_multipart(&self, key: &str, content_type: &str) -> Result<String> {
+        const OP: &str = "CreateMultipartUpload";
+        validate_key(key)?;
+        let resp = self
+            .send(Call {
+                operation: OP,
+                method: Method::POST,
+                url: self.object_url_with_query(key, &[("uploads", "")]),
+                target: key,
+                headers: vec![("content-type".into(), content_type.into())],
+                body: Bytes::new(),
+            })
+            .await?;
+        let body = read_text(OP, resp).await?;
+        xml_text(&body, "UploadId")
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| ObjectStoreError::BadResponse {
+                operation: OP,
+                detail: "no UploadId in the answer".into(),
+            })
+    }
+
+    /// Completes a multipart upload from its parts (in part order).
+    pub async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[CompletedPart],
+    ) -> Result<()> {
+        const OP: &str = "CompleteMultipartUpload";
+        validate_key(key)?;
+        let mut xml = String::from("<CompleteMultipartUpload>");
+        for part in parts {
+            let etag = part.etag.trim_matches('"');
+            xml.push_str(&format!(
+                "<Part><PartNumber>{}</PartNumber><ETag>\"{}\"</ETag></Part>",
+                part.number,
+                xml_escape(etag)
+            ));
+        }
+        xml.push_str("</CompleteMultipartUpload>");
+        let resp = self
+            .send(Call {
+                operation: OP,
+                method: Method::POST,
+                url: self.object_url_with_query(key, &[("uploadId", upload_id)]),
+                target: key,
+                headers: vec![("content-type".into(), "application/xml".into())],
+                body: Bytes::from(xml),
+            })
+            .await?;
+        // S3 may answer 200 and still fail: the error is then in the body.
+        let body = read_text(OP, resp).await?;
+        if let Some(code) = xml_text(&body, "Code").filter(|_| body.contains("<Error>")) {
+            return Err(ObjectStoreError::S3 {
+                operation: OP,
+                target: key.to_owned(),
+                status: 200,
+                code,
+                message: short_message(xml_text(&body, "Message").unwrap_or_default()),
+            });
+        }
+        Ok(())
+    }
+
+    /// Aborts a multipart upload and drops its parts. An unknown upload (`NoSuchUpload`) is
+    /// fine. Note: the embedded s3s-fs store answers `AccessDenied` (403) for an unknown or
+    /// already finished upload id instead, which is returned as an error.
+    pub async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<()> {
+        validate_key(key)?;
+        let result = self
+            .send(Call {
+                operation: "AbortMultipartUpload",
+                method: Method::DELETE,
+                url: self.object_url_with_query(key, &[("uploadId", upload_id)]),
+                target: key,
+                headers: vec![],
+                body: Bytes::new(),
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if err.code() == Some("NoSuchUpload") => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Size, ETag and type of an object; `None` when it does not exist.
+    pub async fn head(&self, key: &str) -> Result<Option<ObjectMeta>> {
+        const OP: &str = "HeadObject";
+        validate_key(key)?;
+        let result = self
+            .send(Call {
+                operation: OP,
+                method: Method::HEAD,
+                url: self.cfg.object_url(key),
+                target: key,
+                headers: vec![],
+                body: Bytes::new(),
+            })
+            .await;
+        let resp = match result {
+            Ok(resp) => resp,
+            Err(ObjectStoreError::S3 { status: 404, .. }) => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        let headers = resp.headers();
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let size = header("content-length")
+            .and_then(|v| v.parse::<u64>().ok())
+            .ok_or_else(|| ObjectStoreError::BadResponse {
+                operation: OP,
+                detail: "no valid Content-Length".into(),
+            })?;
+        let etag = header("etag")
+            .map(|v| v.trim_matches('"').to_owned())
+            .unwrap_or_default();
+        Ok(Some(ObjectMeta {
+            size,
+            etag,
+            content_type: header("content-type"),
+        }))
+    }
+
+    /// Deletes an object; a missing one is fine.
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        validate_key(key)?;
+        let result = self
+            .send(Call {
+                operation: "DeleteObject",
+                method: Method::DELETE,
+                url: self.cfg.object_url(key),
+                target: key,
+                headers: vec![],
+                body: Bytes::new(),
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if err.code() == Some("NoSuchKey") => Ok(()),
+            Err(ObjectStoreError::S3 { status: 404, .. }) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Uploads an object from the server itself (header-signed; for tooling and tests).
+    pub async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<()> {
+        validate_key(key)?;
+        self.send(Call {
+            operation: "PutObject",
+            method: Method::PUT,
+            url: self.cfg.object_url(key),
+            target: key,
+            headers: vec![("content-type".into(), content_type.into())],
+            body: bytes,
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Creates the bucket unless it exists (and is ours).
+    pub async fn ensure_bucket(&self) -> Result<()> {
+        if self.bucket_exists().await? {
+            return Ok(());
+        }
+        // Outside us-east-1, AWS wants the region spelled out.
+        let body = if self.cfg.region.is_empty() || self.cfg.region == "us-east-1" {
+            Bytes::new()
+        } else {
+            Bytes::from(format!(
+                "<CreateBucketConfiguration><LocationConstraint>{}</LocationConstraint></CreateBucketConfiguration>",
+                xml_escape(&self.cfg.region)
+            ))
+        };
+        let result = self
+            .send(Call {
+                operation: "CreateBucket",
+                method: Method::PUT,
+                url: self.cfg.bucket_url(),
+                target: &self.cfg.bucket,
+                headers: vec![],
+                body,
+            })
+            .await;
+        match result {
+            Ok(_) => {
+                tracing::info!(bucket = %self.cfg.bucket, "object store: bucket created");
+                Ok(())
+            }
+            // Created meanwhile by another replica.
+            Err(err) if err.code() == Some("BucketAlreadyOwnedByYou") => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Readiness check: the bucket answers a signed HEAD.
+    pub async fn ping(&self) -> Result<()> {
+        if self.bucket_exists().await? {
+            Ok(())
+        } else {
+            Err(ObjectStoreError::S3 {
+                operation: "HeadBucket",
+                target: self.cfg.bucket.clone(),
+                status: 404,
+                code: "NoSuchBucket".into(),
+                message: "the configured bucket does not exist".into(),
+            })
+        }
+    }
+
+    async fn bucket_exists(&self) -> Result<bool> {
+        let result = self
+            .send(Call {
+                operation: "HeadBucket",
+                method: Method::HEAD,
+                url: self.cfg.bucket_url(),
+                target: &self.cfg.bucket,
+                headers: vec![],
+                body: Bytes::new(),
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(ObjectStoreError::S3 { status: 404, .. }) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    fn object_url_with_query(&self, key: &str, query: &[(&str, &str)]) -> url::Url {
+        let mut url = self.cfg.object_url(key);
+        url.set_query(Some(&encode_query(query.iter().copied())));
+        url
+    }
+
+    /// Signs and sends one request; non-2xx answers become [`ObjectStoreError::S3`].
+    async fn send(&self, call: Call<'_>) -> Result<reqwest::Response> {
+        let payload_hash = if call.body.is_empty() {
+            EMPTY_SHA256.to_owned()
+        } else {
+            sha256_hex(&call.body)
+        };
+        let headers = self.cfg.sign(
+            call.method.as_str(),
+            &call.url,
+            &call.headers,
+            &payload_hash,
+            SystemTime::now(),
+        )?;
+        let mut request = self.http.request(call.method.clone(), call.url.as_str());
+        for (name, value) in &headers {
+            request = request.header(name, value);
+        }
+        if !call.body.is_empty() || call.method == Method::PUT || call.method == Method::POST {
+            request = request.body(call.body);
+        }
+        let resp = request
+            .send()
+            .await
+            .map_err(|err| ObjectStoreError::Unreachable {
+                operation: call.operation,
+                message: describe_reqwest_error(err),
+            })?;
+        let status = resp.status();
+        tracing::debug!(
+            operation = call.operation,
+            target = call.target,
+            status = status.as_u16(),
+            "object store call"
+        );
+        if status.is_success() {
+            return Ok(resp);
+        }
+        Err(s3_error(call.operation, call.target, status, resp).await)
+    }
+}
+
+/// Turns a non-2xx answer into an error, reading the S3 error document when there is one.
+async fn s3_error(
+    operation: &'static str,
+    target: &str,
+    status: StatusCode,
+    resp: reqwest::Response,
+) -> ObjectStoreError {
+    let body = resp.text().await.unwrap_or_default();
+    let code = xml_text(&body, "Code").unwrap_or_else(|| format!("Http{}", status.as_u16()));
+    let message = xml_text(&body, "Message")
+        .or_else(|| status.canonical_reason().map(str::to_owned))
+        .unwrap_or_default();
+    ObjectStoreError::S3 {
+        operation,
+        target: target.to_owned(),
+        status: status.as_u16(),
+        code,
+        message: short_message(message),
+    }
+}
+
+async fn read_text(operation: &'static str, resp: reqwest::Response) -> Result<String> {
+    resp.text()
+        .await
+        .map_err(|err| ObjectStoreError::Unreachable {
+            operation,
+            message: describe_reqwest_error(err),
+        })
+}
+
+/// A reqwest error without its URL (which may hold a presigned signature), with its causes.
+fn describe_reqwest_error(err: reqwest::Error) -> String {
+    let kind = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    };
+    let err = err.without_url();
+    let mut message = format!("{kind}: {err}");
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+fn check_sha256(value: &str) -> Result<(), S3Error> {
+    // Reuses core's validation of a hex SHA-256.
+    imgcloud_core::s3::sha256_base64_from_hex(value).map(|_| ())
+}
+
+fn short_message(message: String) -> String {
+    if message.chars().count() <= MAX_MESSAGE_CHARS {
+        message
+    } else {
+        let mut cut: String = message.chars().take(MAX_MESSAGE_CHARS).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+/// Text of the first `<tag>…</tag>` element, XML entities decoded. S3 answers are flat enough
+/// that this is all the XML reading the server needs.
+fn xml_text(xml: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = start + xml[start..].find(&close)?;
+    Some(xml_unescape(&xml[start..end]))
+}
+
+fn xml_unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_text_reads_and_unescapes_first_element() {
+        let xml = "<?xml version=\"1.0\"?><InitiateMultipartUploadResult><Bucket>b</Bucket>\
+                   <UploadId>a&amp;b&lt;c</UploadId></InitiateMultipartUploadResult>";
+        assert_eq!(xml_text(xml, "UploadId").as_deref(), Some("a&b<c"));
+        assert_eq!(xml_text(xml, "Key"), None);
+        assert_eq!(xml_unescape(&xml_escape("a&<>\"'")), "a&<>\"'");
+    }
+
+    #[test]
+    fn long_messages_are_cut() {
+        let cut = short_message("x".repeat(500));
+        assert_eq!(cut.chars().count(), MAX_MESSAGE_CHARS + 1);
+        assert_eq!(short_message("short".into()), "short");
+    }
+
+    #[test]
+    fn presign_rejects_a_malformed_hash() {
+        let store = ObjectStore::new(S3Config {
+            endpoint: "http://127.0.0.1:9".parse().unwrap(),
+            region: "us-east-1".into(),
+            bucket: "b".into(),
+            access_key: "ak".into(),
+            secret_key: "sk".into(),
+            path_style: true,
+        })
+        .unwrap();
+        let err = store
+            .presign_put("k", "zz", "image/png", Duration::from_secs(60))
+            .unwrap_err();
+        assert!(matches!(err, ObjectStoreError::Signing(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn unreachable_store_is_reported_as_such() {
+        // Bind then drop a listener: the port is closed, connections are refused.
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let store = ObjectStore::new(S3Config {
+            endpoint: format!("http://127.0.0.1:{port}").parse().unwrap(),
+            region: "us-east-1".into(),
+            bucket: "b".into(),
+            access_key: "ak".into(),
+            secret_key: "sk".into(),
+            path_style: true,
+        })
+        .unwrap();
+        let err = store.ping().await.unwrap_err();
+        assert!(err.is_unreachable(), "{err}");
+    }
+}

@@ -1,1 +1,131 @@
+//! imgcloud's stateless HTTP API server.
+//!
+//! Entry points: [`build_app`] (router + state from a [`ServerConfig`]), [`launch_with_listener`]
+//! (serve on a bound listener until a shutdown future resolves, with the upload janitor) and
+//! [`embedded`] (the all-in-one local cloud: SQLite, in-process cache, embedded S3 store).
 
+pub mod auth;
+pub mod cache;
+pub mod config;
+pub mod embedded;
+pub mod error;
+pub mod janitor;
+pub mod keys;
+pub mod limits;
+pub mod links;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+pub mod store;
+pub mod users;
+
+pub mod embedded_s3;
+pub mod objects;
+
+use std::sync::Arc;
+
+pub use config::ServerConfig;
+pub use state::AppState;
+
+use crate::cache::{CachedStore, MemoryCache};
+use crate::metrics::Metrics;
+use crate::objects::ObjectStore;
+use crate::store::Store;
+
+/// Opens the database named by `config.database_url` (running its migrations) and builds the
+/// application around it.
+pub async fn build_app(config: ServerConfig) -> anyhow::Result<(axum::Router, AppState)> {
+    let store = store::open(&config.database_url).await?;
+    build_app_with_store(config, store)
+}
+
+/// Builds the application around an already opened store (wrapped in the cache here).
+pub fn build_app_with_store(
+    config: ServerConfig,
+    store: Arc<dyn Store>,
+) -> anyhow::Result<(axum::Router, AppState)> {
+    config.validate()?;
+    let cached = CachedStore::new(
+        store,
+        Arc::new(MemoryCache::new(config.cache.capacity)),
+        config.cache.ttl,
+    );
+    let metrics = Arc::new(Metrics::new(Some(cached.stats())));
+    let objects = ObjectStore::new(config.s3.clone())?;
+    let state = AppState {
+        store: Arc::new(cached),
+        objects: Arc::new(objects),
+        config: Arc::new(config),
+        metrics,
+    };
+    Ok((routes::router(state.clone()), state))
+}
+
+/// Builds the application from `config` and serves it on `listener` until `shutdown` resolves
+/// (in-flight requests are finished first). Runs the upload janitor meanwhile.
+pub async fn launch_with_listener(
+    config: ServerConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (app, state) = build_app(config).await?;
+    serve(app, state, listener, shutdown).await
+}
+
+/// Binds `config.listen` and serves until `shutdown` resolves.
+pub async fn launch(
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    launch_with_listener(config, listener, shutdown).await
+}
+
+/// Serves a built application on `listener` until `shutdown` resolves, with the janitor.
+pub async fn serve(
+    app: axum::Router,
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let janitor = tokio::spawn(janitor::run(state, async move {
+        let mut rx = stop_rx;
+        let _ = rx.wait_for(|stop| *stop).await;
+    }));
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "imgcloud API listening");
+    }
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    let _ = stop_tx.send(true);
+    let _ = janitor.await;
+    result.map_err(|e| anyhow::anyhow!("HTTP server failed: {e}"))
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

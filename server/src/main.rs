@@ -1,1 +1,190 @@
-fn main() {}
+//! `imgcloud-server`: the imgcloud API server.
+//!
+//! With no configuration it runs the embedded all-in-one cloud; with `--config FILE` (or
+//! `IMGCLOUD_SERVER_CONFIG`) it runs in production mode from that file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use imgcloud_server::embedded::{self, EmbeddedOptions};
+use imgcloud_server::store::Store;
+use imgcloud_server::{ServerConfig, users};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "imgcloud-server",
+    version,
+    about = "imgcloud's API server (embedded all-in-one cloud by default)"
+)]
+struct Cli {
+    /// Production configuration file (TOML). Without it the embedded cloud runs.
+    #[arg(long, env = "IMGCLOUD_SERVER_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// API address (default 127.0.0.1:8420 embedded, or `listen` from the file).
+    #[arg(long, global = true)]
+    listen: Option<SocketAddr>,
+    /// Embedded S3 store address (embedded mode; default 127.0.0.1:8421).
+    #[arg(long, global = true)]
+    s3_listen: Option<SocketAddr>,
+    /// Files of at least this many bytes are uploaded in parts.
+    #[arg(long, env = "IMGCLOUD_MULTIPART_CUTOFF", global = true)]
+    multipart_cutoff: Option<u64>,
+    /// Smallest multipart part, in bytes.
+    #[arg(long, env = "IMGCLOUD_MIN_PART_SIZE", global = true)]
+    min_part_size: Option<u64>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user and print its first API token (only the token) to stdout.
+    Add {
+        name: String,
+        /// Name of the token.
+        #[arg(long, default_value = "cli")]
+        token_name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create another API token for an existing user and print it to stdout.
+    Add {
+        user: String,
+        /// Name of the token (e.g. the device it is for).
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    /// Revoke every token of a user with this name.
+    Revoke { user: String, name: String },
+}
+
+fn init_tracing() {
+    let filter = std::env::var("IMGCLOUD_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".to_string());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn production_config(cli: &Cli, path: &std::path::Path) -> anyhow::Result<ServerConfig> {
+    let mut config = ServerConfig::load(path)?;
+    if let Some(listen) = cli.listen {
+        config.listen = listen;
+    }
+    if let Some(cutoff) = cli.multipart_cutoff {
+        config.limits.multipart_cutoff = cutoff;
+    }
+    if let Some(min_part) = cli.min_part_size {
+        config.limits.min_part_size = min_part;
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+async fn open_store(cli: &Cli) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+    match &cli.config {
+        Some(path) => {
+            imgcloud_server::store::open(&production_config(cli, path)?.database_url).await
+        }
+        None => {
+            let options = EmbeddedOptions::from_env()?;
+            Ok(std::sync::Arc::new(
+                embedded::open_store(&options.dirs).await?,
+            ))
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        None | Some(Command::Serve) => match &cli.config {
+            Some(path) => {
+                let config = production_config(&cli, path)?;
+                tracing::info!(listen = %config.listen, "starting imgcloud API (production mode)");
+                imgcloud_server::launch(config, imgcloud_server::shutdown_signal()).await
+            }
+            None => {
+                let mut options = EmbeddedOptions::from_env()?;
+                if let Some(listen) = cli.listen {
+                    options.listen = listen;
+                }
+                if let Some(s3_listen) = cli.s3_listen {
+                    options.s3_listen = s3_listen;
+                }
+                if cli.multipart_cutoff.is_some() {
+                    options.multipart_cutoff = cli.multipart_cutoff;
+                }
+                if cli.min_part_size.is_some() {
+                    options.min_part_size = cli.min_part_size;
+                }
+                embedded::run(options, imgcloud_server::shutdown_signal()).await
+            }
+        },
+        Some(Command::User {
+            command: UserCommand::Add { name, token_name },
+        }) => {
+            let store = open_store(&cli).await?;
+            let (_, token) = users::add_user(store.as_ref(), name, token_name).await?;
+            println!("{token}");
+            Ok(())
+        }
+        Some(Command::Token {
+            command: TokenCommand::Add { user, name },
+        }) => {
+            let store = open_store(&cli).await?;
+            println!("{}", users::add_token(store.as_ref(), user, name).await?);
+            Ok(())
+        }
+        Some(Command::Token {
+            command: TokenCommand::Revoke { user, name },
+        }) => {
+            let store = open_store(&cli).await?;
+            let account = store
+                .user_by_name(user)
+                .await
+                .with_context(|| format!("no user named {user:?}"))?;
+            let revoked = store.revoke_tokens(&account.id, name).await?;
+            eprintln!(
+                "revoked {} token(s) named {name:?} of {user}",
+                revoked.len()
+            );
+            Ok(())
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("imgcloud-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

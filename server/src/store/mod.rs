@@ -4,20 +4,25 @@
 //! trait; nothing here is SQLite-specific.
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 pub mod sqlite;
 
+#[cfg(test)]
+pub(crate) mod conformance;
+
 /// A user account.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     pub id: String,
     pub username: String,
     pub disabled: bool,
 }
 
-/// An image row as stored (the API's `Image` adds CDN links).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An image row as stored (the API's `Image` adds CDN links). Times have microsecond precision
+/// (what every backend keeps).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageRecord {
     pub id: String,
     pub owner_id: String,
@@ -57,6 +62,9 @@ pub struct UploadRecord {
     pub part_size: Option<u64>,
     /// JSON of the thumbnails' `ThumbSpec`s.
     pub thumbs_json: String,
+    /// JSON array of the parts' hex SHA-256s (`[]` for single-PUT uploads), so a retried
+    /// create can presign the same parts again.
+    pub parts_json: String,
     pub created_at: OffsetDateTime,
 }
 
@@ -106,20 +114,38 @@ pub trait Store: Send + Sync + 'static {
     async fn create_user(&self, username: &str) -> StoreResult<User>;
     async fn user_by_name(&self, username: &str) -> StoreResult<User>;
     async fn add_token(&self, user_id: &str, token_hash: &str, name: &str) -> StoreResult<()>;
+    /// The user owning a live (not revoked) token of an enabled account; records the use.
     async fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<User>;
+    /// Revokes every live token of `user_id` named `name`; returns their hashes (so caches can
+    /// drop them).
+    async fn revoke_tokens(&self, user_id: &str, name: &str) -> StoreResult<Vec<String>>;
 
     // images
     async fn image(&self, owner: &str, id: &str) -> StoreResult<ImageRecord>;
     /// Images of `owner` whose SHA-256 is in `hashes` (trash included).
-    async fn images_by_sha256(&self, owner: &str, hashes: &[String]) -> StoreResult<Vec<ImageRecord>>;
-    async fn list_images(&self, owner: &str, query: &ListQuery) -> StoreResult<(Vec<ImageRecord>, Option<String>)>;
+    async fn images_by_sha256(
+        &self,
+        owner: &str,
+        hashes: &[String],
+    ) -> StoreResult<Vec<ImageRecord>>;
+    async fn list_images(
+        &self,
+        owner: &str,
+        query: &ListQuery,
+    ) -> StoreResult<(Vec<ImageRecord>, Option<String>)>;
     /// Inserts the image unless `owner` already has its SHA-256, in which case the existing row
     /// is returned (racing completes get the same image). Records a change.
     async fn insert_image(&self, image: &ImageRecord) -> StoreResult<ImageRecord>;
-    async fn rename_image(&self, owner: &str, id: &str, filename: &str) -> StoreResult<ImageRecord>;
+    async fn rename_image(&self, owner: &str, id: &str, filename: &str)
+    -> StoreResult<ImageRecord>;
     async fn set_tags(&self, owner: &str, id: &str, tags: &[String]) -> StoreResult<ImageRecord>;
     /// `deleted_at = Some(now)` moves to the trash, `None` restores. Records a change.
-    async fn set_deleted(&self, owner: &str, id: &str, deleted_at: Option<OffsetDateTime>) -> StoreResult<ImageRecord>;
+    async fn set_deleted(
+        &self,
+        owner: &str,
+        id: &str,
+        deleted_at: Option<OffsetDateTime>,
+    ) -> StoreResult<ImageRecord>;
     /// Removes the row for good and records a purge change; returns the removed row.
     async fn purge_image(&self, owner: &str, id: &str) -> StoreResult<ImageRecord>;
     async fn changes(&self, owner: &str, since: i64, limit: u32) -> StoreResult<Vec<ChangeRecord>>;
@@ -130,7 +156,11 @@ pub trait Store: Send + Sync + 'static {
     async fn upload(&self, owner: &str, id: &str) -> StoreResult<UploadRecord>;
     async fn delete_upload(&self, owner: &str, id: &str) -> StoreResult<()>;
     /// Sessions created before `before` (for the janitor), any owner.
-    async fn stale_uploads(&self, before: OffsetDateTime, limit: u32) -> StoreResult<Vec<UploadRecord>>;
+    async fn stale_uploads(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<UploadRecord>>;
 }
 
 /// Opens the backend named by `url` (`sqlite://PATH` or `sqlite::memory:`) and runs its
@@ -139,5 +169,98 @@ pub async fn open(url: &str) -> anyhow::Result<std::sync::Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         return Ok(std::sync::Arc::new(sqlite::SqliteStore::open(url).await?));
     }
-    anyhow::bail!("unsupported database URL {url:?}: expected sqlite://PATH (PostgreSQL support is coming)")
+    anyhow::bail!(
+        "unsupported database URL {url:?}: expected sqlite://PATH (PostgreSQL support is coming)"
+    )
+}
+
+/// The current time at the precision every backend keeps (microseconds).
+pub fn now() -> OffsetDateTime {
+    from_micros(to_micros(OffsetDateTime::now_utc()))
+}
+
+/// Microseconds since the Unix epoch (saturating far outside the years 1677–2262).
+pub fn to_micros(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(if t.year() < 1970 {
+        i64::MIN
+    } else {
+        i64::MAX
+    })
+}
+
+/// Inverse of [`to_micros`], in UTC.
+pub fn from_micros(micros: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Position in a newest-first listing: the last row seen (`created_at`, then `id`, both
+/// descending). Serialised as opaque URL-safe base64.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageCursor {
+    pub created_at_micros: i64,
+    pub id: String,
+}
+
+impl PageCursor {
+    pub fn after(image: &ImageRecord) -> Self {
+        Self {
+            created_at_micros: to_micros(image.created_at),
+            id: image.id.clone(),
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("{}:{}", self.created_at_micros, self.id))
+    }
+
+    pub fn decode(cursor: &str) -> StoreResult<Self> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(cursor.trim())
+            .map_err(|_| StoreError::BadCursor)?;
+        let text = String::from_utf8(bytes).map_err(|_| StoreError::BadCursor)?;
+        let (micros, id) = text.split_once(':').ok_or(StoreError::BadCursor)?;
+        let created_at_micros = micros.parse().map_err(|_| StoreError::BadCursor)?;
+        if id.is_empty() || id.len() > 64 {
+            return Err(StoreError::BadCursor);
+        }
+        Ok(Self {
+            created_at_micros,
+            id: id.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_and_rejects_garbage() {
+        let cursor = PageCursor {
+            created_at_micros: 1_700_000_000_123_456,
+            id: "abcDEF0123456789".into(),
+        };
+        assert_eq!(PageCursor::decode(&cursor.encode()).unwrap(), cursor);
+        assert!(matches!(
+            PageCursor::decode("not base64!"),
+            Err(StoreError::BadCursor)
+        ));
+        use base64::Engine;
+        let no_colon = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("12345");
+        assert!(matches!(
+            PageCursor::decode(&no_colon),
+            Err(StoreError::BadCursor)
+        ));
+    }
+
+    #[test]
+    fn micros_round_trip_and_now_is_truncated() {
+        let now = now();
+        assert_eq!(now.nanosecond() % 1000, 0);
+        assert_eq!(from_micros(to_micros(now)), now);
+    }
 }

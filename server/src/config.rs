@@ -1,0 +1,405 @@
+//! Server configuration: a TOML file (see `deploy/` for an example) overridden by
+//! `IMGCLOUD_*` environment variables.
+//!
+//! Durations are written as seconds (`900`) or with a unit (`"500ms"`, `"30s"`, `"15m"`,
+//! `"24h"`, `"7d"`).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use imgcloud_core::api::Limits;
+use imgcloud_core::s3::S3Config;
+use serde::{Deserialize, Serialize};
+
+const MIB: u64 = 1024 * 1024;
+
+/// Everything one server process needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on, e.g. `0.0.0.0:8420`.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Public base URL of the API (as clients reach it through the load balancer), for logs
+    /// and generated client configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    /// `sqlite://PATH` (PostgreSQL support is coming).
+    pub database_url: String,
+    pub s3: S3Config,
+    pub cdn: CdnConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    #[serde(default)]
+    pub cache: CacheConfig,
+    /// Lifetime of presigned upload URLs (capped at 15 minutes).
+    #[serde(default = "default_upload_expiry", with = "duration")]
+    pub upload_expiry: Duration,
+    /// Upload sessions older than this are aborted by the janitor.
+    #[serde(default = "default_stale_upload_after", with = "duration")]
+    pub stale_upload_after: Duration,
+    /// How often the janitor looks for stale upload sessions.
+    #[serde(default = "default_janitor_interval", with = "duration")]
+    pub janitor_interval: Duration,
+    /// Longest time one API request may take.
+    #[serde(default = "default_request_timeout", with = "duration")]
+    pub request_timeout: Duration,
+    /// Largest accepted JSON request body.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+}
+
+/// How links are built: `{base_url}/{key}{url_suffix}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CdnConfig {
+    pub base_url: String,
+    /// Appended to image links, e.g. `?x-oss-process=image/auto-orient,1`.
+    #[serde(default)]
+    pub url_suffix: String,
+}
+
+/// Upload limits (served at `/v1/limits`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub max_upload_bytes: u64,
+    pub multipart_cutoff: u64,
+    pub min_part_size: u64,
+    pub max_filename_bytes: u32,
+    pub max_pixels: u64,
+    pub max_batch: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 512 * MIB,
+            multipart_cutoff: 64 * MIB,
+            min_part_size: 8 * MIB,
+            max_filename_bytes: 255,
+            max_pixels: 200_000_000,
+            max_batch: 1000,
+        }
+    }
+}
+
+impl LimitsConfig {
+    pub fn to_api(&self) -> Limits {
+        Limits {
+            max_upload_bytes: self.max_upload_bytes,
+            multipart_cutoff: self.multipart_cutoff,
+            min_part_size: self.min_part_size,
+            max_filename_bytes: self.max_filename_bytes,
+            max_pixels: self.max_pixels,
+            max_batch: self.max_batch,
+        }
+    }
+}
+
+/// The cache in front of the database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// How long a cached token or image may be served.
+    #[serde(with = "duration")]
+    pub ttl: Duration,
+    /// Most entries kept by the in-process cache.
+    pub capacity: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(30),
+            capacity: 10_000,
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8420))
+}
+fn default_upload_expiry() -> Duration {
+    Duration::from_secs(15 * 60)
+}
+fn default_stale_upload_after() -> Duration {
+    Duration::from_secs(24 * 3600)
+}
+fn default_janitor_interval() -> Duration {
+    Duration::from_secs(5 * 60)
+}
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_max_body_bytes() -> usize {
+    MIB as usize
+}
+
+/// Smallest part S3 accepts (all but the last part of a multipart upload).
+pub const S3_MIN_PART_SIZE: u64 = 5 * MIB;
+
+/// Longest presigned URL lifetime the server hands out.
+pub const MAX_UPLOAD_EXPIRY: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read server configuration {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid imgcloud server configuration: {message}")]
+    Parse { path: String, message: String },
+    #[error("environment variable {name}: {message}")]
+    Env { name: &'static str, message: String },
+    #[error("invalid server configuration: {0}")]
+    Invalid(String),
+}
+
+impl ServerConfig {
+    /// Reads `path`, then applies the environment.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let mut config = Self::from_toml(&text).map_err(|message| ConfigError::Parse {
+            path: path.display().to_string(),
+            message,
+        })?;
+        config.apply_env()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Applies `IMGCLOUD_LISTEN`, `IMGCLOUD_PUBLIC_URL`, `IMGCLOUD_DATABASE_URL`,
+    /// `IMGCLOUD_S3_ENDPOINT`, `IMGCLOUD_S3_BUCKET`, `IMGCLOUD_S3_ACCESS_KEY`,
+    /// `IMGCLOUD_S3_SECRET_KEY`, `IMGCLOUD_CDN_BASE_URL`, `IMGCLOUD_CDN_URL_SUFFIX`,
+    /// `IMGCLOUD_MULTIPART_CUTOFF` and `IMGCLOUD_MIN_PART_SIZE`.
+    pub fn apply_env(&mut self) -> Result<(), ConfigError> {
+        self.apply_vars(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Same as [`ServerConfig::apply_env`] with an explicit lookup (for tests).
+    pub fn apply_vars(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(name: &'static str, value: &str) -> Result<T, ConfigError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            value.parse().map_err(|e: T::Err| ConfigError::Env {
+                name,
+                message: e.to_string(),
+            })
+        }
+        if let Some(v) = var("IMGCLOUD_LISTEN") {
+            self.listen = parse("IMGCLOUD_LISTEN", &v)?;
+        }
+        if let Some(v) = var("IMGCLOUD_PUBLIC_URL") {
+            self.public_url = Some(v);
+        }
+        if let Some(v) = var("IMGCLOUD_DATABASE_URL") {
+            self.database_url = v;
+        }
+        if let Some(v) = var("IMGCLOUD_S3_ENDPOINT") {
+            self.s3.endpoint = parse("IMGCLOUD_S3_ENDPOINT", &v)?;
+        }
+        if let Some(v) = var("IMGCLOUD_S3_BUCKET") {
+            self.s3.bucket = v;
+        }
+        if let Some(v) = var("IMGCLOUD_S3_ACCESS_KEY") {
+            self.s3.access_key = v;
+        }
+        if let Some(v) = var("IMGCLOUD_S3_SECRET_KEY") {
+            self.s3.secret_key = v;
+        }
+        if let Some(v) = var("IMGCLOUD_CDN_BASE_URL") {
+            self.cdn.base_url = v;
+        }
+        if let Some(v) = var("IMGCLOUD_CDN_URL_SUFFIX") {
+            self.cdn.url_suffix = v;
+        }
+        if let Some(v) = var("IMGCLOUD_MULTIPART_CUTOFF") {
+            self.limits.multipart_cutoff = parse("IMGCLOUD_MULTIPART_CUTOFF", &v)?;
+        }
+        if let Some(v) = var("IMGCLOUD_MIN_PART_SIZE") {
+            self.limits.min_part_size = parse("IMGCLOUD_MIN_PART_SIZE", &v)?;
+        }
+        Ok(())
+    }
+
+    /// Checks the values that would otherwise fail later, naming the setting.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let l = &self.limits;
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+        if l.max_upload_bytes == 0 {
+            return bad("limits.max_upload_bytes must be > 0");
+        }
+        if l.min_part_size < S3_MIN_PART_SIZE {
+            return bad(
+                "limits.min_part_size must be at least 5 MiB (5242880): S3 refuses smaller parts",
+            );
+        }
+        if l.multipart_cutoff == 0 {
+            return bad("limits.multipart_cutoff must be > 0");
+        }
+        if l.max_filename_bytes == 0 || l.max_batch == 0 || l.max_pixels == 0 {
+            return bad(
+                "limits.max_filename_bytes, limits.max_batch and limits.max_pixels must be > 0",
+            );
+        }
+        if url::Url::parse(&self.cdn.base_url).is_err() {
+            return bad("cdn.base_url must be an absolute URL such as https://cdn.example.com");
+        }
+        if self.upload_expiry.is_zero() {
+            return bad("upload_expiry must be > 0");
+        }
+        if self.janitor_interval.is_zero() {
+            return bad("janitor_interval must be > 0");
+        }
+        Ok(())
+    }
+
+    /// Presigned URL lifetime actually used (≤ 15 minutes).
+    pub fn presign_expiry(&self) -> Duration {
+        self.upload_expiry.min(MAX_UPLOAD_EXPIRY)
+    }
+}
+
+/// Parses `900`, `"500ms"`, `"30s"`, `"15m"`, `"24h"` or `"7d"`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {text:?}: expected e.g. 30s, 15m, 24h"))?;
+    let secs = |mult: u64| {
+        n.checked_mul(mult)
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("duration {text:?} is too large"))
+    };
+    match unit.trim() {
+        "ms" => Ok(Duration::from_millis(n)),
+        "" | "s" => secs(1),
+        "m" => secs(60),
+        "h" => secs(3600),
+        "d" => secs(86400),
+        other => Err(format!(
+            "invalid duration unit {other:?} in {text:?}: use ms, s, m, h or d"
+        )),
+    }
+}
+
+/// Serde for durations: integer seconds or a string with a unit.
+pub mod duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        if d.subsec_millis() != 0 {
+            s.serialize_str(&format!("{}ms", d.as_millis()))
+        } else {
+            s.serialize_str(&format!("{}s", d.as_secs()))
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Secs(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Secs(n) => Ok(Duration::from_secs(n)),
+            Raw::Text(t) => super::parse_duration(&t).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        database_url = "sqlite:///tmp/x.db"
+        [s3]
+        endpoint = "http://127.0.0.1:9000"
+        region = "us-east-1"
+        bucket = "imgcloud"
+        access_key = "ak"
+        secret_key = "sk"
+        path_style = true
+        [cdn]
+        base_url = "https://cdn.example.com"
+    "#;
+
+    #[test]
+    fn minimal_file_gets_documented_defaults() {
+        let config = ServerConfig::from_toml(MINIMAL).unwrap();
+        assert_eq!(config.limits.max_upload_bytes, 512 * MIB);
+        assert_eq!(config.limits.multipart_cutoff, 64 * MIB);
+        assert_eq!(config.limits.min_part_size, 8 * MIB);
+        assert_eq!(config.stale_upload_after, Duration::from_secs(86400));
+        assert_eq!(config.listen.port(), 8420);
+        config.validate().unwrap();
+        let mut small_parts = config.clone();
+        small_parts.limits.min_part_size = 1000;
+        assert!(
+            small_parts
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("min_part_size")
+        );
+    }
+
+    #[test]
+    fn durations_accept_units_and_expiry_is_capped() {
+        let text = format!("{MINIMAL}\n");
+        let text = text.replace(
+            "database_url",
+            "upload_expiry = \"1h\"\nstale_upload_after = 7200\ndatabase_url",
+        );
+        let config = ServerConfig::from_toml(&text).unwrap();
+        assert_eq!(config.upload_expiry, Duration::from_secs(3600));
+        assert_eq!(config.presign_expiry(), MAX_UPLOAD_EXPIRY);
+        assert_eq!(config.stale_upload_after, Duration::from_secs(7200));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert!(parse_duration("5 fortnights").is_err());
+    }
+
+    #[test]
+    fn env_overrides_and_names_bad_values() {
+        let mut config = ServerConfig::from_toml(MINIMAL).unwrap();
+        config
+            .apply_vars(|n| match n {
+                "IMGCLOUD_MULTIPART_CUTOFF" => Some("1000".into()),
+                "IMGCLOUD_S3_SECRET_KEY" => Some("other".into()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(config.limits.multipart_cutoff, 1000);
+        assert_eq!(config.s3.secret_key, "other");
+        let err = config
+            .apply_vars(|n| (n == "IMGCLOUD_LISTEN").then(|| "nope".into()))
+            .unwrap_err();
+        assert!(err.to_string().contains("IMGCLOUD_LISTEN"), "{err}");
+    }
+
+    #[test]
+    fn typos_are_rejected() {
+        let err =
+            ServerConfig::from_toml(&MINIMAL.replace("database_url", "databse_url")).unwrap_err();
+        assert!(err.contains("databse_url"), "{err}");
+    }
+}

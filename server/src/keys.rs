@@ -1,0 +1,166 @@
+//! Ids, object keys and filename sanitisation.
+//!
+//! Image ids are 16 base62 characters from the OS CSPRNG (≈ 95 bits). Originals live at
+//! `i/{id}/{sanitized filename}` and thumbnails at `t/{id}/{size}.jpg`, so keys never collide
+//! and the original filename stays readable in the link.
+
+use rand::Rng;
+use rand::distributions::Alphanumeric;
+
+/// Length of an image id.
+pub const IMAGE_ID_LEN: usize = 16;
+
+fn random_base62(len: usize) -> String {
+    rand::rngs::OsRng
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+/// A new image id: 16 base62 characters.
+pub fn new_image_id() -> String {
+    random_base62(IMAGE_ID_LEN)
+}
+
+/// A new upload session id (22 base62 characters).
+pub fn new_upload_id() -> String {
+    random_base62(22)
+}
+
+/// A new user id (22 base62 characters).
+pub fn new_user_id() -> String {
+    random_base62(22)
+}
+
+/// A new API token: `ic_` + 40 base62 characters (≈ 238 bits).
+pub fn new_token() -> String {
+    format!("ic_{}", random_base62(40))
+}
+
+/// What the database keeps of a token: its lower-case hex SHA-256.
+pub fn token_hash(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+/// Whether `id` looks like an id this server issued (base62, sane length); anything else is
+/// answered with 404 without a database round trip.
+pub fn is_plausible_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// Object key of an original.
+pub fn original_key(image_id: &str, sanitized_filename: &str) -> String {
+    format!("i/{image_id}/{sanitized_filename}")
+}
+
+/// Object key of a thumbnail.
+pub fn thumb_key(image_id: &str, size: u32) -> String {
+    format!("t/{image_id}/{size}.jpg")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilenameError {
+    #[error("filename is empty")]
+    Empty,
+    #[error("filename is longer than {max} bytes")]
+    TooLong { max: usize },
+}
+
+/// Makes a user-supplied filename safe as a display name and as the last segment of an object
+/// key: path separators (`/`, `\`) become `_`, control characters are dropped, `..` segments
+/// cannot appear, surrounding whitespace is trimmed. Unicode and inner spaces are kept. Names
+/// longer than `max_bytes` are rejected (not silently cut).
+pub fn sanitize_filename(name: &str, max_bytes: usize) -> Result<String, FilenameError> {
+    let cleaned: String = name
+        .chars()
+        .filter(|c| !c.is_control())
+        .map(|c| if c == '/' || c == '\\' { '_' } else { c })
+        .collect();
+    let trimmed = cleaned.trim();
+    // A name made only of dots (".", "..", "...") is a path segment, never a file name.
+    let name = if trimmed.chars().all(|c| c == '.') {
+        trimmed.replace('.', "_")
+    } else {
+        trimmed.to_string()
+    };
+    if name.is_empty() {
+        return Err(FilenameError::Empty);
+    }
+    if name.len() > max_bytes {
+        return Err(FilenameError::TooLong { max: max_bytes });
+    }
+    Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_ids_are_base62_and_distinct() {
+        let ids: std::collections::HashSet<String> = (0..1000).map(|_| new_image_id()).collect();
+        assert_eq!(ids.len(), 1000);
+        assert!(
+            ids.iter()
+                .all(|id| id.len() == 16 && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+        );
+    }
+
+    #[test]
+    fn sanitize_removes_traversal_separators_and_controls() {
+        assert_eq!(
+            sanitize_filename("../../etc/passwd", 255).unwrap(),
+            ".._.._etc_passwd"
+        );
+        assert_eq!(sanitize_filename("a\\b/c.png", 255).unwrap(), "a_b_c.png");
+        assert_eq!(
+            sanitize_filename("  bad\u{0}\n\u{7f}name.jpg \t", 255).unwrap(),
+            "badname.jpg"
+        );
+        assert_eq!(sanitize_filename("..", 255).unwrap(), "__");
+        let name = sanitize_filename("..", 255).unwrap();
+        assert!(
+            !original_key("x", &name)
+                .split('/')
+                .any(|seg| seg == ".." || seg == ".")
+        );
+    }
+
+    #[test]
+    fn sanitize_keeps_unicode_and_spaces() {
+        assert_eq!(
+            sanitize_filename("My Photo (1) ü €.jpg", 255).unwrap(),
+            "My Photo (1) ü €.jpg"
+        );
+        assert_eq!(sanitize_filename("照片.png", 255).unwrap(), "照片.png");
+    }
+
+    #[test]
+    fn sanitize_rejects_empty_and_too_long() {
+        assert_eq!(sanitize_filename("   ", 255), Err(FilenameError::Empty));
+        assert_eq!(
+            sanitize_filename("\u{1}\u{2}", 255),
+            Err(FilenameError::Empty)
+        );
+        let long = "é".repeat(128); // 256 bytes
+        assert_eq!(
+            sanitize_filename(&long, 255),
+            Err(FilenameError::TooLong { max: 255 })
+        );
+        assert!(sanitize_filename(&"é".repeat(127), 255).is_ok());
+    }
+
+    #[test]
+    fn keys_have_the_documented_shape() {
+        assert_eq!(original_key("abc", "x y.png"), "i/abc/x y.png");
+        assert_eq!(thumb_key("abc", 320), "t/abc/320.jpg");
+        assert_eq!(token_hash("t").len(), 64);
+        assert_ne!(token_hash("a"), token_hash("b"));
+        assert!(new_token().starts_with("ic_"));
+        assert!(is_plausible_id("abcXYZ019"));
+        assert!(!is_plausible_id("../x"));
+        assert!(!is_plausible_id(""));
+    }
+}

@@ -1,0 +1,81 @@
+//! The OpenAPI 3 description served at `/openapi.json`, generated from the handlers' annotations
+//! and the wire types in `imgcloud_core::api`.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes::{account, changes, images, ops, uploads};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "imgcloud API", description = "imgcloud's HTTP API; see docs/api.md for the upload protocol."),
+    paths(
+        ops::healthz, ops::readyz, crate::metrics::handler, serve,
+        account::me, account::limits,
+        uploads::check, uploads::create, uploads::complete, uploads::abort,
+        images::list, images::get, images::patch, images::trash, images::restore, images::purge,
+        changes::list,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "ops", description = "Health, readiness, metrics"),
+        (name = "account", description = "The caller and the server's limits"),
+        (name = "uploads", description = "Presigned uploads straight to object storage"),
+        (name = "images", description = "The library"),
+        (name = "changes", description = "Change feed for local catalogs"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// `GET /openapi.json`
+#[utoipa::path(get, path = "/openapi.json", tag = "ops", responses((status = 200, description = "This document")))]
+pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_documented() {
+        let doc = ApiDoc::openapi();
+        for (path, method) in crate::routes::ROUTES {
+            let item = doc
+                .paths
+                .paths
+                .get(*path)
+                .unwrap_or_else(|| panic!("{path} missing from the OpenAPI document"));
+            let op = match *method {
+                "GET" => &item.get,
+                "POST" => &item.post,
+                "PATCH" => &item.patch,
+                "DELETE" => &item.delete,
+                other => panic!("unexpected method {other}"),
+            };
+            assert!(
+                op.is_some(),
+                "{method} {path} missing from the OpenAPI document"
+            );
+        }
+        assert!(
+            doc.components
+                .unwrap()
+                .schemas
+                .contains_key("CreateUploadResponse")
+        );
+    }
+}

@@ -1,0 +1,402 @@
+//! The upload protocol: check, create (presigned targets), complete, abort.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use imgcloud_core::api::{
+    self, CheckRequest, CheckResponse, CompleteUpload, CreateUpload, CreateUploadResponse,
+    ErrorBody, Image, OriginalTarget, PartTarget, ThumbSpec, ThumbTarget,
+};
+
+use crate::auth::Authenticated;
+use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
+use crate::keys::{self, is_plausible_id};
+use crate::state::AppState;
+use crate::store::{ImageRecord, StoreError, UploadRecord, now};
+use crate::{limits, links};
+
+/// `POST /v1/uploads/check`
+#[utoipa::path(
+    post, path = "/v1/uploads/check", tag = "uploads",
+    request_body = CheckRequest,
+    responses(
+        (status = 200, description = "The hashes the user already has (trash included)", body = CheckResponse),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn check(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiJson(req): ApiJson<CheckRequest>,
+) -> ApiResult<Json<CheckResponse>> {
+    let max = state.config.limits.max_batch as usize;
+    if req.sha256.len() > max {
+        return Err(ApiError::bad_request(
+            "sha256",
+            format!("at most {max} hashes per request"),
+        ));
+    }
+    let hashes = req
+        .sha256
+        .iter()
+        .enumerate()
+        .map(|(i, h)| limits::sha256(&format!("sha256[{i}]"), h))
+        .collect::<Result<Vec<_>, _>>()?;
+    let found = state.store.images_by_sha256(&user.id, &hashes).await?;
+    let cdn = &state.config.cdn;
+    Ok(Json(CheckResponse {
+        existing: found.into_iter().map(|r| links::image(cdn, r)).collect(),
+    }))
+}
+
+/// `POST /v1/uploads`
+#[utoipa::path(
+    post, path = "/v1/uploads", tag = "uploads",
+    request_body = CreateUpload,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Same key → same upload session")),
+    responses(
+        (status = 200, description = "`exists` with the image, or `upload` with presigned targets", body = CreateUploadResponse),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<CreateUpload>,
+) -> ApiResult<Json<CreateUploadResponse>> {
+    let valid = limits::create_upload(&req, &state.config.limits)?;
+    let idempotency_key = match headers.get(api::IDEMPOTENCY_KEY_HEADER) {
+        Some(value) => {
+            Some(limits::idempotency_key(value.to_str().map_err(|_| {
+                ApiError::bad_request("Idempotency-Key", "must be ASCII")
+            })?)?)
+        }
+        None => None,
+    };
+    if let Some(existing) = state
+        .store
+        .images_by_sha256(&user.id, std::slice::from_ref(&valid.sha256))
+        .await?
+        .pop()
+    {
+        return Ok(Json(CreateUploadResponse::Exists {
+            image: links::image(&state.config.cdn, existing),
+        }));
+    }
+
+    let image_id = keys::new_image_id();
+    let key = keys::original_key(&image_id, &valid.filename);
+    let multipart_id = match &valid.multipart {
+        Some(_) => Some(
+            state
+                .objects
+                .create_multipart(&key, &req.content_type)
+                .await?,
+        ),
+        None => None,
+    };
+    let (part_size, part_hashes) = valid
+        .multipart
+        .clone()
+        .map_or((None, Vec::new()), |(s, h)| (Some(s), h));
+    let record = UploadRecord {
+        id: keys::new_upload_id(),
+        owner_id: user.id.clone(),
+        idempotency_key,
+        image_id,
+        key,
+        filename: valid.filename.clone(),
+        size: req.size,
+        sha256: valid.sha256.clone(),
+        content_type: req.content_type.clone(),
+        width: req.width,
+        height: req.height,
+        taken_at: req.taken_at,
+        multipart_id,
+        part_size,
+        thumbs_json: serde_json::to_string(&valid.thumbs).map_err(ApiError::internal)?,
+        parts_json: serde_json::to_string(&part_hashes).map_err(ApiError::internal)?,
+        created_at: now(),
+    };
+    let stored = state.store.create_upload(&record).await;
+    let ours_unused = !matches!(&stored, Ok(s) if s.id == record.id);
+    if ours_unused && let Some(multipart_id) = &record.multipart_id {
+        // A retry with the same key (or a failure) leaves our multipart upload unused.
+        if let Err(e) = state
+            .objects
+            .abort_multipart(&record.key, multipart_id)
+            .await
+        {
+            tracing::warn!(error = %e, "could not abort an unused multipart upload; the janitor cannot see it");
+        }
+    }
+    let stored = stored?;
+    if stored.sha256 != record.sha256 || stored.size != record.size {
+        return Err(ApiError::conflict(
+            "Idempotency-Key was already used for a different file; send a new key",
+        ));
+    }
+    tracing::info!(upload_id = %stored.id, image_id = %stored.image_id, size = stored.size, multipart = stored.multipart_id.is_some(), "upload session");
+    Ok(Json(targets(&state, &stored)?))
+}
+
+fn upload_thumbs(upload: &UploadRecord) -> ApiResult<Vec<ThumbSpec>> {
+    serde_json::from_str(&upload.thumbs_json)
+        .map_err(|e| ApiError::internal(format!("upload {}: thumbs_json: {e}", upload.id)))
+}
+
+/// Presigned targets for a session (fresh signatures on every call).
+fn targets(state: &AppState, upload: &UploadRecord) -> ApiResult<CreateUploadResponse> {
+    let expiry = state.config.presign_expiry();
+    let expires_at = now() + expiry;
+    let objects = &state.objects;
+    let original = match (&upload.multipart_id, upload.part_size) {
+        (Some(multipart_id), Some(part_size)) => {
+            let hashes: Vec<String> = serde_json::from_str(&upload.parts_json).map_err(|e| {
+                ApiError::internal(format!("upload {}: parts_json: {e}", upload.id))
+            })?;
+            let mut parts = Vec::with_capacity(hashes.len());
+            for (index, hash) in hashes.iter().enumerate() {
+                let offset = index as u64 * part_size;
+                let number = u32::try_from(index + 1).map_err(ApiError::internal)?;
+                parts.push(PartTarget {
+                    number,
+                    offset,
+                    length: part_size.min(upload.size.saturating_sub(offset)),
+                    request: objects.presign_part(
+                        &upload.key,
+                        multipart_id,
+                        number,
+                        hash,
+                        expiry,
+                    )?,
+                });
+            }
+            OriginalTarget::Multipart { part_size, parts }
+        }
+        _ => OriginalTarget::Single {
+            request: objects.presign_put(
+                &upload.key,
+                &upload.sha256,
+                &upload.content_type,
+                expiry,
+            )?,
+        },
+    };
+    let thumbs = upload_thumbs(upload)?
+        .iter()
+        .map(|t| {
+            let request = objects.presign_put(
+                &keys::thumb_key(&upload.image_id, t.size),
+                &t.sha256,
+                &t.content_type,
+                expiry,
+            )?;
+            Ok(ThumbTarget {
+                size: t.size,
+                request,
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(CreateUploadResponse::Upload {
+        upload_id: upload.id.clone(),
+        expires_at,
+        original,
+        thumbs,
+    })
+}
+
+async fn load_upload(state: &AppState, owner: &str, id: &str) -> ApiResult<UploadRecord> {
+    if !is_plausible_id(id) {
+        return Err(ApiError::not_found("upload"));
+    }
+    state.store.upload(owner, id).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::not_found("upload"),
+        other => other.into(),
+    })
+}
+
+/// `POST /v1/uploads/{id}/complete`
+#[utoipa::path(
+    post, path = "/v1/uploads/{id}/complete", tag = "uploads",
+    params(("id" = String, Path, description = "Upload session id")),
+    request_body = CompleteUpload,
+    responses(
+        (status = 200, description = "The new (or racing) image", body = Image),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "Objects missing or of the wrong size", body = ErrorBody),
+        (status = 502, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn complete(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<String>,
+    body: Option<ApiJson<CompleteUpload>>,
+) -> ApiResult<Json<Image>> {
+    let upload = load_upload(&state, &user.id, &id).await?;
+    let body = body.map(|b| b.0).unwrap_or_default();
+    let objects = &state.objects;
+
+    if let (Some(multipart_id), Some(part_size)) = (&upload.multipart_id, upload.part_size) {
+        let count = api::multipart_part_count(upload.size, part_size);
+        let in_order = body
+            .parts
+            .iter()
+            .enumerate()
+            .all(|(i, p)| p.number as usize == i + 1 && !p.etag.is_empty());
+        if body.parts.len() as u64 != count || !in_order {
+            return Err(ApiError::bad_request(
+                "parts",
+                format!("expected the ETags of parts 1 to {count}, in order"),
+            ));
+        }
+        if let Err(e) = objects
+            .complete_multipart(&upload.key, multipart_id, &body.parts)
+            .await
+        {
+            if e.is_unreachable() {
+                return Err(e.into());
+            }
+            // A racing complete may have finished it already: then the object is there.
+            let done = matches!(objects.head(&upload.key).await, Ok(Some(meta)) if meta.size == upload.size);
+            if !done {
+                tracing::warn!(upload_id = %upload.id, error = %e, "completing multipart upload failed");
+                return Err(ApiError::conflict(
+                    "the object store could not complete the multipart upload: upload every part, then send their ETags",
+                ));
+            }
+        }
+    }
+
+    let mut missing = Vec::new();
+    match objects.head(&upload.key).await? {
+        None => missing.push("original: not uploaded".to_string()),
+        Some(meta) if meta.size != upload.size => missing.push(format!(
+            "original: stored {} bytes, declared {}",
+            meta.size, upload.size
+        )),
+        Some(_) => {}
+    }
+    for thumb in upload_thumbs(&upload)? {
+        match objects
+            .head(&keys::thumb_key(&upload.image_id, thumb.size))
+            .await?
+        {
+            None => missing.push(format!("thumbnail {}: not uploaded", thumb.size)),
+            Some(meta) if meta.size != thumb.bytes => missing.push(format!(
+                "thumbnail {}: stored {} bytes, declared {}",
+                thumb.size, meta.size, thumb.bytes
+            )),
+            Some(_) => {}
+        }
+    }
+    if !missing.is_empty() {
+        return Err(ApiError::conflict(format!(
+            "upload incomplete: {}",
+            missing.join("; ")
+        )));
+    }
+
+    let created = now();
+    let record = ImageRecord {
+        id: upload.image_id.clone(),
+        owner_id: user.id.clone(),
+        filename: upload.filename.clone(),
+        key: upload.key.clone(),
+        size: upload.size,
+        sha256: upload.sha256.clone(),
+        content_type: upload.content_type.clone(),
+        width: upload.width,
+        height: upload.height,
+        taken_at: upload.taken_at,
+        created_at: created,
+        updated_at: created,
+        deleted_at: None,
+        tags: Vec::new(),
+    };
+    let image = state.store.insert_image(&record).await?;
+    if image.id != upload.image_id {
+        // The user already had these bytes (another session won): ours are duplicates.
+        delete_objects(&state, &upload).await;
+    }
+    match state.store.delete_upload(&user.id, &upload.id).await {
+        Ok(()) | Err(StoreError::NotFound) => {}
+        Err(e) => {
+            tracing::warn!(upload_id = %upload.id, error = %e, "could not delete a completed upload session")
+        }
+    }
+    tracing::info!(upload_id = %upload.id, image_id = %image.id, "upload complete");
+    Ok(Json(links::image(&state.config.cdn, image)))
+}
+
+/// Deletes the original and thumbnails of a session (best effort, logged).
+async fn delete_objects(state: &AppState, upload: &UploadRecord) {
+    let mut keys = vec![upload.key.clone()];
+    keys.extend(
+        api::THUMB_SIZES
+            .iter()
+            .map(|size| keys::thumb_key(&upload.image_id, *size)),
+    );
+    for key in keys {
+        if let Err(e) = state.objects.delete(&key).await {
+            tracing::warn!(upload_id = %upload.id, error = %e, "could not delete an object of an abandoned upload");
+        }
+    }
+}
+
+/// Aborts a session: the multipart upload, any objects already written, then the row. When the
+/// session's image exists (it completed meanwhile), only the row is dropped.
+pub async fn discard(state: &AppState, upload: &UploadRecord) -> ApiResult<()> {
+    let completed = match state.store.image(&upload.owner_id, &upload.image_id).await {
+        Ok(_) => true,
+        Err(StoreError::NotFound) => false,
+        Err(e) => return Err(e.into()),
+    };
+    if !completed {
+        if let Some(multipart_id) = &upload.multipart_id
+            && let Err(e) = state
+                .objects
+                .abort_multipart(&upload.key, multipart_id)
+                .await
+        {
+            // Already completed or aborted uploads fail here; the objects are deleted below.
+            tracing::info!(upload_id = %upload.id, error = %e, "aborting multipart upload failed");
+        }
+        delete_objects(state, upload).await;
+    }
+    match state
+        .store
+        .delete_upload(&upload.owner_id, &upload.id)
+        .await
+    {
+        Ok(()) | Err(StoreError::NotFound) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `DELETE /v1/uploads/{id}`
+#[utoipa::path(
+    delete, path = "/v1/uploads/{id}", tag = "uploads",
+    params(("id" = String, Path, description = "Upload session id")),
+    responses(
+        (status = 204, description = "Aborted; uploaded objects deleted"),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn abort(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    let upload = load_upload(&state, &user.id, &id).await?;
+    discard(&state, &upload).await?;
+    tracing::info!(upload_id = %upload.id, "upload aborted");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,578 @@
+//! Behaviour every [`Store`] backend must have, written once against the trait. Each backend's
+//! test module runs these on a fresh database (see `store_conformance_tests!`).
+
+use std::collections::HashSet;
+
+use time::Duration;
+
+use super::{ImageRecord, ListQuery, Store, StoreError, UploadRecord, from_micros, now, to_micros};
+
+pub fn image(owner: &str, id: &str, filename: &str, sha_seed: &str) -> ImageRecord {
+    let t = now();
+    ImageRecord {
+        id: id.into(),
+        owner_id: owner.into(),
+        filename: filename.into(),
+        key: format!("i/{id}/{filename}"),
+        size: 1234,
+        sha256: crate::keys::token_hash(sha_seed),
+        content_type: "image/png".into(),
+        width: 640,
+        height: 480,
+        taken_at: Some(from_micros(1_600_000_000_000_000)),
+        created_at: t,
+        updated_at: t,
+        deleted_at: None,
+        tags: vec![],
+    }
+}
+
+fn upload(owner: &str, id: &str, idempotency_key: Option<&str>) -> UploadRecord {
+    UploadRecord {
+        id: id.into(),
+        owner_id: owner.into(),
+        idempotency_key: idempotency_key.map(str::to_string),
+        image_id: format!("img{id}"),
+        key: format!("i/img{id}/a.png"),
+        filename: "a.png".into(),
+        size: 10,
+        sha256: crate::keys::token_hash(id),
+        content_type: "image/png".into(),
+        width: 1,
+        height: 1,
+        taken_at: None,
+        multipart_id: Some("mp-1".into()),
+        part_size: Some(5),
+        thumbs_json: "[]".into(),
+        parts_json: "[\"aa\",\"bb\"]".into(),
+        created_at: now(),
+    }
+}
+
+async fn two_users(store: &dyn Store) -> (String, String) {
+    let a = store.create_user("alice").await.unwrap().id;
+    let b = store.create_user("bob").await.unwrap().id;
+    (a, b)
+}
+
+pub async fn users_and_tokens(store: &dyn Store) {
+    store.ping().await.unwrap();
+    let (a, b) = two_users(store).await;
+    assert!(matches!(
+        store.create_user("alice").await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.user_by_name("alice").await.unwrap().id, a);
+    assert!(matches!(
+        store.user_by_name("carol").await,
+        Err(StoreError::NotFound)
+    ));
+
+    store.add_token(&a, "hash-a1", "laptop").await.unwrap();
+    store.add_token(&a, "hash-a2", "phone").await.unwrap();
+    store.add_token(&b, "hash-b1", "laptop").await.unwrap();
+    assert!(
+        store
+            .add_token("no-such-user", "hash-x", "x")
+            .await
+            .is_err()
+    );
+    assert_eq!(store.user_by_token_hash("hash-a1").await.unwrap().id, a);
+    assert_eq!(store.user_by_token_hash("hash-b1").await.unwrap().id, b);
+    assert!(matches!(
+        store.user_by_token_hash("nope").await,
+        Err(StoreError::NotFound)
+    ));
+    // used twice: the last-use update must not break lookups
+    assert_eq!(
+        store.user_by_token_hash("hash-a1").await.unwrap().username,
+        "alice"
+    );
+
+    // Revoking alice's "laptop" touches neither her other tokens nor bob's "laptop".
+    assert_eq!(
+        store.revoke_tokens(&a, "laptop").await.unwrap(),
+        vec!["hash-a1".to_string()]
+    );
+    assert!(matches!(
+        store.user_by_token_hash("hash-a1").await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(store.user_by_token_hash("hash-a2").await.unwrap().id, a);
+    assert_eq!(store.user_by_token_hash("hash-b1").await.unwrap().id, b);
+    assert!(store.revoke_tokens(&a, "laptop").await.unwrap().is_empty());
+}
+
+pub async fn insert_dedupes_per_owner(store: &dyn Store) {
+    let (a, b) = two_users(store).await;
+    let mut first = image(&a, "imgA1", "cat.png", "cat");
+    first.tags = vec!["pets".into(), "2024".into()];
+    let stored = store.insert_image(&first).await.unwrap();
+    assert_eq!(stored, first);
+    // Same bytes again for alice (a racing complete): the first row comes back.
+    let again = store
+        .insert_image(&image(&a, "imgA2", "cat-copy.png", "cat"))
+        .await
+        .unwrap();
+    assert_eq!(again.id, "imgA1");
+    assert!(matches!(
+        store.image(&a, "imgA2").await,
+        Err(StoreError::NotFound)
+    ));
+    // Same bytes for bob: his own row.
+    let bobs = store
+        .insert_image(&image(&b, "imgB1", "cat.png", "cat"))
+        .await
+        .unwrap();
+    assert_eq!(bobs.owner_id, b);
+    // Isolation.
+    assert!(matches!(
+        store.image(&b, "imgA1").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.image(&a, "imgB1").await,
+        Err(StoreError::NotFound)
+    ));
+    let found = store
+        .images_by_sha256(&a, &[first.sha256.clone(), "f".repeat(64)])
+        .await
+        .unwrap();
+    assert_eq!(
+        found.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
+        vec!["imgA1"]
+    );
+    let bob_found = store
+        .images_by_sha256(&b, std::slice::from_ref(&first.sha256))
+        .await
+        .unwrap();
+    assert_eq!(
+        bob_found.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
+        vec!["imgB1"]
+    );
+    assert!(store.images_by_sha256(&a, &[]).await.unwrap().is_empty());
+    // Many hashes at once (beyond one statement's parameter budget).
+    let many: Vec<String> = (0..1200)
+        .map(|i| format!("{i:064x}"))
+        .chain([first.sha256.clone()])
+        .collect();
+    assert_eq!(store.images_by_sha256(&a, &many).await.unwrap().len(), 1);
+}
+
+pub async fn list_paginates_searches_and_isolates(store: &dyn Store) {
+    let (a, b) = two_users(store).await;
+    let base = now();
+    let mut expected = Vec::new();
+    // Twelve images, many sharing a timestamp, so the id breaks ties.
+    for i in 0..12 {
+        let mut img = image(
+            &a,
+            &format!("img{i:02}"),
+            &format!("Photo_{i}.JPG"),
+            &format!("a{i}"),
+        );
+        img.created_at = base + Duration::seconds(i / 4);
+        img.updated_at = img.created_at;
+        store.insert_image(&img).await.unwrap();
+        expected.push(img);
+    }
+    store
+        .insert_image(&image(&b, "bobimg", "Photo_bob.jpg", "b"))
+        .await
+        .unwrap();
+    expected.sort_by(|x, y| (y.created_at, &y.id).cmp(&(x.created_at, &x.id)));
+
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let (page, next) = store
+            .list_images(
+                &a,
+                &ListQuery {
+                    cursor: cursor.clone(),
+                    limit: 5,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(page.len() <= 5);
+        seen.extend(page.into_iter().map(|i| i.id));
+        match next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        expected.iter().map(|i| i.id.clone()).collect::<Vec<_>>()
+    );
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 12);
+
+    // Exactly one full page: no cursor.
+    let (page, next) = store
+        .list_images(
+            &a,
+            &ListQuery {
+                limit: 12,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((page.len(), next), (12, None));
+
+    // Case-insensitive substring; wildcards are literal.
+    let search = |q: &str| ListQuery {
+        search: Some(q.into()),
+        limit: 100,
+        ..Default::default()
+    };
+    let (hits, _) = store.list_images(&a, &search("photo_1")).await.unwrap();
+    let mut names: Vec<_> = hits.iter().map(|i| i.filename.as_str()).collect();
+    names.sort();
+    assert_eq!(names, vec!["Photo_1.JPG", "Photo_10.JPG", "Photo_11.JPG"]);
+    assert!(
+        store
+            .list_images(&a, &search("%"))
+            .await
+            .unwrap()
+            .0
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_images(&a, &search("photo%1"))
+            .await
+            .unwrap()
+            .0
+            .is_empty()
+    );
+    assert_eq!(
+        store.list_images(&a, &search("_")).await.unwrap().0.len(),
+        12
+    );
+    assert!(
+        store
+            .list_images(&a, &search("bob"))
+            .await
+            .unwrap()
+            .0
+            .is_empty()
+    );
+    store
+        .rename_image(&a, "img00", "ÜBER Straße.png")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .list_images(&a, &search("über"))
+            .await
+            .unwrap()
+            .0
+            .len(),
+        1
+    );
+
+    // Trash is listed separately.
+    store.set_deleted(&a, "img03", Some(now())).await.unwrap();
+    let (library, _) = store
+        .list_images(
+            &a,
+            &ListQuery {
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(library.len(), 11);
+    let (trash, _) = store
+        .list_images(
+            &a,
+            &ListQuery {
+                limit: 100,
+                trash: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        trash.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
+        vec!["img03"]
+    );
+
+    // Bob sees only his own.
+    let (bobs, _) = store
+        .list_images(
+            &b,
+            &ListQuery {
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        bobs.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
+        vec!["bobimg"]
+    );
+
+    let bad = ListQuery {
+        cursor: Some("garbage!".into()),
+        limit: 5,
+        ..Default::default()
+    };
+    assert!(matches!(
+        store.list_images(&a, &bad).await,
+        Err(StoreError::BadCursor)
+    ));
+}
+
+pub async fn updates_are_owner_scoped(store: &dyn Store) {
+    let (a, b) = two_users(store).await;
+    let original = store
+        .insert_image(&image(&a, "img1", "a.png", "x"))
+        .await
+        .unwrap();
+
+    let renamed = store.rename_image(&a, "img1", "b.png").await.unwrap();
+    assert_eq!(renamed.filename, "b.png");
+    assert_eq!(renamed.key, original.key, "rename never changes the key");
+    assert!(renamed.updated_at >= original.updated_at);
+
+    let tagged = store
+        .set_tags(&a, "img1", &["z".into(), "a".into()])
+        .await
+        .unwrap();
+    assert_eq!(tagged.tags, vec!["z", "a"], "tag order is kept");
+    assert_eq!(
+        store.set_tags(&a, "img1", &[]).await.unwrap().tags,
+        Vec::<String>::new()
+    );
+
+    let when = now();
+    assert_eq!(
+        store
+            .set_deleted(&a, "img1", Some(when))
+            .await
+            .unwrap()
+            .deleted_at,
+        Some(when)
+    );
+    assert_eq!(
+        store
+            .set_deleted(&a, "img1", None)
+            .await
+            .unwrap()
+            .deleted_at,
+        None
+    );
+
+    // Bob can change nothing of alice's.
+    assert!(matches!(
+        store.rename_image(&b, "img1", "pwned.png").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.set_tags(&b, "img1", &["pwned".into()]).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.set_deleted(&b, "img1", Some(now())).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.purge_image(&b, "img1").await,
+        Err(StoreError::NotFound)
+    ));
+    let after = store.image(&a, "img1").await.unwrap();
+    assert_eq!(
+        (after.filename.as_str(), after.tags.len(), after.deleted_at),
+        ("b.png", 0, None)
+    );
+
+    assert!(matches!(
+        store.rename_image(&a, "missing", "x").await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+pub async fn change_feed(store: &dyn Store) {
+    let (a, b) = two_users(store).await;
+    store
+        .insert_image(&image(&a, "img1", "1.png", "1"))
+        .await
+        .unwrap();
+    store
+        .insert_image(&image(&a, "img2", "2.png", "2"))
+        .await
+        .unwrap();
+    store
+        .insert_image(&image(&b, "bob1", "b.png", "b"))
+        .await
+        .unwrap();
+    let feed = store.changes(&a, 0, 100).await.unwrap();
+    assert_eq!(
+        feed.iter().map(|c| c.image_id.as_str()).collect::<Vec<_>>(),
+        vec!["img1", "img2"]
+    );
+    assert!(feed[0].seq < feed[1].seq);
+    let since = feed[1].seq;
+
+    store.rename_image(&a, "img1", "one.png").await.unwrap();
+    store.set_tags(&a, "img1", &["t".into()]).await.unwrap();
+    let newer = store.changes(&a, since, 100).await.unwrap();
+    assert_eq!(newer.len(), 1, "one entry per image, with its latest state");
+    assert_eq!(newer[0].image.as_ref().unwrap().filename, "one.png");
+    assert_eq!(newer[0].image.as_ref().unwrap().tags, vec!["t"]);
+    assert!(newer[0].seq > since);
+
+    let purged = store.purge_image(&a, "img2").await.unwrap();
+    assert_eq!(purged.id, "img2");
+    assert!(matches!(
+        store.image(&a, "img2").await,
+        Err(StoreError::NotFound)
+    ));
+    let all = store.changes(&a, 0, 100).await.unwrap();
+    let last = all.last().unwrap();
+    assert_eq!(
+        (last.image_id.as_str(), last.image.is_none()),
+        ("img2", true)
+    );
+    assert_eq!(store.changes(&a, 0, 1).await.unwrap().len(), 1);
+    assert!(store.changes(&a, last.seq, 100).await.unwrap().is_empty());
+
+    // Bob's feed only holds bob's image.
+    let bobs = store.changes(&b, 0, 100).await.unwrap();
+    assert_eq!(
+        bobs.iter().map(|c| c.image_id.as_str()).collect::<Vec<_>>(),
+        vec!["bob1"]
+    );
+}
+
+pub async fn upload_sessions(store: &dyn Store) {
+    let (a, b) = two_users(store).await;
+    let first = store
+        .create_upload(&upload(&a, "up1", Some("key-1")))
+        .await
+        .unwrap();
+    assert_eq!(first.id, "up1");
+    assert_eq!(store.upload(&a, "up1").await.unwrap(), first);
+    // Same idempotency key → the same session.
+    let retry = store
+        .create_upload(&upload(&a, "up2", Some("key-1")))
+        .await
+        .unwrap();
+    assert_eq!(retry, first);
+    assert!(matches!(
+        store.upload(&a, "up2").await,
+        Err(StoreError::NotFound)
+    ));
+    // Same key for another user, and sessions without a key, are independent.
+    assert_eq!(
+        store
+            .create_upload(&upload(&b, "up3", Some("key-1")))
+            .await
+            .unwrap()
+            .id,
+        "up3"
+    );
+    assert_eq!(
+        store
+            .create_upload(&upload(&a, "up4", None))
+            .await
+            .unwrap()
+            .id,
+        "up4"
+    );
+    assert_eq!(
+        store
+            .create_upload(&upload(&a, "up5", None))
+            .await
+            .unwrap()
+            .id,
+        "up5"
+    );
+
+    assert!(matches!(
+        store.upload(&b, "up1").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete_upload(&b, "up1").await,
+        Err(StoreError::NotFound)
+    ));
+    store.upload(&a, "up1").await.unwrap();
+
+    let mut old = upload(&a, "old", None);
+    old.created_at = now() - Duration::hours(30);
+    store.create_upload(&old).await.unwrap();
+    let stale = store
+        .stale_uploads(now() - Duration::hours(24), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        stale.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(),
+        vec!["old"]
+    );
+    assert_eq!(to_micros(stale[0].created_at), to_micros(old.created_at));
+
+    store.delete_upload(&a, "up1").await.unwrap();
+    assert!(matches!(
+        store.upload(&a, "up1").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete_upload(&a, "up1").await,
+        Err(StoreError::NotFound)
+    ));
+    // After deletion the idempotency key is free again.
+    assert_eq!(
+        store
+            .create_upload(&upload(&a, "up6", Some("key-1")))
+            .await
+            .unwrap()
+            .id,
+        "up6"
+    );
+}
+
+/// Generates one `#[tokio::test]` per conformance check; `$open` is an async expression giving
+/// `(guard, Arc<dyn Store>)` on a fresh database.
+macro_rules! store_conformance_tests {
+    ($open:expr) => {
+        #[tokio::test]
+        async fn users_and_tokens() {
+            let (_guard, store) = $open.await;
+            $crate::store::conformance::users_and_tokens(&*store).await;
+        }
+        #[tokio::test]
+        async fn insert_dedupes_per_owner() {
+            let (_guard, store) = $open.await;
+            $crate::store::conformance::insert_dedupes_per_owner(&*store).await;
+        }
+        #[tokio::test]
+        async fn list_paginates_searches_and_isolates() {
+            let (_guard, store) = $open.await;
+            $crate::store::conformance::list_paginates_searches_and_isolates(&*store).await;
+        }
+        #[tokio::test]
+        async fn updates_are_owner_scoped() {
+            let (_guard, store) = $open.await;
+            $crate::store::conformance::updates_are_owner_scoped(&*store).await;
+        }
+        #[tokio::test]
+        async fn change_feed() {
+            let (_guard, store) = $open.await;
+            $crate::store::conformance::change_feed(&*store).await;
+        }
+        #[tokio::test]
+        async fn upload_sessions() {
+            let (_guard, store) = $open.await;
+            $crate::store::conformance::upload_sessions(&*store).await;
+        }
+    };
+}
+pub(crate) use store_conformance_tests;

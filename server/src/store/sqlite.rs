@@ -1,0 +1,767 @@
+//! SQLite backend (embedded mode): one file in WAL mode, migrations in `migrations/sqlite`.
+//!
+//! Write transactions start with `BEGIN IMMEDIATE` so concurrent writers wait on the busy
+//! timeout instead of failing on a lock upgrade.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, SqlitePool};
+use time::OffsetDateTime;
+
+use super::{
+    ChangeRecord, ImageRecord, ListQuery, PageCursor, Store, StoreError, StoreResult, UploadRecord,
+    User, from_micros, now, to_micros,
+};
+
+/// The SQLite [`Store`].
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+const IMAGE_COLUMNS: &str = "i.id, i.owner_id, i.filename, i.key, i.size, i.sha256, i.content_type, \
+     i.width, i.height, i.taken_at, i.created_at, i.updated_at, i.deleted_at, \
+     (SELECT json_group_array(tag) FROM (SELECT tag FROM image_tags t WHERE t.image_id = i.id ORDER BY t.position)) AS tags";
+
+const UPLOAD_COLUMNS: &str = "id, owner_id, idempotency_key, image_id, key, filename, size, sha256, content_type, \
+     width, height, taken_at, multipart_id, part_size, thumbs_json, parts_json, created_at";
+
+fn db_err(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            StoreError::Unavailable(e.to_string())
+        }
+        sqlx::Error::Database(ref db) if db.is_unique_violation() => {
+            StoreError::Conflict(db.message().to_string())
+        }
+        other => StoreError::Other(other.to_string()),
+    }
+}
+
+fn to_i64(v: u64) -> StoreResult<i64> {
+    i64::try_from(v).map_err(|_| StoreError::Other(format!("value {v} out of range")))
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn to_u32(v: i64) -> u32 {
+    u32::try_from(v).unwrap_or(0)
+}
+
+fn image_from_row(row: &SqliteRow) -> StoreResult<ImageRecord> {
+    let tags: Option<String> = row.try_get("tags").map_err(db_err)?;
+    let tags: Vec<String> = match tags {
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|e| StoreError::Other(format!("tags column: {e}")))?,
+        None => Vec::new(),
+    };
+    Ok(ImageRecord {
+        id: row.try_get("id").map_err(db_err)?,
+        owner_id: row.try_get("owner_id").map_err(db_err)?,
+        filename: row.try_get("filename").map_err(db_err)?,
+        key: row.try_get("key").map_err(db_err)?,
+        size: to_u64(row.try_get("size").map_err(db_err)?),
+        sha256: row.try_get("sha256").map_err(db_err)?,
+        content_type: row.try_get("content_type").map_err(db_err)?,
+        width: to_u32(row.try_get("width").map_err(db_err)?),
+        height: to_u32(row.try_get("height").map_err(db_err)?),
+        taken_at: row
+            .try_get::<Option<i64>, _>("taken_at")
+            .map_err(db_err)?
+            .map(from_micros),
+        created_at: from_micros(row.try_get("created_at").map_err(db_err)?),
+        updated_at: from_micros(row.try_get("updated_at").map_err(db_err)?),
+        deleted_at: row
+            .try_get::<Option<i64>, _>("deleted_at")
+            .map_err(db_err)?
+            .map(from_micros),
+        tags,
+    })
+}
+
+fn upload_from_row(row: &SqliteRow) -> StoreResult<UploadRecord> {
+    Ok(UploadRecord {
+        id: row.try_get("id").map_err(db_err)?,
+        owner_id: row.try_get("owner_id").map_err(db_err)?,
+        idempotency_key: row.try_get("idempotency_key").map_err(db_err)?,
+        image_id: row.try_get("image_id").map_err(db_err)?,
+        key: row.try_get("key").map_err(db_err)?,
+        filename: row.try_get("filename").map_err(db_err)?,
+        size: to_u64(row.try_get("size").map_err(db_err)?),
+        sha256: row.try_get("sha256").map_err(db_err)?,
+        content_type: row.try_get("content_type").map_err(db_err)?,
+        width: to_u32(row.try_get("width").map_err(db_err)?),
+        height: to_u32(row.try_get("height").map_err(db_err)?),
+        taken_at: row
+            .try_get::<Option<i64>, _>("taken_at")
+            .map_err(db_err)?
+            .map(from_micros),
+        multipart_id: row.try_get("multipart_id").map_err(db_err)?,
+        part_size: row
+            .try_get::<Option<i64>, _>("part_size")
+            .map_err(db_err)?
+            .map(to_u64),
+        thumbs_json: row.try_get("thumbs_json").map_err(db_err)?,
+        parts_json: row.try_get("parts_json").map_err(db_err)?,
+        created_at: from_micros(row.try_get("created_at").map_err(db_err)?),
+    })
+}
+
+fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
+    Ok(User {
+        id: row.try_get("id").map_err(db_err)?,
+        username: row.try_get("username").map_err(db_err)?,
+        disabled: row.try_get::<i64, _>("disabled").map_err(db_err)? != 0,
+    })
+}
+
+type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url` (`sqlite://PATH`, `sqlite:PATH` or
+    /// `sqlite::memory:`) and runs the migrations.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Other(format!("invalid database URL {url:?}: {e}")))?;
+        Self::connect(options, url.contains(":memory:"), url).await
+    }
+
+    /// Opens (creating if needed) the database file at `path` and runs the migrations.
+    pub async fn open_path(path: &std::path::Path) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new().filename(path);
+        Self::connect(options, false, &path.display().to_string()).await
+    }
+
+    async fn connect(
+        options: SqliteConnectOptions,
+        memory: bool,
+        name: &str,
+    ) -> Result<Self, StoreError> {
+        let options = options
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let options = if memory {
+            options
+        } else {
+            options
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+        };
+        // An in-memory database exists once per connection: keep exactly one.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(if memory { 1 } else { 8 })
+            .min_connections(if memory { 1 } else { 0 })
+            .idle_timeout(if memory {
+                None
+            } else {
+                Some(Duration::from_secs(600))
+            })
+            .max_lifetime(if memory {
+                None
+            } else {
+                Some(Duration::from_secs(3600))
+            })
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("cannot open {name}: {e}")))?;
+        sqlx::migrate!("migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Other(format!("migrating {name}: {e}")))?;
+        Ok(Self { pool })
+    }
+
+    async fn write_tx(&self) -> StoreResult<Tx> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err)
+    }
+
+    async fn image_in(
+        conn: &mut sqlx::SqliteConnection,
+        owner: &str,
+        id: &str,
+    ) -> StoreResult<ImageRecord> {
+        let sql = format!("SELECT {IMAGE_COLUMNS} FROM images i WHERE i.owner_id = ? AND i.id = ?");
+        let row = sqlx::query(&sql)
+            .bind(owner)
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?
+            .ok_or(StoreError::NotFound)?;
+        image_from_row(&row)
+    }
+
+    async fn record_change(
+        conn: &mut sqlx::SqliteConnection,
+        owner: &str,
+        image_id: &str,
+    ) -> StoreResult<()> {
+        sqlx::query("DELETE FROM changes WHERE owner_id = ? AND image_id = ?")
+            .bind(owner)
+            .bind(image_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        sqlx::query("INSERT INTO changes (owner_id, image_id) VALUES (?, ?)")
+            .bind(owner)
+            .bind(image_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn replace_tags(
+        conn: &mut sqlx::SqliteConnection,
+        image_id: &str,
+        tags: &[String],
+    ) -> StoreResult<()> {
+        sqlx::query("DELETE FROM image_tags WHERE image_id = ?")
+            .bind(image_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        for (position, tag) in tags.iter().enumerate() {
+            sqlx::query("INSERT INTO image_tags (image_id, position, tag) VALUES (?, ?, ?)")
+                .bind(image_id)
+                .bind(to_i64(position as u64)?)
+                .bind(tag)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    /// Applies `update` to the owner's image `id`, bumps `updated_at`, records a change and
+    /// returns the new row.
+    async fn update_image(
+        &self,
+        owner: &str,
+        id: &str,
+        update: Update<'_>,
+    ) -> StoreResult<ImageRecord> {
+        let mut tx = self.write_tx().await?;
+        let updated_at = to_micros(now());
+        let query = match update {
+            Update::Rename(filename) => {
+                sqlx::query("UPDATE images SET filename = ?, filename_folded = ?, updated_at = ? WHERE owner_id = ? AND id = ?")
+                    .bind(filename)
+                    .bind(filename.to_lowercase())
+            }
+            Update::Tags(_) => sqlx::query("UPDATE images SET updated_at = ? WHERE owner_id = ? AND id = ?"),
+            Update::Deleted(deleted_at) => {
+                sqlx::query("UPDATE images SET deleted_at = ?, updated_at = ? WHERE owner_id = ? AND id = ?")
+                    .bind(deleted_at.map(to_micros))
+            }
+        };
+        let touched = query
+            .bind(updated_at)
+            .bind(owner)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        if touched == 0 {
+            return Err(StoreError::NotFound);
+        }
+        if let Update::Tags(tags) = update {
+            Self::replace_tags(&mut tx, id, tags).await?;
+        }
+        Self::record_change(&mut tx, owner, id).await?;
+        let image = Self::image_in(&mut tx, owner, id).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(image)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Update<'a> {
+    Rename(&'a str),
+    Tags(&'a [String]),
+    Deleted(Option<OffsetDateTime>),
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(())
+    }
+
+    async fn create_user(&self, username: &str) -> StoreResult<User> {
+        let user = User {
+            id: crate::keys::new_user_id(),
+            username: username.to_string(),
+            disabled: false,
+        };
+        sqlx::query("INSERT INTO users (id, username, disabled, created_at) VALUES (?, ?, 0, ?)")
+            .bind(&user.id)
+            .bind(&user.username)
+            .bind(to_micros(now()))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| match db_err(e) {
+                StoreError::Conflict(_) => {
+                    StoreError::Conflict(format!("user {username:?} already exists"))
+                }
+                other => other,
+            })?;
+        Ok(user)
+    }
+
+    async fn user_by_name(&self, username: &str) -> StoreResult<User> {
+        let row = sqlx::query("SELECT id, username, disabled FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .ok_or(StoreError::NotFound)?;
+        user_from_row(&row)
+    }
+
+    async fn add_token(&self, user_id: &str, token_hash: &str, name: &str) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO tokens (token_hash, user_id, name, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(name)
+        .bind(to_micros(now()))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match db_err(e) {
+            // a missing user fails the foreign key
+            StoreError::Other(msg) if msg.contains("FOREIGN KEY") => StoreError::NotFound,
+            other => other,
+        })?;
+        Ok(())
+    }
+
+    async fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<User> {
+        let row = sqlx::query(
+            "SELECT u.id, u.username, u.disabled FROM tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.token_hash = ? AND t.revoked = 0 AND u.disabled = 0",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .ok_or(StoreError::NotFound)?;
+        let user = user_from_row(&row)?;
+        // Record the use at minute granularity so hot tokens do not write on every request.
+        let now = to_micros(now());
+        let result = sqlx::query(
+            "UPDATE tokens SET last_used_at = ? WHERE token_hash = ? AND (last_used_at IS NULL OR last_used_at < ?)",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .bind(now - 60_000_000)
+        .execute(&self.pool)
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not record token use");
+        }
+        Ok(user)
+    }
+
+    async fn revoke_tokens(&self, user_id: &str, name: &str) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(
+            "UPDATE tokens SET revoked = 1 WHERE user_id = ? AND name = ? AND revoked = 0 RETURNING token_hash",
+        )
+        .bind(user_id)
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|row| row.try_get("token_hash").map_err(db_err))
+            .collect()
+    }
+
+    async fn image(&self, owner: &str, id: &str) -> StoreResult<ImageRecord> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        Self::image_in(&mut conn, owner, id).await
+    }
+
+    async fn images_by_sha256(
+        &self,
+        owner: &str,
+        hashes: &[String],
+    ) -> StoreResult<Vec<ImageRecord>> {
+        let mut found = Vec::new();
+        // Stay well below SQLite's bound-parameter limit.
+        for chunk in hashes.chunks(500) {
+            let mut builder = sqlx::QueryBuilder::<sqlx::Sqlite>::new(format!(
+                "SELECT {IMAGE_COLUMNS} FROM images i WHERE i.owner_id = "
+            ));
+            builder.push_bind(owner).push(" AND i.sha256 IN (");
+            let mut separated = builder.separated(", ");
+            for hash in chunk {
+                separated.push_bind(hash);
+            }
+            builder.push(")");
+            let rows = builder
+                .build()
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+            for row in &rows {
+                found.push(image_from_row(row)?);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn list_images(
+        &self,
+        owner: &str,
+        query: &ListQuery,
+    ) -> StoreResult<(Vec<ImageRecord>, Option<String>)> {
+        let limit = query.limit.clamp(1, 1000);
+        let mut builder = sqlx::QueryBuilder::<sqlx::Sqlite>::new(format!(
+            "SELECT {IMAGE_COLUMNS} FROM images i WHERE i.owner_id = "
+        ));
+        builder.push_bind(owner);
+        builder.push(if query.trash {
+            " AND i.deleted_at IS NOT NULL"
+        } else {
+            " AND i.deleted_at IS NULL"
+        });
+        if let Some(search) = query.search.as_deref().filter(|s| !s.is_empty()) {
+            // instr() on the folded name: a plain substring, so `%` and `_` match themselves.
+            builder
+                .push(" AND instr(i.filename_folded, ")
+                .push_bind(search.to_lowercase())
+                .push(") > 0");
+        }
+        if let Some(cursor) = query.cursor.as_deref() {
+            let cursor = PageCursor::decode(cursor)?;
+            builder
+                .push(" AND (i.created_at < ")
+                .push_bind(cursor.created_at_micros)
+                .push(" OR (i.created_at = ")
+                .push_bind(cursor.created_at_micros)
+                .push(" AND i.id < ")
+                .push_bind(cursor.id)
+                .push("))");
+        }
+        builder
+            .push(" ORDER BY i.created_at DESC, i.id DESC LIMIT ")
+            .push_bind(i64::from(limit) + 1);
+        let rows = builder
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let mut images = rows
+            .iter()
+            .map(image_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next = if images.len() > limit as usize {
+            images.truncate(limit as usize);
+            images.last().map(|last| PageCursor::after(last).encode())
+        } else {
+            None
+        };
+        Ok((images, next))
+    }
+
+    async fn insert_image(&self, image: &ImageRecord) -> StoreResult<ImageRecord> {
+        let mut tx = self.write_tx().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO images (id, owner_id, filename, filename_folded, key, size, sha256, content_type, width, height, \
+             taken_at, created_at, updated_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&image.id)
+        .bind(&image.owner_id)
+        .bind(&image.filename)
+        .bind(image.filename.to_lowercase())
+        .bind(&image.key)
+        .bind(to_i64(image.size)?)
+        .bind(&image.sha256)
+        .bind(&image.content_type)
+        .bind(i64::from(image.width))
+        .bind(i64::from(image.height))
+        .bind(image.taken_at.map(to_micros))
+        .bind(to_micros(image.created_at))
+        .bind(to_micros(image.updated_at))
+        .bind(image.deleted_at.map(to_micros))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if inserted == 0 {
+            let sql = format!(
+                "SELECT {IMAGE_COLUMNS} FROM images i WHERE i.owner_id = ? AND i.sha256 = ?"
+            );
+            let row = sqlx::query(&sql)
+                .bind(&image.owner_id)
+                .bind(&image.sha256)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .ok_or_else(|| {
+                    StoreError::Conflict(format!("image id {} or key is taken", image.id))
+                })?;
+            return image_from_row(&row);
+        }
+        Self::replace_tags(&mut tx, &image.id, &image.tags).await?;
+        Self::record_change(&mut tx, &image.owner_id, &image.id).await?;
+        let stored = Self::image_in(&mut tx, &image.owner_id, &image.id).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(stored)
+    }
+
+    async fn rename_image(
+        &self,
+        owner: &str,
+        id: &str,
+        filename: &str,
+    ) -> StoreResult<ImageRecord> {
+        self.update_image(owner, id, Update::Rename(filename)).await
+    }
+
+    async fn set_tags(&self, owner: &str, id: &str, tags: &[String]) -> StoreResult<ImageRecord> {
+        self.update_image(owner, id, Update::Tags(tags)).await
+    }
+
+    async fn set_deleted(
+        &self,
+        owner: &str,
+        id: &str,
+        deleted_at: Option<OffsetDateTime>,
+    ) -> StoreResult<ImageRecord> {
+        self.update_image(owner, id, Update::Deleted(deleted_at))
+            .await
+    }
+
+    async fn purge_image(&self, owner: &str, id: &str) -> StoreResult<ImageRecord> {
+        let mut tx = self.write_tx().await?;
+        let image = Self::image_in(&mut tx, owner, id).await?;
+        sqlx::query("DELETE FROM images WHERE owner_id = ? AND id = ?")
+            .bind(owner)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        Self::record_change(&mut tx, owner, id).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(image)
+    }
+
+    async fn changes(&self, owner: &str, since: i64, limit: u32) -> StoreResult<Vec<ChangeRecord>> {
+        let sql = format!(
+            "SELECT c.seq AS seq, c.image_id AS change_image_id, i.id IS NOT NULL AS present, {IMAGE_COLUMNS} \
+             FROM changes c LEFT JOIN images i ON i.id = c.image_id AND i.owner_id = c.owner_id \
+             WHERE c.owner_id = ? AND c.seq > ? ORDER BY c.seq LIMIT ?"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(owner)
+            .bind(since)
+            .bind(i64::from(limit.max(1)))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(|row| {
+                let present: bool = row.try_get("present").map_err(db_err)?;
+                Ok(ChangeRecord {
+                    seq: row.try_get("seq").map_err(db_err)?,
+                    image_id: row.try_get("change_image_id").map_err(db_err)?,
+                    image: if present {
+                        Some(image_from_row(row)?)
+                    } else {
+                        None
+                    },
+                })
+            })
+            .collect()
+    }
+
+    async fn create_upload(&self, upload: &UploadRecord) -> StoreResult<UploadRecord> {
+        let mut tx = self.write_tx().await?;
+        if let Some(key) = &upload.idempotency_key {
+            let sql = format!(
+                "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE owner_id = ? AND idempotency_key = ?"
+            );
+            let existing = sqlx::query(&sql)
+                .bind(&upload.owner_id)
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            if let Some(row) = existing {
+                return upload_from_row(&row);
+            }
+        }
+        sqlx::query(
+            "INSERT INTO uploads (id, owner_id, idempotency_key, image_id, key, filename, size, sha256, content_type, \
+             width, height, taken_at, multipart_id, part_size, thumbs_json, parts_json, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&upload.id)
+        .bind(&upload.owner_id)
+        .bind(&upload.idempotency_key)
+        .bind(&upload.image_id)
+        .bind(&upload.key)
+        .bind(&upload.filename)
+        .bind(to_i64(upload.size)?)
+        .bind(&upload.sha256)
+        .bind(&upload.content_type)
+        .bind(i64::from(upload.width))
+        .bind(i64::from(upload.height))
+        .bind(upload.taken_at.map(to_micros))
+        .bind(&upload.multipart_id)
+        .bind(upload.part_size.map(to_i64).transpose()?)
+        .bind(&upload.thumbs_json)
+        .bind(&upload.parts_json)
+        .bind(to_micros(upload.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(upload.clone())
+    }
+
+    async fn upload(&self, owner: &str, id: &str) -> StoreResult<UploadRecord> {
+        let sql = format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE owner_id = ? AND id = ?");
+        let row = sqlx::query(&sql)
+            .bind(owner)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .ok_or(StoreError::NotFound)?;
+        upload_from_row(&row)
+    }
+
+    async fn delete_upload(&self, owner: &str, id: &str) -> StoreResult<()> {
+        let result = sqlx::query("DELETE FROM uploads WHERE owner_id = ? AND id = ?")
+            .bind(owner)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn stale_uploads(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<UploadRecord>> {
+        let sql = format!(
+            "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE created_at < ? ORDER BY created_at LIMIT ?"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(to_micros(before))
+            .bind(i64::from(limit.max(1)))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(upload_from_row).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::conformance;
+
+    async fn open() -> (tempfile::TempDir, Arc<dyn Store>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_path(&dir.path().join("test.db"))
+            .await
+            .unwrap();
+        (dir, Arc::new(store))
+    }
+
+    conformance::store_conformance_tests!(open());
+
+    #[tokio::test]
+    async fn uses_wal_and_persists_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("persist.db");
+        {
+            let store = SqliteStore::open_path(&path).await.unwrap();
+            let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+            assert_eq!(mode.to_lowercase(), "wal");
+            let user = store.create_user("ann").await.unwrap();
+            store
+                .insert_image(&conformance::image(&user.id, "img1", "a.png", "a"))
+                .await
+                .unwrap();
+            store.pool.close().await;
+        }
+        let url = format!("sqlite://{}", path.display());
+        let reopened = SqliteStore::open(&url).await.unwrap();
+        let user = reopened.user_by_name("ann").await.unwrap();
+        assert_eq!(
+            reopened.image(&user.id, "img1").await.unwrap().filename,
+            "a.png"
+        );
+    }
+
+    #[tokio::test]
+    async fn racing_inserts_of_the_same_bytes_return_one_image() {
+        let (_dir, store) = open().await;
+        let user = store.create_user("ann").await.unwrap();
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let store = store.clone();
+                let image =
+                    conformance::image(&user.id, &format!("img{i}"), "same.png", "same-bytes");
+                tokio::spawn(async move { store.insert_image(&image).await.unwrap().id })
+            })
+            .collect();
+        let mut ids = std::collections::HashSet::new();
+        for task in tasks {
+            ids.insert(task.await.unwrap());
+        }
+        assert_eq!(ids.len(), 1, "every racer gets the same image: {ids:?}");
+        let (all, _) = store
+            .list_images(
+                &user.id,
+                &ListQuery {
+                    limit: 50,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn memory_databases_work() {
+        let store = SqliteStore::open("sqlite::memory:").await.unwrap();
+        store.create_user("ann").await.unwrap();
+        assert_eq!(store.user_by_name("ann").await.unwrap().username, "ann");
+    }
+}

@@ -98,9 +98,9 @@ bucket=$(printf '%s\n' "$first_link" | sed -E 's#^https?://[^/]+/([^/]+)/.*#\1#'
 cloud_toml="$IMGCLOUD_DATA_DIR/cloud/cloud.toml"
 [ -f "$cloud_toml" ] || { echo "no $cloud_toml: cannot read the store's keys" >&2; exit 1; }
 toml_value() { sed -n -E "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*\"([^\"]*)\".*/\1/p" "$cloud_toml" | head -n 1; }
-access_key=$(toml_value access_key)
-secret_key=$(toml_value secret_key)
-[ -n "$access_key" ] && [ -n "$secret_key" ] || { echo "no access_key/secret_key in $cloud_toml" >&2; exit 1; }
+access_key=$(toml_value s3_access_key)
+secret_key=$(toml_value s3_secret_key)
+[ -n "$access_key" ] && [ -n "$secret_key" ] || { echo "no s3_access_key/s3_secret_key in $cloud_toml" >&2; exit 1; }
 
 unset AWS_CA_BUNDLE
 export RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other RCLONE_CONFIG_BENCH_ENV_AUTH=false

@@ -22,8 +22,9 @@ fn link_formats_rm_restore_round_trip_and_json_parses() {
     let images = cloud.run_cli(&["ls", "--json"]).json();
     let images = images.as_array().unwrap().clone();
     assert_eq!(images.len(), 2);
-    // Newest first.
-    assert_eq!(images[0]["filename"], "chart.png");
+    // Newest first (RFC 3339 UTC strings of one format sort like the times they name).
+    let created: Vec<&str> = images.iter().map(|i| i["created_at"].as_str().unwrap()).collect();
+    assert!(created[0] >= created[1], "newest first: {created:?}");
     let sunset = images
         .iter()
         .find(|i| i["filename"] == "sunset.jpg")
@@ -46,10 +47,11 @@ fn link_formats_rm_restore_round_trip_and_json_parses() {
         assert_eq!(out.stdout.trim_end(), expected, "--format {format}");
     }
     // Many ids: links in argument order.
-    let chart_id = images[0]["id"].as_str().unwrap();
+    let chart = images.iter().find(|i| i["filename"] == "chart.png").unwrap();
+    let chart_id = chart["id"].as_str().unwrap();
     let both = cloud.run_cli(&["link", chart_id, id]);
     both.assert_success();
-    assert_eq!(both.lines(), [images[0]["url"].as_str().unwrap(), url]);
+    assert_eq!(both.lines(), [chart["url"].as_str().unwrap(), url]);
 
     // The table names every image.
     let table = cloud.run_cli(&["ls"]);

@@ -117,6 +117,14 @@ async fn metrics_count_requests_and_errors() {
         errors_after > errors_before,
         "the 404 is counted as an error: {errors_before} → {errors_after}\n{after}"
     );
+    let not_found =
+        |text: &str| metrics::sum(text, errors.as_deref().unwrap_or(&requests), &["not_found"]);
+    if errors.is_some() {
+        assert!(
+            not_found(&after) >= not_found(&before.text()) + 1.0,
+            "the 404 is counted with its error code\n{after}"
+        );
+    }
 }
 
 /// The request counter's name, and the error counter's name when there is a separate one.

@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use imgcloud_core::client::Client;
+use imgcloud_core::client::{Client, ClientError};
 use imgcloud_core::credentials::server_key;
 use imgcloud_core::secrets::{StoredIn, store_token};
 
@@ -24,10 +24,15 @@ pub async fn run(ctx: &Context, args: &LoginArgs) -> anyhow::Result<ExitCode> {
 
     let client = Client::new(&server, Some(token.clone()))
         .with_context(|| format!("cannot create an API client for {server}"))?;
-    let me = client
-        .me()
-        .await
-        .with_context(|| format!("cannot log in to {server}"))?;
+    let me = match client.me().await {
+        Ok(me) => me,
+        Err(ClientError::Unauthorized { message, .. }) => {
+            anyhow::bail!(
+                "cannot log in to {server}: the server did not accept the token ({message})"
+            )
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot log in to {server}"))),
+    };
 
     let stored = store_token(&ctx.dirs, &server, &token).context("cannot store the token")?;
     match &stored {

@@ -270,8 +270,19 @@ impl S3Config {
         if self.endpoint.host_str().is_none() {
             return invalid("the URL has no host");
         }
-        if self.bucket.is_empty() {
-            return invalid("no bucket is configured");
+        if !is_valid_bucket_name(&self.bucket) {
+            return invalid(
+                "the bucket name must be 3-63 lower-case letters, digits, `-` or `.`, \
+                 starting and ending with a letter or digit",
+            );
+        }
+        if !self.path_style
+            && matches!(
+                self.endpoint.host(),
+                Some(url::Host::Ipv4(_) | url::Host::Ipv6(_))
+            )
+        {
+            return invalid("virtual-host style needs a DNS name; set path_style = true");
         }
         Ok(())
     }
@@ -423,6 +434,18 @@ impl S3Config {
         );
         Ok(out)
     }
+}
+
+/// S3's bucket naming rules (the subset every S3-compatible store accepts).
+pub fn is_valid_bucket_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    (3..=63).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'.')
+        && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
+        && !name.contains("..")
 }
 
 /// Rejects headers the signer would mangle or that must not be signed by the caller.
@@ -687,6 +710,35 @@ mod tests {
             cfg.presign(&input, aws_example_time()),
             Err(S3Error::InvalidHeader { .. })
         ));
+    }
+
+    #[test]
+    fn endpoint_and_bucket_are_checked_before_signing() {
+        let input = PresignInput {
+            method: "GET".into(),
+            key: "k".into(),
+            query: vec![],
+            headers: vec![],
+            expires_in: Duration::from_secs(60),
+        };
+        let mut cfg = aws_example_config();
+        for bad in ["b", "Upper", "-dash", "a..b", &"x".repeat(64)] {
+            cfg.bucket = bad.into();
+            assert!(
+                matches!(
+                    cfg.presign(&input, aws_example_time()),
+                    Err(S3Error::InvalidEndpoint { .. })
+                ),
+                "bucket {bad:?} should be rejected"
+            );
+        }
+        cfg.bucket = "my.bucket-1".into();
+        assert!(cfg.presign(&input, aws_example_time()).is_ok());
+
+        cfg.endpoint = "http://127.0.0.1:9000".parse().unwrap();
+        assert!(cfg.presign(&input, aws_example_time()).is_err());
+        cfg.path_style = true;
+        assert!(cfg.presign(&input, aws_example_time()).is_ok());
     }
 
     #[test]

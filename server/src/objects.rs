@@ -578,7 +578,7 @@ mod tests {
         let store = ObjectStore::new(S3Config {
             endpoint: "http://127.0.0.1:9".parse().unwrap(),
             region: "us-east-1".into(),
-            bucket: "b".into(),
+            bucket: "imgcloud".into(),
             access_key: "ak".into(),
             secret_key: "sk".into(),
             path_style: true,
@@ -600,7 +600,7 @@ mod tests {
         let store = ObjectStore::new(S3Config {
             endpoint: format!("http://127.0.0.1:{port}").parse().unwrap(),
             region: "us-east-1".into(),
-            bucket: "b".into(),
+            bucket: "imgcloud".into(),
             access_key: "ak".into(),
             secret_key: "sk".into(),
             path_style: true,

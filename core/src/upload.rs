@@ -60,6 +60,8 @@ impl Default for UploadOptions {
 }
 
 /// What [`upload_paths`] reports while it works. `index` is the position in the result.
+// Events are short-lived and sent one at a time; boxing the image would only cost callers.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum UploadEvent {
     Started {
@@ -1084,5 +1086,205 @@ mod tests {
         let name = upload_filename(Path::new(&long), 255);
         assert!(name.len() <= 255 && name.ends_with(".jpeg"), "{name}");
         assert_eq!(upload_filename(Path::new("dir/a.png"), 255), "a.png");
+    }
+
+    mod pipeline {
+        use super::*;
+        use crate::client::tests::{Seen, response, stub_with};
+        use std::sync::Mutex;
+
+        fn image_json(id: &str, filename: &str, sha: &str) -> serde_json::Value {
+            serde_json::json!({
+                "id": id, "filename": filename, "size": 1, "sha256": sha, "content_type": "image/jpeg",
+                "width": 1, "height": 1, "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+                "tags": [], "url": format!("http://cdn/i/{id}/{filename}"), "thumb_url": "t", "preview_url": "p"
+            })
+        }
+
+        /// A fake API + object store: remembers created uploads, answers PUTs (failing those whose
+        /// path contains `fail`), and completes with an image named after the upload.
+        fn fake_cloud(existing_sha: String) -> crate::client::tests::Handler {
+            let uploads: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+            let base: Arc<Mutex<String>> = Arc::default();
+            Arc::new(move |seen: &Seen, _| {
+                let (method, path) = seen.line();
+                let host = seen.header("host").unwrap_or_default();
+                *base.lock().unwrap() = format!("http://{host}");
+                let ok = |v: serde_json::Value| response("200 OK", "", &v.to_string());
+                match (method.as_str(), path.as_str()) {
+                    ("GET", "/v1/limits") => ok(serde_json::json!({
+                        "max_upload_bytes": 1u64 << 30, "multipart_cutoff": 64u64 << 20, "min_part_size": 8u64 << 20,
+                        "max_filename_bytes": 255, "max_pixels": 100_000_000u64, "max_batch": 100
+                    })),
+                    ("POST", "/v1/uploads/check") => {
+                        let req: serde_json::Value = serde_json::from_slice(&seen.body).unwrap();
+                        let hit = req["sha256"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|h| h == existing_sha.as_str());
+                        let existing = if hit {
+                            vec![image_json("EXISTING", "old.jpg", &existing_sha)]
+                        } else {
+                            vec![]
+                        };
+                        ok(serde_json::json!({ "existing": existing }))
+                    }
+                    ("POST", "/v1/uploads") => {
+                        let req: serde_json::Value = serde_json::from_slice(&seen.body).unwrap();
+                        let mut uploads = uploads.lock().unwrap();
+                        let id = format!("U{}", uploads.len());
+                        let name = req["filename"].as_str().unwrap().to_string();
+                        uploads.push(req.clone());
+                        let base = base.lock().unwrap().clone();
+                        let put = |key: String| serde_json::json!({"method": "PUT", "url": format!("{base}/store/{key}?X-Amz-Signature=s"), "headers": [["x-amz-content-sha256", "h"]]});
+                        let thumbs: Vec<_> = req["thumbs"].as_array().unwrap().iter()
+                            .map(|t| serde_json::json!({"size": t["size"], "request": put(format!("{id}/{}", t["size"]))}))
+                            .collect();
+                        ok(serde_json::json!({
+                            "status": "upload", "upload_id": id, "expires_at": "2026-01-01T00:00:00Z",
+                            "original": {"kind": "single", "request": put(format!("{id}/{name}"))},
+                            "thumbs": thumbs
+                        }))
+                    }
+                    ("PUT", p) if p.contains("fail") => response(
+                        "403 Forbidden",
+                        "",
+                        "<Error><Code>AccessDenied</Code></Error>",
+                    ),
+                    ("PUT", _) => response("200 OK", "ETag: \"e\"\r\n", ""),
+                    ("POST", p) if p.ends_with("/complete") => {
+                        let id = p
+                            .trim_start_matches("/v1/uploads/")
+                            .trim_end_matches("/complete");
+                        let index: usize = id[1..].parse().unwrap();
+                        let req = uploads.lock().unwrap()[index].clone();
+                        ok(image_json(
+                            id,
+                            req["filename"].as_str().unwrap(),
+                            req["sha256"].as_str().unwrap(),
+                        ))
+                    }
+                    ("DELETE", _) => {
+                        "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n".to_string()
+                    }
+                    _ => response(
+                        "404 Not Found",
+                        "",
+                        r#"{"error":{"code":"not_found","message":"no route"}}"#,
+                    ),
+                }
+            })
+        }
+
+        #[tokio::test]
+        async fn uploads_new_files_skips_known_ones_and_reports_in_input_order() {
+            let dir = tempfile::tempdir().unwrap();
+            let album = dir.path().join("album");
+            std::fs::create_dir(&album).unwrap();
+            std::fs::write(album.join("b.jpg"), jpeg_bytes(900, 600)).unwrap();
+            std::fs::write(album.join("a.jpg"), jpeg_bytes(300, 200)).unwrap();
+            let known = jpeg_bytes(50, 50);
+            std::fs::write(album.join("c.jpg"), &known).unwrap();
+            std::fs::write(album.join("fail.jpg"), jpeg_bytes(40, 40)).unwrap();
+            let text = dir.path().join("text.jpg");
+            std::fs::write(&text, "hello").unwrap();
+
+            let (url, seen) = stub_with(fake_cloud(hex::encode(Sha256::digest(&known)))).await;
+            let client = Client::new(&url, Some("tok".into())).unwrap();
+            let events = Mutex::new(Vec::new());
+            let outcomes = upload_paths(
+                &client,
+                &[text.clone(), album.clone()],
+                &UploadOptions::default(),
+                |e| events.lock().unwrap().push(e),
+            )
+            .await;
+
+            let summary: Vec<String> = outcomes
+                .iter()
+                .map(|o| match &o.result {
+                    Ok(u) => format!(
+                        "{}:{}:{}",
+                        o.path.file_name().unwrap().to_string_lossy(),
+                        u.image.filename,
+                        u.existed
+                    ),
+                    Err(e) => format!(
+                        "{}:{}",
+                        o.path.file_name().unwrap().to_string_lossy(),
+                        e.code()
+                    ),
+                })
+                .collect();
+            assert_eq!(
+                summary,
+                [
+                    "text.jpg:not_an_image",
+                    "a.jpg:a.jpg:false",
+                    "b.jpg:b.jpg:false",
+                    "c.jpg:old.jpg:true",
+                    "fail.jpg:rejected"
+                ]
+            );
+
+            let seen = seen.lock().unwrap();
+            let lines: Vec<(String, String)> = seen.iter().map(Seen::line).collect();
+            // The known file was never created; the failed one was aborted.
+            let creates: Vec<serde_json::Value> = seen
+                .iter()
+                .filter(|s| s.line() == ("POST".into(), "/v1/uploads".into()))
+                .map(|s| serde_json::from_slice(&s.body).unwrap())
+                .collect();
+            let mut names: Vec<&str> = creates
+                .iter()
+                .map(|c| c["filename"].as_str().unwrap())
+                .collect();
+            names.sort();
+            assert_eq!(names, ["a.jpg", "b.jpg", "fail.jpg"]);
+            let b = creates.iter().find(|c| c["filename"] == "b.jpg").unwrap();
+            assert_eq!(
+                (b["width"].as_u64(), b["height"].as_u64()),
+                (Some(900), Some(600))
+            );
+            let thumb_sizes: Vec<_> = b["thumbs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| (t["size"].as_u64().unwrap(), t["width"].as_u64().unwrap()))
+                .collect();
+            assert_eq!(thumb_sizes, [(320, 320), (1280, 900)]);
+            let b_put = seen
+                .iter()
+                .find(|s| s.line().0 == "PUT" && s.line().1.contains("/b.jpg"))
+                .unwrap();
+            assert_eq!(b_put.body, std::fs::read(album.join("b.jpg")).unwrap());
+            assert_eq!(
+                lines
+                    .iter()
+                    .filter(|(m, p)| m == "POST" && p.ends_with("/complete"))
+                    .count(),
+                2
+            );
+            assert_eq!(
+                lines.iter().filter(|(m, _)| m == "DELETE").count(),
+                1,
+                "failed upload aborted"
+            );
+            assert!(seen.iter().all(|s| s.line().1.starts_with("/store")
+                || s.header("authorization").as_deref() == Some("Bearer tok")));
+
+            let events = events.lock().unwrap();
+            let finished = events
+                .iter()
+                .filter(|e| matches!(e, UploadEvent::Finished { .. }))
+                .count();
+            let failed = events
+                .iter()
+                .filter(|e| matches!(e, UploadEvent::Failed { .. }))
+                .count();
+            assert_eq!((finished, failed), (3, 2));
+            assert!(events.iter().any(|e| matches!(e, UploadEvent::Progress { index: 2, bytes_done, bytes_total } if bytes_done == bytes_total)));
+        }
     }
 }

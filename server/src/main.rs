@@ -123,8 +123,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         None | Some(Command::Serve) => match &cli.config {
             Some(path) => {
                 let config = production_config(&cli, path)?;
-                tracing::info!(listen = %config.listen, "starting imgcloud API (production mode)");
-                imgcloud_server::launch(config, imgcloud_server::shutdown_signal()).await
+                let listener = tokio::net::TcpListener::bind(config.listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {}", config.listen))?;
+                let addr = listener.local_addr()?;
+                let (app, state) = imgcloud_server::build_app(config).await?;
+                tracing::info!(%addr, "imgcloud API ready (production mode)");
+                println!("ready http://{addr}");
+                imgcloud_server::serve(app, state, listener, imgcloud_server::shutdown_signal())
+                    .await
             }
             None => {
                 let mut options = EmbeddedOptions::from_env()?;

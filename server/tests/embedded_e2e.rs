@@ -1071,3 +1071,143 @@ async fn binary_prints_ready_and_adds_users() {
         assert!(exit.success(), "{exit:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_mode_serves_and_reports_readiness() {
+    logs();
+    let tmp = tempfile::tempdir().unwrap();
+    let (access_key, secret_key) = imgcloud_server::embedded_s3::generate_credentials();
+    let s3 = imgcloud_server::embedded_s3::start(
+        &tmp.path().join("objects"),
+        "127.0.0.1:0".parse().unwrap(),
+        &access_key,
+        &secret_key,
+    )
+    .await
+    .unwrap();
+    let text = format!(
+        r#"
+        listen = "127.0.0.1:0"
+        database_url = "sqlite://{db}"
+        upload_expiry = "10m"
+        [s3]
+        endpoint = "{endpoint}"
+        region = "us-east-1"
+        bucket = "prod"
+        access_key = "{access_key}"
+        secret_key = "{secret_key}"
+        path_style = true
+        [cdn]
+        base_url = "https://cdn.example.com"
+        url_suffix = "?x-oss-process=style/web"
+        [limits]
+        max_upload_bytes = 1000
+        "#,
+        db = tmp.path().join("prod.db").display(),
+        endpoint = s3.endpoint(),
+    );
+    let config = imgcloud_server::ServerConfig::from_toml(&text).unwrap();
+    imgcloud_server::objects::ObjectStore::new(config.s3.clone())
+        .unwrap()
+        .ensure_bucket()
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(imgcloud_server::launch_with_listener(
+        config,
+        listener,
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        },
+    ));
+
+    // The schema exists once the server answers; add a user through the same database.
+    let anon = Client::new(&api, None);
+    let mut ready = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..100 {
+        if let Ok(resp) = reqwest::get(format!("{api}/readyz")).await {
+            ready = resp.status();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(ready, StatusCode::OK);
+    let store = imgcloud_server::store::open(&format!(
+        "sqlite://{}",
+        tmp.path().join("prod.db").display()
+    ))
+    .await
+    .unwrap();
+    let (_, token) = imgcloud_server::users::add_user(store.as_ref(), "ops", "test")
+        .await
+        .unwrap();
+    let client = Client::new(&api, Some(&token));
+    let limits: Limits = client.ok(Method::GET, "/v1/limits", None).await;
+    assert_eq!(limits.max_upload_bytes, 1000);
+    let (status, value) = client
+        .call(
+            Method::POST,
+            "/v1/uploads",
+            Some(Prepared::new("a.png", 2000).body()),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&value).as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+    );
+
+    // Links use the CDN base URL and suffix.
+    let image = client.upload(&Prepared::new("a b.png", 900)).await;
+    assert!(
+        image.url.starts_with("https://cdn.example.com/i/"),
+        "{}",
+        image.url
+    );
+    assert!(
+        image.url.ends_with("/a%20b.png?x-oss-process=style/web"),
+        "{}",
+        image.url
+    );
+    assert!(
+        image
+            .thumb_url
+            .ends_with("/320.jpg?x-oss-process=style/web"),
+        "{}",
+        image.thumb_url
+    );
+
+    // Object store down → not ready, and uploads answer 502 `upstream`.
+    s3.shutdown().await;
+    let (status, value) = anon.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{value}");
+    assert!(
+        value["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("object store"),
+        "{value}"
+    );
+    let (status, value) = client
+        .call(
+            Method::DELETE,
+            &format!("/v1/images/{}/purge", image.id),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&value).as_str()),
+        (StatusCode::BAD_GATEWAY, "upstream"),
+        "{value}"
+    );
+    let still: Image = client
+        .ok(Method::GET, &format!("/v1/images/{}", image.id), None)
+        .await;
+    assert_eq!(still.id, image.id, "a failed purge keeps the record");
+
+    stop.send(true).unwrap();
+    server.await.unwrap().unwrap();
+}

@@ -83,6 +83,8 @@ fn init_tracing() {
     let filter = std::env::var("IMGCLOUD_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".to_string());
+    // s3s logs whole requests (presigned signatures included) at debug: never let them through.
+    let filter = format!("{filter},s3s=info,s3s_fs=info");
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)

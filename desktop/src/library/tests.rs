@@ -1,0 +1,386 @@
+//! The library commands through Tauri's IPC (mock runtime, no display), with real config and
+//! credentials files in a temp dir and, where a server must answer, a one-route HTTP responder.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::mpsc;
+
+use imgcloud_core::credentials::Credentials;
+use imgcloud_core::secrets::KeyStoreError;
+use serde_json::{Value, json};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{INVOKE_KEY, MockRuntime, mock_builder, mock_context, noop_assets};
+use tauri::webview::InvokeRequest;
+use tauri::{App, WebviewWindow, WebviewWindowBuilder};
+
+use super::*;
+
+/// A key store with nothing in it, or one that cannot be reached (as on a headless machine).
+struct TestKeys {
+    reachable: bool,
+    tokens: HashMap<String, String>,
+}
+
+impl KeyStore for TestKeys {
+    fn get(&self, _service: &str, user: &str) -> Result<Option<String>, KeyStoreError> {
+        if !self.reachable {
+            return Err(KeyStoreError("no keyring in tests".into()));
+        }
+        Ok(self.tokens.get(user).cloned())
+    }
+    fn set(&self, _: &str, _: &str, _: &str) -> Result<(), KeyStoreError> {
+        Err(KeyStoreError("read-only in tests".into()))
+    }
+    fn delete(&self, _: &str, _: &str) -> Result<(), KeyStoreError> {
+        Ok(())
+    }
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    _app: App<MockRuntime>,
+    window: WebviewWindow<MockRuntime>,
+}
+
+impl Fixture {
+    /// An app whose settings live in a fresh temp dir; `env` stands in for the process
+    /// environment and `keys` for the OS keyring.
+    fn new(env: &[(&str, &str)], keys: TestKeys) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let dirs = Dirs::resolve(|name| match name {
+            "IMGCLOUD_CONFIG_DIR" => Some(root.join("config")),
+            "IMGCLOUD_DATA_DIR" => Some(root.join("data")),
+            "IMGCLOUD_RUNTIME_DIR" => Some(root.join("run")),
+            _ => None,
+        })
+        .unwrap();
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let library = Library::with_sources(
+            dirs,
+            Box::new(move |name| env.get(name).cloned()),
+            Box::new(keys),
+        );
+        let app = crate::app(mock_builder(), library)
+            .build(mock_context(noop_assets()))
+            .unwrap();
+        let window = WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .unwrap();
+        Self {
+            dir,
+            _app: app,
+            window,
+        }
+    }
+
+    fn unconfigured() -> Self {
+        Self::new(
+            &[],
+            TestKeys {
+                reachable: false,
+                tokens: HashMap::new(),
+            },
+        )
+    }
+
+    fn config_file(&self) -> PathBuf {
+        self.dir.path().join("config/config.toml")
+    }
+
+    fn write_config(&self, text: &str) {
+        std::fs::create_dir_all(self.dir.path().join("config")).unwrap();
+        std::fs::write(self.config_file(), text).unwrap();
+    }
+
+    fn save_token(&self, server: &str, token: &str) {
+        let mut credentials = Credentials::default();
+        credentials.set_token(server, token);
+        credentials
+            .save(&self.dir.path().join("config/credentials.toml"))
+            .unwrap();
+    }
+
+    /// Invokes `cmd` as the frontend would; `Ok(answer)` or `Err(serialised error)`.
+    fn invoke(&self, cmd: &str, args: Value) -> Result<Value, Value> {
+        let request = InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().unwrap(),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        };
+        tauri::test::get_ipc_response(&self.window, request)
+            .map(|body| body.deserialize::<Value>().unwrap())
+    }
+
+    fn list(&self, cursor: Option<&str>, query: Option<&str>) -> Result<Value, Value> {
+        self.invoke("list_images", json!({ "cursor": cursor, "query": query }))
+    }
+}
+
+/// What the fake server saw of one request.
+#[derive(Debug)]
+struct Seen {
+    request_line: String,
+    authorization: Option<String>,
+}
+
+/// Answers every request with `status` and `body`, reporting what it saw; stops with the test.
+fn responder(status: &'static str, body: String) -> (String, mpsc::Receiver<Seen>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            if answer(stream, status, &body, &tx).is_err() {
+                return;
+            }
+        }
+    });
+    (server, rx)
+}
+
+fn answer(
+    stream: TcpStream,
+    status: &str,
+    body: &str,
+    tx: &mpsc::Sender<Seen>,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let mut authorization = None;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("authorization")
+        {
+            authorization = Some(value.trim().to_string());
+        }
+    }
+    let mut stream = stream;
+    write!(
+        stream,
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    stream.flush()?;
+    tx.send(Seen {
+        request_line: request_line.trim_end().to_string(),
+        authorization,
+    })
+    .map_err(std::io::Error::other)
+}
+
+/// A loopback port nothing listens on.
+fn closed_port_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    url
+}
+
+fn code(err: &Value) -> &str {
+    err["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not a CommandError: {err}"))
+}
+
+fn message(err: &Value) -> &str {
+    err["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not a CommandError: {err}"))
+}
+
+#[test]
+fn without_a_server_list_images_says_not_configured_and_how_to_fix_it() {
+    let fx = Fixture::unconfigured();
+    let err = fx.list(None, None).unwrap_err();
+    assert_eq!(code(&err), "not_configured", "{err}");
+    assert!(message(&err).contains("imgcloud login"), "{err}");
+    assert_eq!(
+        err.as_object().unwrap().len(),
+        2,
+        "only code and message: {err}"
+    );
+
+    let info = fx.invoke("server_info", json!({})).unwrap();
+    assert_eq!(info["server"], Value::Null);
+    assert_eq!(
+        info["config_file"],
+        json!(fx.config_file().display().to_string())
+    );
+}
+
+#[test]
+fn a_server_without_a_token_is_not_logged_in() {
+    let fx = Fixture::new(
+        &[],
+        TestKeys {
+            reachable: true,
+            tokens: HashMap::new(),
+        },
+    );
+    fx.write_config("server = \"http://127.0.0.1:9/\"\n");
+    let err = fx.list(None, None).unwrap_err();
+    assert_eq!(code(&err), "not_logged_in", "{err}");
+    assert!(
+        message(&err).contains("imgcloud login http://127.0.0.1:9/"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_broken_config_file_is_named_in_the_error() {
+    let fx = Fixture::unconfigured();
+    fx.write_config("sever = \"http://127.0.0.1:9\"\n");
+    for err in [
+        fx.list(None, None).unwrap_err(),
+        fx.invoke("server_info", json!({})).unwrap_err(),
+    ] {
+        assert_eq!(code(&err), "config", "{err}");
+        assert!(
+            message(&err).contains("config.toml") && message(&err).contains("sever"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn env_overrides_the_file_server() {
+    let fx = Fixture::new(
+        &[("IMGCLOUD_SERVER", "http://env.example:8420")],
+        TestKeys {
+            reachable: false,
+            tokens: HashMap::new(),
+        },
+    );
+    fx.write_config("server = \"http://file.example:8420\"\n");
+    let info = fx.invoke("server_info", json!({})).unwrap();
+    assert_eq!(info["server"], json!("http://env.example:8420"));
+}
+
+#[test]
+fn an_unreachable_server_is_reported_as_such_with_its_address() {
+    let server = closed_port_url();
+    let fx = Fixture::unconfigured();
+    fx.write_config(&format!("server = \"{server}\"\n"));
+    // No keyring reachable: the token comes from the 0600 credentials file.
+    fx.save_token(&server, "tok-file");
+    let err = fx.list(None, None).unwrap_err();
+    assert_eq!(code(&err), "unreachable", "{err}");
+    assert!(message(&err).contains(&server), "{err}");
+    assert!(!message(&err).contains("tok-file"), "token leaked: {err}");
+}
+
+#[test]
+fn a_failure_is_not_cached_so_retry_after_login_works() {
+    let fx = Fixture::unconfigured();
+    assert_eq!(code(&fx.list(None, None).unwrap_err()), "not_configured");
+
+    let page = json!({"items": [], "next_cursor": "c2"});
+    let (server, seen) = responder("200 OK", page.to_string());
+    fx.write_config(&format!("server = \"{server}\"\n"));
+    fx.save_token(&server, "tok-1");
+    assert_eq!(fx.list(None, None).unwrap(), page);
+    assert_eq!(
+        seen.recv().unwrap().authorization.as_deref(),
+        Some("Bearer tok-1")
+    );
+}
+
+#[test]
+fn list_images_passes_cursor_trimmed_query_and_page_size_and_returns_the_page() {
+    let image = json!({
+        "id": "a1B2c3D4e5F6g7H8", "filename": "cat.png", "size": 10, "sha256": "ab",
+        "content_type": "image/png", "width": 2, "height": 3, "taken_at": null,
+        "created_at": "2026-01-02T03:04:05Z", "updated_at": "2026-01-02T03:04:05Z",
+        "deleted_at": null, "tags": ["pets"], "url": "http://cdn/i/a1B2c3D4e5F6g7H8/cat.png",
+        "thumb_url": "http://cdn/t/a1B2c3D4e5F6g7H8/320.jpg",
+        "preview_url": "http://cdn/t/a1B2c3D4e5F6g7H8/1280.jpg"
+    });
+    let (server, seen) = responder("200 OK", json!({"items": [image]}).to_string());
+    let mut tokens = HashMap::new();
+    tokens.insert(server.clone(), "tok-keyring".to_string());
+    let fx = Fixture::new(
+        &[],
+        TestKeys {
+            reachable: true,
+            tokens,
+        },
+    );
+    fx.write_config(&format!("server = \"{server}\"\n"));
+
+    let page = fx.list(Some("CURSOR1"), Some("  cat ")).unwrap();
+    assert_eq!(
+        page["items"][0], image,
+        "the image reaches the UI unchanged"
+    );
+    assert!(
+        page.get("next_cursor").is_none(),
+        "last page has no cursor: {page}"
+    );
+    let request = seen.recv().unwrap();
+    let line = &request.request_line;
+    assert!(line.starts_with("GET /v1/images?"), "{line}");
+    for part in ["cursor=CURSOR1", "limit=60", "q=cat"] {
+        assert!(line.contains(part), "{part} missing in {line}");
+    }
+    assert!(!line.contains("trash"), "{line}");
+    assert_eq!(request.authorization.as_deref(), Some("Bearer tok-keyring"));
+
+    // A blank search and an empty cursor are left out of the request entirely.
+    fx.list(Some(""), Some("   ")).unwrap();
+    let line = seen.recv().unwrap().request_line;
+    assert!(!line.contains("q=") && !line.contains("cursor="), "{line}");
+}
+
+#[test]
+fn a_rejected_token_is_unauthorized() {
+    let body = json!({"error": {"code": "unauthorized", "message": "invalid token"}}).to_string();
+    let (server, _seen) = responder("401 Unauthorized", body);
+    let fx = Fixture::new(
+        &[("IMGCLOUD_TOKEN", "tok-env")],
+        TestKeys {
+            reachable: false,
+            tokens: HashMap::new(),
+        },
+    );
+    fx.write_config(&format!("server = \"{server}\"\n"));
+    let err = fx.list(None, None).unwrap_err();
+    assert_eq!(code(&err), "unauthorized", "{err}");
+    assert!(message(&err).contains("imgcloud login"), "{err}");
+    assert!(!message(&err).contains("tok-env"), "token leaked: {err}");
+}
+
+#[test]
+fn a_server_error_keeps_the_servers_safe_message() {
+    let body = json!({"error": {"code": "internal", "message": "internal error"}}).to_string();
+    let (server, _seen) = responder("500 Internal Server Error", body);
+    let fx = Fixture::new(
+        &[("IMGCLOUD_TOKEN", "t")],
+        TestKeys {
+            reachable: false,
+            tokens: HashMap::new(),
+        },
+    );
+    fx.write_config(&format!("server = \"{server}\"\n"));
+    let err = fx.list(None, None).unwrap_err();
+    assert_eq!(code(&err), "server", "{err}");
+    assert!(
+        message(&err).contains("internal error") && message(&err).contains("500"),
+        "{err}"
+    );
+}

@@ -1,0 +1,110 @@
+//! Keeps the TypeScript wire types (`ui/src/lib/types.ts`) in step with the Rust ones.
+//!
+//! The test serialises sample values of every type a command returns and compares them with
+//! `ui/src/lib/wire-fixture.json`; the frontend's `types.test.ts` parses that same file with its
+//! strict schemas. A field added, renamed or retyped in Rust fails here until the fixture is
+//! regenerated (`UPDATE_WIRE_FIXTURE=1 cargo test -p imgcloud-desktop wire_fixture`), and the
+//! regenerated fixture then fails the TypeScript test until `types.ts` follows.
+
+use std::path::PathBuf;
+
+use imgcloud_core::api::{Image, ImagePage};
+use serde_json::{Value, json};
+use time::macros::datetime;
+
+use crate::error::{CommandError, ErrorCode};
+use crate::library::ServerInfo;
+
+fn fixture_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ui/src/lib/wire-fixture.json")
+}
+
+fn sample_page() -> ImagePage {
+    let full = Image {
+        id: "a1B2c3D4e5F6g7H8".into(),
+        filename: "Holiday Photo (1).jpg".into(),
+        size: 2_345_678,
+        sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+        content_type: "image/jpeg".into(),
+        width: 4032,
+        height: 3024,
+        taken_at: Some(datetime!(2025-07-14 09:30:00 UTC)),
+        created_at: datetime!(2026-01-02 03:04:05 UTC),
+        updated_at: datetime!(2026-01-03 00:00:00 UTC),
+        deleted_at: Some(datetime!(2026-01-04 12:00:00 UTC)),
+        tags: vec!["holiday".into(), "beach".into()],
+        url: "http://127.0.0.1:9000/imgcloud/i/a1B2c3D4e5F6g7H8/Holiday%20Photo%20%281%29.jpg"
+            .into(),
+        thumb_url: "http://127.0.0.1:9000/imgcloud/t/a1B2c3D4e5F6g7H8/320.jpg".into(),
+        preview_url: "http://127.0.0.1:9000/imgcloud/t/a1B2c3D4e5F6g7H8/1280.jpg".into(),
+    };
+    let bare = Image {
+        id: "Z9y8X7w6V5u4T3s2".into(),
+        filename: "diagram.png".into(),
+        size: 512,
+        content_type: "image/png".into(),
+        width: 16,
+        height: 16,
+        taken_at: None,
+        deleted_at: None,
+        tags: vec![],
+        ..full.clone()
+    };
+    ImagePage {
+        items: vec![full, bare],
+        next_cursor: Some("opaque-cursor-1".into()),
+    }
+}
+
+/// Every shape the frontend receives, as the Rust side serialises it.
+fn samples() -> Value {
+    let last_page = ImagePage {
+        items: vec![],
+        next_cursor: None,
+    };
+    json!({
+        "image_page": sample_page(),
+        "last_page": last_page,
+        "server_info": ServerInfo { server: Some("http://127.0.0.1:8420".into()), config_file: "/home/u/.config/imgcloud/config.toml".into() },
+        "server_info_unconfigured": ServerInfo { server: None, config_file: "config.toml".into() },
+        "command_errors": [
+            CommandError::new(ErrorCode::NotConfigured, "no server configured"),
+            CommandError::new(ErrorCode::NotLoggedIn, "not logged in"),
+            CommandError::new(ErrorCode::Unreachable, "cannot reach the server"),
+            CommandError::new(ErrorCode::Unauthorized, "token rejected"),
+            CommandError::new(ErrorCode::Server, "server error"),
+            CommandError::new(ErrorCode::Config, "bad config"),
+            CommandError::new(ErrorCode::Internal, "bug"),
+        ],
+    })
+}
+
+#[test]
+fn fixture_matches_rust_serialization() {
+    let expected = samples();
+    let path = fixture_path();
+    if std::env::var_os("UPDATE_WIRE_FIXTURE").is_some() {
+        let text = serde_json::to_string_pretty(&expected).unwrap() + "\n";
+        std::fs::write(&path, text).unwrap();
+    }
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let on_disk: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        on_disk,
+        expected,
+        "{} is out of date: regenerate it with UPDATE_WIRE_FIXTURE=1 cargo test -p imgcloud-desktop \
+         wire_fixture, then update ui/src/lib/types.ts until `npm test` passes",
+        path.display()
+    );
+}
+
+#[test]
+fn fixture_deserialises_back_into_the_rust_types() {
+    let page: ImagePage = serde_json::from_value(samples()["image_page"].clone()).unwrap();
+    let sample = sample_page();
+    assert_eq!(page.items, sample.items);
+    assert_eq!(page.next_cursor, sample.next_cursor);
+    // The last page has no cursor field at all (the frontend treats absence as "no more").
+    assert!(samples()["last_page"].get("next_cursor").is_none());
+}

@@ -1,0 +1,77 @@
+import { describe, expect, it } from "vitest";
+import fixture from "./wire-fixture.json";
+import {
+  isCommandError,
+  parseImage,
+  parseImagePage,
+  parseServerInfo,
+  toCommandError,
+  WireError,
+} from "./types";
+
+// `wire-fixture.json` is written and checked by the Rust test `wire_fixture` in the desktop
+// crate: parsing it strictly proves these types match what the commands really send.
+const strict = { strict: true };
+
+describe("wire types match the Rust serialisation", () => {
+  it("parses a page with every Image field, nulls included", () => {
+    const page = parseImagePage(fixture.image_page, strict);
+    expect(page.items).toHaveLength(2);
+    expect(page.next_cursor).toBe("opaque-cursor-1");
+    const [full, bare] = page.items;
+    expect(full!.tags).toEqual(["holiday", "beach"]);
+    expect(typeof full!.taken_at).toBe("string");
+    expect(bare!.taken_at).toBeNull();
+    expect(bare!.deleted_at).toBeNull();
+    expect(Date.parse(full!.created_at)).not.toBeNaN();
+  });
+
+  it("parses the last page, which has no cursor", () => {
+    const page = parseImagePage(fixture.last_page, strict);
+    expect(page).toEqual({ items: [] });
+  });
+
+  it("parses server info with and without a server", () => {
+    expect(parseServerInfo(fixture.server_info, strict).server).toBe("http://127.0.0.1:8420");
+    expect(parseServerInfo(fixture.server_info_unconfigured, strict).server).toBeNull();
+  });
+
+  it("knows every error code the Rust side can send", () => {
+    for (const error of fixture.command_errors) expect(isCommandError(error)).toBe(true);
+  });
+});
+
+describe("parsers reject what they do not understand", () => {
+  const image = fixture.image_page.items[0]!;
+
+  it("names a missing field", () => {
+    const { url: _url, ...noUrl } = image;
+    expect(() => parseImage(noUrl)).toThrow(new WireError("image.url", "missing"));
+  });
+
+  it("names a field of the wrong type, deep in a page", () => {
+    const page = { items: [image, { ...image, size: "big" }] };
+    expect(() => parseImagePage(page)).toThrow(/page\.items\[1\]\.size: expected number/);
+  });
+
+  it("accepts unknown fields leniently but not strictly", () => {
+    const extra = { ...image, colour: "red" };
+    expect(parseImage(extra).id).toBe(image.id);
+    expect(() => parseImage(extra, strict)).toThrow(/image\.colour: unknown field/);
+  });
+
+  it("rejects a non-string cursor", () => {
+    expect(() => parseImagePage({ items: [], next_cursor: 3 })).toThrow(/next_cursor/);
+  });
+});
+
+describe("toCommandError", () => {
+  it("keeps a CommandError and wraps anything else as internal", () => {
+    const err = { code: "unreachable", message: "down" };
+    expect(toCommandError(err)).toBe(err);
+    expect(toCommandError({ code: "teapot", message: "x" }).code).toBe("internal");
+    expect(toCommandError(new Error("boom"))).toEqual({ code: "internal", message: "boom" });
+    expect(toCommandError("nope")).toEqual({ code: "internal", message: "nope" });
+    expect(toCommandError(new WireError("page", "expected an object")).message).toContain("page: expected");
+  });
+});

@@ -1,0 +1,195 @@
+// Wire types of the Tauri commands, mirroring the Rust side:
+// `Image` / `ImagePage` are `imgcloud_core::api` types, `CommandError` and `ServerInfo` live in
+// the desktop crate. `wire-fixture.json` is written by the Rust test
+// `wire_fixture::fixture_matches_rust_serialization` (desktop/src/wire_fixture.rs); `types.test.ts` parses it strictly with the
+// schemas below, so a field added, removed or retyped on either side fails one of the two tests.
+
+/** An image in the user's library (`imgcloud_core::api::Image`). Times are RFC 3339. */
+export interface Image {
+  id: string;
+  filename: string;
+  size: number;
+  sha256: string;
+  content_type: string;
+  width: number;
+  height: number;
+  taken_at: string | null;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+  tags: string[];
+  url: string;
+  thumb_url: string;
+  preview_url: string;
+}
+
+/** One page of `list_images`, newest first. `next_cursor` is absent on the last page. */
+export interface ImagePage {
+  items: Image[];
+  next_cursor?: string;
+}
+
+/** Stable codes of `CommandError` (Rust `error::ErrorCode`). */
+export type ErrorCode =
+  | "not_configured"
+  | "not_logged_in"
+  | "unreachable"
+  | "unauthorized"
+  | "server"
+  | "config"
+  | "internal";
+
+/** Every failed command rejects with this (Rust `error::CommandError`). */
+export interface CommandError {
+  code: ErrorCode;
+  message: string;
+}
+
+/** `server_info`: which server the app talks to and where its settings live. */
+export interface ServerInfo {
+  server: string | null;
+  config_file: string;
+}
+
+/** A JSON value does not have the expected shape; `path` says where. */
+export class WireError extends Error {
+  constructor(
+    readonly path: string,
+    detail: string,
+  ) {
+    super(`${path}: ${detail}`);
+    this.name = "WireError";
+  }
+}
+
+type Kind = "string" | "string?" | "number" | "string[]";
+type Schema<T> = { [K in keyof T]-?: Kind };
+
+const imageSchema = {
+  id: "string",
+  filename: "string",
+  size: "number",
+  sha256: "string",
+  content_type: "string",
+  width: "number",
+  height: "number",
+  taken_at: "string?",
+  created_at: "string",
+  updated_at: "string",
+  deleted_at: "string?",
+  tags: "string[]",
+  url: "string",
+  thumb_url: "string",
+  preview_url: "string",
+} as const satisfies Schema<Image>;
+
+const serverInfoSchema = {
+  server: "string?",
+  config_file: "string",
+} as const satisfies Schema<ServerInfo>;
+
+const errorCodes: readonly ErrorCode[] = [
+  "not_configured",
+  "not_logged_in",
+  "unreachable",
+  "unauthorized",
+  "server",
+  "config",
+  "internal",
+];
+
+/** Options of the parsers: `strict` also rejects keys the schema does not know (tests). */
+export interface ParseOptions {
+  strict?: boolean;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function checkKind(value: unknown, kind: Kind, path: string): void {
+  const ok = (() => {
+    switch (kind) {
+      case "string":
+        return typeof value === "string";
+      case "string?":
+        return value === null || value === undefined || typeof value === "string";
+      case "number":
+        return typeof value === "number" && Number.isFinite(value);
+      case "string[]":
+        return Array.isArray(value) && value.every((v) => typeof v === "string");
+    }
+  })();
+  if (!ok) throw new WireError(path, `expected ${kind}, got ${JSON.stringify(value)}`);
+}
+
+function parseObject<T>(value: unknown, schema: Schema<T>, path: string, options: ParseOptions): T {
+  if (!isObject(value)) throw new WireError(path, "expected an object");
+  for (const [key, kind] of Object.entries(schema) as [string, Kind][]) {
+    if (!(key in value) && kind !== "string?") throw new WireError(`${path}.${key}`, "missing");
+    checkKind(value[key], kind, `${path}.${key}`);
+  }
+  if (options.strict) {
+    for (const key of Object.keys(value)) {
+      if (!(key in schema)) throw new WireError(`${path}.${key}`, "unknown field");
+    }
+  }
+  return value as T;
+}
+
+export function parseImage(value: unknown, options: ParseOptions = {}, path = "image"): Image {
+  const image = parseObject<Image>(value, imageSchema, path, options);
+  // `taken_at`/`deleted_at` are always present (null when unset) on the wire; normalise.
+  image.taken_at ??= null;
+  image.deleted_at ??= null;
+  return image;
+}
+
+export function parseImagePage(value: unknown, options: ParseOptions = {}): ImagePage {
+  const path = "page";
+  if (!isObject(value)) throw new WireError(path, "expected an object");
+  if (!Array.isArray(value.items)) throw new WireError(`${path}.items`, "expected an array");
+  const items = value.items.map((item, i) => parseImage(item, options, `${path}.items[${i}]`));
+  const cursor = value.next_cursor;
+  if (cursor !== undefined && typeof cursor !== "string") {
+    throw new WireError(`${path}.next_cursor`, "expected a string or no field");
+  }
+  if (options.strict) {
+    for (const key of Object.keys(value)) {
+      if (key !== "items" && key !== "next_cursor") {
+        throw new WireError(`${path}.${key}`, "unknown field");
+      }
+    }
+  }
+  return cursor === undefined ? { items } : { items, next_cursor: cursor };
+}
+
+export function parseServerInfo(value: unknown, options: ParseOptions = {}): ServerInfo {
+  const info = parseObject<ServerInfo>(value, serverInfoSchema, "server_info", options);
+  info.server ??= null;
+  return info;
+}
+
+/** Whether `value` is a `CommandError` as the Rust side serialises it. */
+export function isCommandError(value: unknown): value is CommandError {
+  return (
+    isObject(value) &&
+    typeof value.message === "string" &&
+    typeof value.code === "string" &&
+    (errorCodes as readonly string[]).includes(value.code)
+  );
+}
+
+/**
+ * Turns whatever a rejected `invoke` gave into a `CommandError`: our commands reject with one,
+ * but Tauri itself rejects with a string (e.g. an unknown command) and a bug may throw an Error.
+ */
+export function toCommandError(value: unknown): CommandError {
+  if (isCommandError(value)) return value;
+  if (value instanceof WireError) {
+    return { code: "internal", message: `unexpected answer from the app (${value.message})` };
+  }
+  if (value instanceof Error) return { code: "internal", message: value.message };
+  if (typeof value === "string") return { code: "internal", message: value };
+  return { code: "internal", message: `unexpected error: ${JSON.stringify(value)}` };
+}

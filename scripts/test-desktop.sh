@@ -30,8 +30,7 @@ cargo test --locked -p imgcloud-desktop -- --test-threads=2
 
 log "cargo build -p imgcloud-desktop"
 bin=$(cargo build --locked -p imgcloud-desktop --message-format=json-render-diagnostics \
-  | jq -r 'select(.reason == "compiler-artifact" and .target.name == "imgcloud-desktop"
-            and .executable != null) | .executable' | tail -n 1)
+  | grep -o '"executable":"[^"]*/imgcloud-desktop"' | tail -n 1 | sed 's/^"executable":"//; s/"$//')
 [ -x "$bin" ] || die "cargo did not report the imgcloud-desktop binary"
 
 # --- smoke test under Xvfb -------------------------------------------------------------------

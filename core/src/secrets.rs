@@ -324,8 +324,10 @@ mod tests {
         assert_eq!(token, "new");
     }
 
-    /// The real OS keyring; run inside `keyctl session - …` or a D-Bus session with
-    /// gnome-keyring and `IMGCLOUD_TEST_KEYRING=1`.
+    /// The real OS keyring (keyring's `linux-native-sync-persistent` store needs both the
+    /// Secret Service and a kernel session keyring). Run with `IMGCLOUD_TEST_KEYRING=1` inside
+    /// `dbus-run-session -- sh -c 'printf pw | gnome-keyring-daemon --unlock
+    /// --components=secrets; keyctl session - cargo test …'`.
     #[test]
     fn real_keyring_round_trip_when_enabled() {
         if std::env::var("IMGCLOUD_TEST_KEYRING").ok().as_deref() != Some("1") {

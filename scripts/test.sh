@@ -18,7 +18,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/imgcloud/target}
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
 # --- packages --------------------------------------------------------------------------------
-apt_packages=(build-essential pkg-config file curl ca-certificates keyutils)
+apt_packages=(build-essential pkg-config file curl ca-certificates keyutils dbus gnome-keyring)
 if [ -z "${SKIP_DESKTOP:-}" ]; then
   apt_packages+=(libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev
     librsvg2-dev xvfb xauth imagemagick x11-utils)
@@ -64,14 +64,18 @@ else
   cargo test --locked --no-fail-fast
 fi
 
-# The real OS keyring path (kernel keyutils) needs a session keyring of its own.
-if command -v keyctl >/dev/null 2>&1; then
-  log "keyring tests in a private session keyring"
-  keyctl session - env IMGCLOUD_TEST_KEYRING=1 \
-    cargo test --locked -p imgcloud-core --lib secrets
-fi
+# The real OS keyring path: a private D-Bus session with an unlocked gnome-keyring (Secret
+# Service) and a private kernel session keyring, so the test touches no one's real keyring.
+log "keyring tests against a private Secret Service and session keyring"
+dbus-run-session -- sh -c '
+  printf "imgcloud-test" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+  exec keyctl session - env IMGCLOUD_TEST_KEYRING=1 \
+    cargo test --locked -p imgcloud-core --lib secrets::
+'
 
 if [ -z "${SKIP_DESKTOP:-}" ]; then
+  log "desktop app: clippy"
+  cargo clippy --locked -p imgcloud-desktop --all-targets -- -D warnings
   log "desktop app"
   scripts/test-desktop.sh
 fi

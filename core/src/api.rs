@@ -183,8 +183,13 @@ pub struct PartTarget {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OriginalTarget {
-    Single { request: PresignedRequest },
-    Multipart { part_size: u64, parts: Vec<PartTarget> },
+    Single {
+        request: PresignedRequest,
+    },
+    Multipart {
+        part_size: u64,
+        parts: Vec<PartTarget>,
+    },
 }
 
 /// Presigned PUT for one thumbnail.
@@ -309,6 +314,12 @@ mod tests {
             "original":{"kind":"single","request":{"method":"PUT","url":"http://x/y","headers":[]}},
             "thumbs":[]}"#;
         let parsed: CreateUploadResponse = serde_json::from_str(json).unwrap();
-        assert!(matches!(parsed, CreateUploadResponse::Upload { original: OriginalTarget::Single { .. }, .. }));
+        assert!(matches!(
+            parsed,
+            CreateUploadResponse::Upload {
+                original: OriginalTarget::Single { .. },
+                ..
+            }
+        ));
     }
 }

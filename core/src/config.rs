@@ -30,18 +30,30 @@ pub struct ClientConfig {
 
 impl Default for ClientConfig {
     fn default() -> Self {
-        Self { server: None, format: "url".into(), template: None, concurrency: 4, embedded: false }
+        Self {
+            server: None,
+            format: "url".into(),
+            template: None,
+            concurrency: 4,
+            embedded: false,
+        }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path} is not valid imgcloud configuration: {message}")]
     Parse { path: String, message: String },
     #[error("cannot write {path}: {source}")]
-    Write { path: String, source: std::io::Error },
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 impl ClientConfig {
@@ -50,7 +62,12 @@ impl ClientConfig {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(source) => return Err(ConfigError::Read { path: path.display().to_string(), source }),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
         };
         toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.display().to_string(),
@@ -81,8 +98,15 @@ impl ClientConfig {
 }
 
 /// Writes `bytes` to `path` via a temp file and rename; `mode` sets Unix permissions first.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), ConfigError> {
-    let err = |source| ConfigError::Write { path: path.display().to_string(), source };
+pub(crate) fn write_atomic(
+    path: &Path,
+    bytes: &[u8],
+    mode: Option<u32>,
+) -> Result<(), ConfigError> {
+    let err = |source| ConfigError::Write {
+        path: path.display().to_string(),
+        source,
+    };
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(err)?;
     let tmp = dir.join(format!(
@@ -125,11 +149,17 @@ mod tests {
     fn round_trips_and_rejects_typos_naming_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/config.toml");
-        let config = ClientConfig { server: Some("http://x".into()), ..Default::default() };
+        let config = ClientConfig {
+            server: Some("http://x".into()),
+            ..Default::default()
+        };
         config.save(&path).unwrap();
         assert_eq!(ClientConfig::load(&path).unwrap(), config);
         std::fs::write(&path, "sever = \"http://x\"\n").unwrap();
         let err = ClientConfig::load(&path).unwrap_err().to_string();
-        assert!(err.contains("config.toml") && err.contains("sever"), "{err}");
+        assert!(
+            err.contains("config.toml") && err.contains("sever"),
+            "{err}"
+        );
     }
 }

@@ -28,7 +28,11 @@ pub struct NoHomeDir;
 impl Dirs {
     /// Directories from the environment, falling back to the platform defaults.
     pub fn from_env() -> Result<Self, NoHomeDir> {
-        Self::resolve(|name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from))
+        Self::resolve(|name| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
     }
 
     /// Same as [`Dirs::from_env`] with an explicit variable lookup (for tests).
@@ -36,16 +40,29 @@ impl Dirs {
         let project = directories::ProjectDirs::from("", "", "imgcloud");
         let config = match var("IMGCLOUD_CONFIG_DIR") {
             Some(dir) => dir,
-            None => project.as_ref().ok_or(NoHomeDir)?.config_dir().to_path_buf(),
+            None => project
+                .as_ref()
+                .ok_or(NoHomeDir)?
+                .config_dir()
+                .to_path_buf(),
         };
         let data = match var("IMGCLOUD_DATA_DIR") {
             Some(dir) => dir,
             None => project.as_ref().ok_or(NoHomeDir)?.data_dir().to_path_buf(),
         };
         let runtime = var("IMGCLOUD_RUNTIME_DIR")
-            .or_else(|| project.as_ref().and_then(|p| p.runtime_dir()).map(PathBuf::from))
+            .or_else(|| {
+                project
+                    .as_ref()
+                    .and_then(|p| p.runtime_dir())
+                    .map(PathBuf::from)
+            })
             .unwrap_or_else(|| data.join("run"));
-        Ok(Self { config, data, runtime })
+        Ok(Self {
+            config,
+            data,
+            runtime,
+        })
     }
 
     /// The client configuration file (`config.toml`).

@@ -441,16 +441,16 @@ fn scan_file(path: &Path, limits: &Limits, in_memory_max: u64) -> Result<Scanned
     })
 }
 
-/// Runs blocking work on tokio's blocking pool under a CPU permit.
+/// Runs blocking work on tokio's blocking pool.
+///
+/// Each stage bounds its own concurrency (the scan stage by `buffered`, the thumbnail stage by a
+/// semaphore only its own, always-polled futures wait on). Sharing one permit pool between stages
+/// deadlocks: a finished scan future that nobody polls (the next stage is full) keeps its permit,
+/// and the next stage waits for that permit forever.
 async fn blocking<T: Send + 'static>(
-    cpu: &Semaphore,
     path: &Path,
     work: impl FnOnce() -> Result<T, UploadError> + Send + 'static,
 ) -> Result<T, UploadError> {
-    let _permit = cpu.acquire().await.map_err(|_| UploadError::Unreadable {
-        path: path.to_path_buf(),
-        source: io::Error::other("upload cancelled"),
-    })?;
     tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
         Err(UploadError::Unreadable {
             path: path.to_path_buf(),
@@ -598,13 +598,12 @@ async fn run_pipeline(
 ) -> Vec<(usize, Result<Uploaded, UploadError>)> {
     let cpu_workers = options.cpu_workers.max(1);
     let concurrency = options.concurrency.max(1);
-    let cpu = Arc::new(Semaphore::new(cpu_workers));
+    let thumb_cpu = Semaphore::new(cpu_workers);
     let net = Semaphore::new(concurrency);
     let batch = (limits.max_batch as usize).clamp(1, 1000);
 
     let scanned = stream::iter(todo)
         .map(|(index, path)| {
-            let cpu = cpu.clone();
             let limits = limits.clone();
             let in_memory_max = options.in_memory_max;
             async move {
@@ -615,12 +614,11 @@ async fn run_pipeline(
                     bytes,
                 });
                 let p = path.clone();
-                let result =
-                    blocking(&cpu, &path, move || scan_file(&p, &limits, in_memory_max)).await;
+                let result = blocking(&path, move || scan_file(&p, &limits, in_memory_max)).await;
                 (index, path, result)
             }
         })
-        .buffered(cpu_workers * 4);
+        .buffered(cpu_workers * 2);
 
     let checked = scanned
         .ready_chunks(batch)
@@ -664,8 +662,7 @@ async fn run_pipeline(
 
     checked
         .map(|(index, path, state)| {
-            let cpu = cpu.clone();
-            let net = &net;
+            let (thumb_cpu, net) = (&thumb_cpu, &net);
             async move {
                 let result = match state {
                     Checked::Failed(e) => Err(e),
@@ -674,8 +671,10 @@ async fn run_pipeline(
                         existed: true,
                     }),
                     Checked::New(scanned) => {
-                        upload_scanned(client, limits, *scanned, options, &cpu, net, index, events)
-                            .await
+                        upload_scanned(
+                            client, limits, *scanned, options, thumb_cpu, net, index, events,
+                        )
+                        .await
                     }
                 };
                 let _ = path;
@@ -693,7 +692,7 @@ async fn upload_scanned(
     limits: &Limits,
     scanned: Scanned,
     options: &UploadOptions,
-    cpu: &Semaphore,
+    thumb_cpu: &Semaphore,
     net: &Semaphore,
     index: usize,
     events: &(impl Fn(UploadEvent) + Send + Sync),
@@ -705,7 +704,14 @@ async fn upload_scanned(
     };
     let thumbs = {
         let (probe, data, p) = (scanned.probe.clone(), scanned.data.clone(), path.clone());
-        blocking(cpu, &path, move || {
+        let _permit = thumb_cpu
+            .acquire()
+            .await
+            .map_err(|_| UploadError::Unreadable {
+                path: path.clone(),
+                source: io::Error::other("upload cancelled"),
+            })?;
+        blocking(&path, move || {
             let made = match &data {
                 Some(bytes) => thumbs::make_thumbnails(bytes, &probe, &thumb_options),
                 None => thumbs::make_thumbnails_from_file(&p, &probe, &thumb_options),
@@ -1175,6 +1181,34 @@ mod tests {
                     ),
                 }
             })
+        }
+
+        /// Many files through narrow stages: a finished scan that nobody polls must not hold
+        /// a permit the thumbnail stage needs (this hung before the stages got separate bounds).
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn many_files_through_narrow_stages_do_not_deadlock() {
+            let dir = tempfile::tempdir().unwrap();
+            let album = dir.path().join("album");
+            std::fs::create_dir(&album).unwrap();
+            for i in 0..24 {
+                std::fs::write(album.join(format!("p{i:02}.jpg")), jpeg_bytes(64 + i, 48)).unwrap();
+            }
+            let (url, _seen) = stub_with(fake_cloud(String::new())).await;
+            let client = Client::new(&url, Some("tok".into())).unwrap();
+            let options = UploadOptions {
+                concurrency: 1,
+                cpu_workers: 1,
+                ..UploadOptions::default()
+            };
+            let outcomes = tokio::time::timeout(
+                std::time::Duration::from_secs(120),
+                upload_paths(&client, std::slice::from_ref(&album), &options, |_| {}),
+            )
+            .await
+            .expect("upload pipeline stalled");
+            assert_eq!(outcomes.len(), 24);
+            let failed: Vec<_> = outcomes.iter().filter(|o| o.result.is_err()).collect();
+            assert!(failed.is_empty(), "{failed:?}");
         }
 
         #[tokio::test]

@@ -23,7 +23,10 @@ fn link_formats_rm_restore_round_trip_and_json_parses() {
     let images = images.as_array().unwrap().clone();
     assert_eq!(images.len(), 2);
     // Newest first (RFC 3339 UTC strings of one format sort like the times they name).
-    let created: Vec<&str> = images.iter().map(|i| i["created_at"].as_str().unwrap()).collect();
+    let created: Vec<&str> = images
+        .iter()
+        .map(|i| i["created_at"].as_str().unwrap())
+        .collect();
     assert!(created[0] >= created[1], "newest first: {created:?}");
     let sunset = images
         .iter()
@@ -47,7 +50,10 @@ fn link_formats_rm_restore_round_trip_and_json_parses() {
         assert_eq!(out.stdout.trim_end(), expected, "--format {format}");
     }
     // Many ids: links in argument order.
-    let chart = images.iter().find(|i| i["filename"] == "chart.png").unwrap();
+    let chart = images
+        .iter()
+        .find(|i| i["filename"] == "chart.png")
+        .unwrap();
     let chart_id = chart["id"].as_str().unwrap();
     let both = cloud.run_cli(&["link", chart_id, id]);
     both.assert_success();

@@ -24,14 +24,14 @@ if [ -z "${SKIP_DESKTOP:-}" ]; then
     librsvg2-dev xvfb xauth imagemagick x11-utils)
 fi
 
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive
   for attempt in 1 2 3; do
     $sudo apt-get update -qq && break
@@ -44,6 +44,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     sleep 3
   done
   [ -n "$ok" ] || { echo "error: could not install ${missing[*]}" >&2; exit 1; }
+fi
+
+# The desktop UI is built with the machine's Node.js (20.19+ for Vite); Debian's is a fallback.
+if [ -z "${SKIP_DESKTOP:-}" ] && ! command -v npm >/dev/null 2>&1; then
+  log "installing nodejs and npm"
+  for attempt in 1 2 3; do
+    $sudo apt-get install -y -qq --no-install-recommends nodejs npm && break
+    sleep 3
+  done
 fi
 
 # --- lint ------------------------------------------------------------------------------------
@@ -74,10 +83,11 @@ dbus-run-session -- sh -c '
 '
 
 if [ -z "${SKIP_DESKTOP:-}" ]; then
-  log "desktop app: clippy"
-  cargo clippy --locked -p imgcloud-desktop --all-targets -- -D warnings
   log "desktop app"
   scripts/test-desktop.sh
+  # After the UI build: the crate's build script embeds desktop/ui/dist.
+  log "desktop app: clippy"
+  cargo clippy --locked -p imgcloud-desktop --all-targets -- -D warnings
 fi
 
 log "all tests passed"

@@ -272,3 +272,58 @@ mod tests {
         );
     }
 }
+
+/// Middleware: gives error answers that did not come from an [`ApiError`] (a tower layer's
+/// timeout, a body-limit rejection, …) the same JSON envelope, so clients parse one shape.
+pub async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response.extensions().get::<ErrorCode>().is_some()
+    {
+        return response;
+    }
+    let (code, message) = match status {
+        StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => {
+            ("unavailable", "the request took too long; try again later")
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large"),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ("method_not_allowed", "this route does not take that method")
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "bad_request",
+            "send the body as JSON with `content-type: application/json`",
+        ),
+        s if s.is_client_error() => ("bad_request", "the request is not valid"),
+        _ => ("internal", "internal error"),
+    };
+    ApiError::new(status, code, message).into_response()
+}
+
+#[cfg(test)]
+mod json_errors_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn bare_error_answers_get_the_json_envelope_and_api_errors_are_untouched() {
+        let bare = StatusCode::SERVICE_UNAVAILABLE.into_response();
+        let fixed = json_errors(bare).await;
+        assert_eq!(fixed.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(fixed.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let parsed: ErrorBody = serde_json::from_slice(&body).unwrap();
+        assert_eq!(parsed.error.code, "unavailable");
+
+        let api = ApiError::conflict("exactly this").into_response();
+        let kept = json_errors(api).await;
+        let body = axum::body::to_bytes(kept.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let parsed: ErrorBody = serde_json::from_slice(&body).unwrap();
+        assert_eq!(parsed.error.message, "exactly this");
+
+        let ok = json_errors(StatusCode::NO_CONTENT.into_response()).await;
+        assert_eq!(ok.status(), StatusCode::NO_CONTENT);
+    }
+}

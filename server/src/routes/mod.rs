@@ -66,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .layer(axum::middleware::map_response(crate::error::json_errors))
         .route_layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track))
         .layer(
             // Spans carry the method, the path (never headers, so never the token) and the id.

@@ -18,7 +18,8 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/imgcloud/target}
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
 # --- packages --------------------------------------------------------------------------------
-apt_packages=(build-essential pkg-config file curl ca-certificates keyutils dbus gnome-keyring)
+apt_packages=(build-essential pkg-config file curl ca-certificates keyutils dbus gnome-keyring
+  libturbojpeg0-dev)
 if [ -z "${SKIP_DESKTOP:-}" ]; then
   apt_packages+=(libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev
     librsvg2-dev xvfb xauth imagemagick x11-utils)

@@ -1,10 +1,14 @@
 //! Thumbnails: 320 px and 1280 px long side, JPEG, upright (EXIF orientation applied), never
 //! upscaled.
 //!
-//! Speed matters (a folder of photos goes through here): JPEGs are decoded at reduced scale by
-//! `jpeg-decoder`'s DCT scaling (the smallest of 1/8, 1/4, 1/2, 1 that keeps the long side
-//! ≥ 1280 px), the 1280 is area-averaged from that, and the 320 from the 1280. Other formats go
-//! through the `image` crate. Images over `max_pixels` are refused before any pixel is decoded.
+//! Speed matters (a folder of photos goes through here), so JPEGs go through libjpeg-turbo
+//! (`turbojpeg`, SIMD): decoded straight to RGB at the smallest DCT scale (n/8) whose long side
+//! is still ≥ 1280 px, area-averaged to the 1280, turned upright (on the 1280, the smallest
+//! buffer that must be upright anyway), encoded, then the 320 is averaged from the upright 1280
+//! and encoded. JPEGs libjpeg-turbo refuses (CMYK, 12-bit, or only a warning such as a
+//! truncated scan) get a second chance with the pure-Rust `jpeg-decoder`, which fails on
+//! truncated files too. Other formats go through the `image` crate. Images over `max_pixels`
+//! are refused before any pixel is decoded.
 
 use std::io::{BufRead, BufReader, Cursor, Seek};
 use std::path::Path;
@@ -100,7 +104,12 @@ pub fn make_thumbnails(
     probe: &Probe,
     options: &ThumbOptions,
 ) -> Result<Vec<Thumbnail>, ThumbError> {
-    make_from_reader(Cursor::new(bytes), probe, options)
+    check_pixels(probe.width, probe.height, options.max_pixels)?;
+    let decoded = match probe.format {
+        ImageFormat::Jpeg => decode_jpeg(bytes, probe, options.max_pixels)?,
+        other => decode_other(Cursor::new(bytes), other, probe)?,
+    };
+    thumbnails_from(decoded, probe, options)
 }
 
 /// Same as [`make_thumbnails`], reading the file at `path`.
@@ -109,38 +118,53 @@ pub fn make_thumbnails_from_file(
     probe: &Probe,
     options: &ThumbOptions,
 ) -> Result<Vec<Thumbnail>, ThumbError> {
-    let file = std::fs::File::open(path)?;
-    make_from_reader(BufReader::with_capacity(256 * 1024, file), probe, options)
+    check_pixels(probe.width, probe.height, options.max_pixels)?;
+    let decoded = match probe.format {
+        // libjpeg-turbo decodes from memory; a photo is a few MB.
+        ImageFormat::Jpeg => decode_jpeg(&std::fs::read(path)?, probe, options.max_pixels)?,
+        other => {
+            let file = std::fs::File::open(path)?;
+            decode_other(BufReader::with_capacity(256 * 1024, file), other, probe)?
+        }
+    };
+    thumbnails_from(decoded, probe, options)
 }
 
-fn make_from_reader<R: BufRead + Seek>(
-    reader: R,
+/// The decompression-bomb guard.
+fn check_pixels(width: u32, height: u32, max: u64) -> Result<(), ThumbError> {
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > max {
+        return Err(ThumbError::TooManyPixels {
+            width,
+            height,
+            pixels,
+            max,
+        });
+    }
+    Ok(())
+}
+
+/// Largest first, each from the previous (less work, and area averaging stays accurate); the
+/// largest is turned upright before it is encoded, so the smaller ones are shrunk from an
+/// upright image and need no turning of their own.
+fn thumbnails_from(
+    decoded: DynamicImage,
     probe: &Probe,
     options: &ThumbOptions,
 ) -> Result<Vec<Thumbnail>, ThumbError> {
-    if probe.pixels() > options.max_pixels {
-        return Err(ThumbError::TooManyPixels {
-            width: probe.width,
-            height: probe.height,
-            pixels: probe.pixels(),
-            max: options.max_pixels,
-        });
-    }
-    let largest = THUMB_SIZES.iter().copied().max().unwrap_or(1280);
-    let decoded = match probe.format {
-        ImageFormat::Jpeg => decode_jpeg_scaled(reader, probe, largest)?,
-        other => decode_other(reader, other, probe)?,
-    };
-    // Largest first, each from the previous: less work, and area averaging stays accurate.
     let mut sizes = THUMB_SIZES.to_vec();
     sizes.sort_unstable_by(|a, b| b.cmp(a));
+    let mut encoder = Encoder::new(options.quality)?;
     let mut current = decoded;
+    let mut upright = false;
     let mut thumbs = Vec::with_capacity(sizes.len());
     for size in sizes {
         current = fit_within(current, size);
-        let mut upright = current.clone();
-        upright.apply_orientation(orientation(probe.orientation));
-        thumbs.push(encode(size, &upright, options.quality)?);
+        if !upright {
+            current.apply_orientation(orientation(probe.orientation));
+            upright = true;
+        }
+        thumbs.push(encoder.encode(size, &current)?);
     }
     thumbs.reverse();
     Ok(thumbs)
@@ -151,8 +175,98 @@ fn orientation(exif: u8) -> image::metadata::Orientation {
         .unwrap_or(image::metadata::Orientation::NoTransforms)
 }
 
-/// Decodes a JPEG at the smallest DCT scale whose long side is still ≥ `long_side`, and proves
-/// the file is complete (the decoder must reach the end-of-image marker).
+/// Long side the JPEG decoders aim for: the largest thumbnail.
+fn decode_target() -> u32 {
+    THUMB_SIZES.iter().copied().max().unwrap_or(1280)
+}
+
+/// Decodes a JPEG with libjpeg-turbo, or with `jpeg-decoder` when libjpeg-turbo refuses it.
+fn decode_jpeg(bytes: &[u8], probe: &Probe, max_pixels: u64) -> Result<DynamicImage, ThumbError> {
+    let long_side = decode_target();
+    match decode_jpeg_turbo(bytes, long_side, max_pixels) {
+        Ok(image) => return Ok(image),
+        Err(TurboOutcome::Refused(err)) => return Err(err),
+        Err(TurboOutcome::Unsupported) => {}
+        Err(TurboOutcome::Failed(detail)) => {
+            tracing::debug!(%detail, "libjpeg-turbo cannot decode this JPEG; trying jpeg-decoder");
+        }
+    }
+    decode_jpeg_scaled(Cursor::new(bytes), probe, long_side)
+}
+
+enum TurboOutcome {
+    /// Not something libjpeg-turbo turns into RGB or grey (CMYK, YCCK).
+    Unsupported,
+    /// libjpeg-turbo reported an error or a warning (a truncated file is a warning).
+    Failed(String),
+    /// A definite refusal (the pixel guard).
+    Refused(ThumbError),
+}
+
+/// Decodes with libjpeg-turbo at the smallest n/8 DCT scale whose long side is still
+/// ≥ `long_side`, straight to RGB (grey JPEGs to grey). Any libjpeg-turbo warning counts as a
+/// failure: that is how truncated data shows up.
+fn decode_jpeg_turbo(
+    bytes: &[u8],
+    long_side: u32,
+    max_pixels: u64,
+) -> Result<DynamicImage, TurboOutcome> {
+    let failed = |e: turbojpeg::Error| TurboOutcome::Failed(e.to_string());
+    let mut decompressor = turbojpeg::Decompressor::new().map_err(failed)?;
+    let header = decompressor.read_header(bytes).map_err(failed)?;
+    let (w, h) = (
+        u32::try_from(header.width).unwrap_or(u32::MAX),
+        u32::try_from(header.height).unwrap_or(u32::MAX),
+    );
+    check_pixels(w, h, max_pixels).map_err(TurboOutcome::Refused)?;
+    let (format, channels) = match header.colorspace {
+        turbojpeg::Colorspace::Gray => (turbojpeg::PixelFormat::GRAY, 1),
+        turbojpeg::Colorspace::YCbCr | turbojpeg::Colorspace::RGB => {
+            (turbojpeg::PixelFormat::RGB, 3)
+        }
+        _ => return Err(TurboOutcome::Unsupported),
+    };
+    let eighths = dct_scale_eighths(w, h, long_side);
+    let (dw, dh) = (scaled(w, eighths), scaled(h, eighths));
+    let pitch = dw as usize * channels;
+    let mut image = turbojpeg::Image {
+        pixels: vec![0u8; pitch * dh as usize],
+        width: dw as usize,
+        pitch,
+        height: dh as usize,
+        format,
+    };
+    // Given the scaled size, libjpeg-turbo picks the largest scale that fits it: ours.
+    decompressor
+        .decompress(bytes, image.as_deref_mut())
+        .map_err(failed)?;
+    let short = || TurboOutcome::Failed("short pixel buffer".into());
+    if channels == 1 {
+        GrayImage::from_raw(dw, dh, image.pixels)
+            .map(DynamicImage::ImageLuma8)
+            .ok_or_else(short)
+    } else {
+        RgbImage::from_raw(dw, dh, image.pixels)
+            .map(DynamicImage::ImageRgb8)
+            .ok_or_else(short)
+    }
+}
+
+/// The smallest n (1–8) such that the image scaled by n/8 keeps a long side ≥ `long_side`
+/// (8, full size, when the image is not larger than that).
+fn dct_scale_eighths(width: u32, height: u32, long_side: u32) -> u32 {
+    let long = width.max(height);
+    (1..8).find(|&n| scaled(long, n) >= long_side).unwrap_or(8)
+}
+
+/// `dim` scaled by `eighths`/8, rounded up (libjpeg's `TJSCALED`).
+fn scaled(dim: u32, eighths: u32) -> u32 {
+    u32::try_from((u64::from(dim) * u64::from(eighths)).div_ceil(8)).unwrap_or(u32::MAX)
+}
+
+/// Decodes a JPEG with `jpeg-decoder` at the smallest of 1/8, 1/4, 1/2, 1 whose long side is
+/// still ≥ `long_side`, and proves the file is complete (the decoder must reach the end-of-image
+/// marker).
 fn decode_jpeg_scaled<R: BufRead + Seek>(
     mut reader: R,
     probe: &Probe,
@@ -258,51 +372,144 @@ fn fit_within(image: DynamicImage, long_side: u32) -> DynamicImage {
 }
 
 /// Area-averaging downscale: every output pixel is the coverage-weighted mean of the source
-/// pixels under it (alias-free for reductions), separable, in 14-bit fixed point.
+/// pixels under it (alias-free for reductions), separable, in 14-bit fixed point. Rows first
+/// (whole rows at a time, which vectorises), then columns on the already fewer rows, streaming
+/// one intermediate row.
 fn shrink<P>(image: &ImageBuffer<P, Vec<u8>>, width: u32, height: u32) -> ImageBuffer<P, Vec<u8>>
 where
     P: image::Pixel<Subpixel = u8> + 'static,
 {
+    let fallback = || image::imageops::thumbnail(image, width, height);
     let channels = usize::from(P::CHANNEL_COUNT);
     let (sw, sh) = (image.width() as usize, image.height() as usize);
     let (dw, dh) = (width.max(1) as usize, height.max(1) as usize);
-    let src = image.as_raw();
-    // Horizontal pass: sh rows of dw pixels.
-    let columns = area_weights(sw, dw);
-    let mut mid = vec![0u8; sh * dw * channels];
-    for (src_row, mid_row) in src
-        .chunks_exact(sw * channels)
-        .zip(mid.chunks_exact_mut(dw * channels))
-    {
-        for (x, (start, weights)) in columns.iter().enumerate() {
-            for c in 0..channels {
-                let mut acc = 1u32 << (WEIGHT_BITS - 1);
-                for (i, &w) in weights.iter().enumerate() {
-                    acc += u32::from(src_row[(start + i) * channels + c]) * w;
-                }
-                mid_row[x * channels + c] = (acc >> WEIGHT_BITS).min(255) as u8;
-            }
-        }
+    if sw == 0 || sh == 0 {
+        return fallback();
     }
-    // Vertical pass: whole rows at a time (cache friendly).
-    let rows = area_weights(sh, dh);
-    let row_len = dw * channels;
-    let mut out = vec![0u8; dh * row_len];
-    let mut acc = vec![0u32; row_len];
-    for (out_row, (start, weights)) in out.chunks_exact_mut(row_len).zip(&rows) {
+    let src = image.as_raw();
+    let src_row_len = sw * channels;
+    let out_row_len = dw * channels;
+    let rows = Taps::new(sh, dh);
+    let columns = Taps::new(sw, dw);
+    let mut acc = vec![0u32; src_row_len];
+    let mut mid = vec![0u8; src_row_len];
+    let mut out = vec![0u8; dh * out_row_len];
+    for (y, out_row) in out.chunks_exact_mut(out_row_len).enumerate() {
+        // Vertical: the weighted sum of the source rows under output row `y`.
         acc.fill(1u32 << (WEIGHT_BITS - 1));
-        for (i, &w) in weights.iter().enumerate() {
-            let row = &mid[(start + i) * row_len..(start + i + 1) * row_len];
+        let first = rows.starts[y];
+        for (i, &w) in rows.weights_of(y).iter().enumerate() {
+            if w == 0 {
+                continue;
+            }
+            let row = &src[(first + i) * src_row_len..(first + i + 1) * src_row_len];
             for (a, &v) in acc.iter_mut().zip(row) {
                 *a += u32::from(v) * w;
             }
         }
-        for (o, &a) in out_row.iter_mut().zip(&acc) {
-            *o = (a >> WEIGHT_BITS).min(255) as u8;
+        for (m, &a) in mid.iter_mut().zip(&acc) {
+            *m = (a >> WEIGHT_BITS).min(255) as u8;
+        }
+        // Horizontal, within that one row.
+        match channels {
+            1 => shrink_row::<1>(&mid, out_row, &columns),
+            2 => shrink_row::<2>(&mid, out_row, &columns),
+            3 => shrink_row::<3>(&mid, out_row, &columns),
+            4 => shrink_row::<4>(&mid, out_row, &columns),
+            _ => return fallback(),
         }
     }
-    ImageBuffer::from_raw(dw as u32, dh as u32, out)
-        .unwrap_or_else(|| image::imageops::thumbnail(image, width, height))
+    ImageBuffer::from_raw(dw as u32, dh as u32, out).unwrap_or_else(fallback)
+}
+
+/// Shrinks one row of `C`-channel pixels (the tap count fixed at compile time where it is small,
+/// which lets the compiler unroll the loops and drop the bounds checks).
+fn shrink_row<const C: usize>(src: &[u8], dst: &mut [u8], columns: &Taps) {
+    match columns.taps {
+        1 => shrink_row_taps::<C, 1>(src, dst, columns),
+        2 => shrink_row_taps::<C, 2>(src, dst, columns),
+        3 => shrink_row_taps::<C, 3>(src, dst, columns),
+        4 => shrink_row_taps::<C, 4>(src, dst, columns),
+        5 => shrink_row_taps::<C, 5>(src, dst, columns),
+        _ => shrink_row_any::<C>(src, dst, columns),
+    }
+}
+
+fn shrink_row_taps<const C: usize, const T: usize>(src: &[u8], dst: &mut [u8], columns: &Taps) {
+    for ((out, &start), weights) in dst
+        .chunks_exact_mut(C)
+        .zip(&columns.starts)
+        .zip(columns.weights.chunks_exact(T))
+    {
+        let pixels = &src[start * C..start * C + T * C];
+        let mut acc = [1u32 << (WEIGHT_BITS - 1); C];
+        for t in 0..T {
+            for c in 0..C {
+                acc[c] += u32::from(pixels[t * C + c]) * weights[t];
+            }
+        }
+        for c in 0..C {
+            out[c] = (acc[c] >> WEIGHT_BITS).min(255) as u8;
+        }
+    }
+}
+
+fn shrink_row_any<const C: usize>(src: &[u8], dst: &mut [u8], columns: &Taps) {
+    let taps = columns.taps;
+    for ((out, &start), weights) in dst
+        .chunks_exact_mut(C)
+        .zip(&columns.starts)
+        .zip(columns.weights.chunks_exact(taps))
+    {
+        let pixels = &src[start * C..(start + taps) * C];
+        let mut acc = [1u32 << (WEIGHT_BITS - 1); C];
+        for (pixel, &w) in pixels.chunks_exact(C).zip(weights) {
+            for c in 0..C {
+                acc[c] += u32::from(pixel[c]) * w;
+            }
+        }
+        for c in 0..C {
+            out[c] = (acc[c] >> WEIGHT_BITS).min(255) as u8;
+        }
+    }
+}
+
+/// Area weights laid out for speed: every output position has the same number of taps
+/// (`taps`, zero-padded), starting at `starts[d]`, and `starts[d] + taps` never passes the end
+/// of the source.
+struct Taps {
+    taps: usize,
+    starts: Vec<usize>,
+    weights: Vec<u32>,
+}
+
+impl Taps {
+    fn new(src: usize, dst: usize) -> Self {
+        let exact = area_weights(src, dst);
+        let taps = exact
+            .iter()
+            .map(|(_, w)| w.len())
+            .max()
+            .unwrap_or(1)
+            .clamp(1, src.max(1));
+        let mut starts = Vec::with_capacity(dst);
+        let mut weights = vec![0u32; dst * taps];
+        for (d, (first, exact)) in exact.iter().enumerate() {
+            let start = (*first).min(src.saturating_sub(taps));
+            let offset = d * taps + (first - start);
+            weights[offset..offset + exact.len()].copy_from_slice(exact);
+            starts.push(start);
+        }
+        Self {
+            taps,
+            starts,
+            weights,
+        }
+    }
+
+    fn weights_of(&self, d: usize) -> &[u32] {
+        &self.weights[d * self.taps..(d + 1) * self.taps]
+    }
 }
 
 const WEIGHT_BITS: u32 = 14;
@@ -337,21 +544,66 @@ fn area_weights(src: usize, dst: usize) -> Vec<(usize, Vec<u32>)> {
         .collect()
 }
 
-fn encode(size: u32, image: &DynamicImage, quality: u8) -> Result<Thumbnail, ThumbError> {
-    let mut out = Vec::with_capacity((image.width() * image.height() / 4) as usize);
-    let mut encoder =
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality.clamp(1, 100));
-    encoder
-        .encode_image(image)
-        .map_err(|e| ThumbError::Encode(e.to_string()))?;
-    let sha256 = hex::encode(Sha256::digest(&out));
-    Ok(Thumbnail {
-        size,
-        width: image.width(),
-        height: image.height(),
-        jpeg: out.into(),
-        sha256,
-    })
+/// libjpeg-turbo JPEG encoder at a fixed quality, 4:2:0 chroma subsampling (grey stays grey).
+struct Encoder {
+    compressor: turbojpeg::Compressor,
+    quality: i32,
+}
+
+impl Encoder {
+    fn new(quality: u8) -> Result<Self, ThumbError> {
+        let compressor =
+            turbojpeg::Compressor::new().map_err(|e| ThumbError::Encode(e.to_string()))?;
+        Ok(Self {
+            compressor,
+            quality: i32::from(quality.clamp(1, 100)),
+        })
+    }
+
+    fn encode(&mut self, size: u32, image: &DynamicImage) -> Result<Thumbnail, ThumbError> {
+        let (width, height) = (image.width(), image.height());
+        let rgb;
+        let (pixels, format, subsamp) = match image {
+            DynamicImage::ImageLuma8(gray) => (
+                gray.as_raw().as_slice(),
+                turbojpeg::PixelFormat::GRAY,
+                turbojpeg::Subsamp::Gray,
+            ),
+            DynamicImage::ImageRgb8(colour) => (
+                colour.as_raw().as_slice(),
+                turbojpeg::PixelFormat::RGB,
+                turbojpeg::Subsamp::Sub2x2,
+            ),
+            other => {
+                rgb = other.to_rgb8();
+                (
+                    rgb.as_raw().as_slice(),
+                    turbojpeg::PixelFormat::RGB,
+                    turbojpeg::Subsamp::Sub2x2,
+                )
+            }
+        };
+        self.compressor.set_quality(self.quality);
+        self.compressor.set_subsamp(subsamp);
+        let out = self
+            .compressor
+            .compress_to_vec(turbojpeg::Image {
+                pixels,
+                width: width as usize,
+                pitch: width as usize * format.size(),
+                height: height as usize,
+                format,
+            })
+            .map_err(|e| ThumbError::Encode(e.to_string()))?;
+        let sha256 = hex::encode(Sha256::digest(&out));
+        Ok(Thumbnail {
+            size,
+            width,
+            height,
+            jpeg: out.into(),
+            sha256,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -371,6 +623,8 @@ mod tests {
             let decoded = image::load_from_memory(&t.jpeg).unwrap();
             assert_eq!((decoded.width(), decoded.height()), (t.width, t.height));
             assert_eq!(t.sha256, hex::encode(Sha256::digest(&t.jpeg)));
+            let header = turbojpeg::read_header(&t.jpeg).unwrap();
+            assert_eq!(header.subsamp, turbojpeg::Subsamp::Sub2x2);
         }
 
         let small = png_bytes(200, 100);
@@ -407,6 +661,13 @@ mod tests {
             "bottom should be blue: {bottom:?}"
         );
         assert_eq!((thumbs[0].width, thumbs[0].height), (160, 320));
+        let small = image::load_from_memory(&thumbs[0].jpeg).unwrap().to_rgb8();
+        let (top, bottom) = (small.get_pixel(80, 10).0, small.get_pixel(80, 310).0);
+        assert!(
+            top[0] > 200 && top[2] < 60,
+            "small top should be red: {top:?}"
+        );
+        assert!(bottom[2] > 200, "small bottom should be blue: {bottom:?}");
     }
 
     #[test]
@@ -468,5 +729,155 @@ mod tests {
         let thumbs = make_thumbnails(&bytes, &probe, &ThumbOptions::default()).unwrap();
         let t = image::load_from_memory(&thumbs[0].jpeg).unwrap().to_rgb8();
         assert!(t.get_pixel(25, 25).0.iter().all(|&c| c > 240));
+    }
+
+    #[test]
+    fn dct_scale_is_the_smallest_keeping_the_long_side() {
+        assert_eq!(dct_scale_eighths(3000, 2000, 1280), 4);
+        assert_eq!(dct_scale_eighths(2000, 6000, 1280), 2);
+        assert_eq!(dct_scale_eighths(2000, 1000, 1280), 6);
+        assert_eq!(dct_scale_eighths(1400, 900, 1280), 8);
+        assert_eq!(dct_scale_eighths(1280, 100, 1280), 8);
+        assert_eq!(dct_scale_eighths(12_000, 9_000, 1280), 1);
+        // libjpeg-turbo really decodes at that scale.
+        let image = decode_jpeg_turbo(&jpeg_bytes(3000, 1500), 1280, u64::MAX).ok();
+        let size = image.map(|i| (i.width(), i.height()));
+        assert_eq!(size, Some((1500, 750)));
+    }
+
+    #[test]
+    fn libjpeg_turbo_itself_rejects_truncated_jpegs() {
+        let bytes = jpeg_bytes(256, 256);
+        assert!(decode_jpeg_turbo(&bytes, 1280, u64::MAX).is_ok());
+        for cut in [bytes.len() - 2, bytes.len() / 2, 700] {
+            let outcome = decode_jpeg_turbo(&bytes[..cut], 1280, u64::MAX);
+            assert!(
+                matches!(outcome, Err(TurboOutcome::Failed(_))),
+                "cut at {cut} of {} was accepted",
+                bytes.len()
+            );
+        }
+    }
+
+    #[test]
+    fn grey_jpegs_give_grey_thumbnails() {
+        let grey = GrayImage::from_fn(1600, 1000, |x, _| image::Luma([(x / 7) as u8]));
+        let mut bytes = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 90)
+            .encode_image(&grey)
+            .unwrap();
+        let probe = probe_bytes(&bytes).unwrap();
+        let thumbs = make_thumbnails(&bytes, &probe, &ThumbOptions::default()).unwrap();
+        let big = image::load_from_memory(&thumbs[1].jpeg).unwrap();
+        assert_eq!(big.color(), image::ColorType::L8);
+        assert_eq!((big.width(), big.height()), (1280, 800));
+    }
+
+    #[test]
+    fn cmyk_jpegs_fall_back_to_the_rust_decoders() {
+        // libjpeg-turbo cannot turn CMYK into RGB; the `image` crate can.
+        let cmyk: Vec<u8> = (0..64 * 48).flat_map(|_| [0u8, 0, 0, 0]).collect();
+        let mut compressor = turbojpeg::Compressor::new().unwrap();
+        compressor.set_subsamp(turbojpeg::Subsamp::None);
+        let bytes = compressor
+            .compress_to_vec(turbojpeg::Image {
+                pixels: cmyk.as_slice(),
+                width: 64,
+                pitch: 64 * 4,
+                height: 48,
+                format: turbojpeg::PixelFormat::CMYK,
+            })
+            .unwrap();
+        let probe = probe_bytes(&bytes).unwrap();
+        assert!(matches!(
+            decode_jpeg_turbo(&bytes, 1280, u64::MAX),
+            Err(TurboOutcome::Unsupported)
+        ));
+        let thumbs = make_thumbnails(&bytes, &probe, &ThumbOptions::default()).unwrap();
+        assert_eq!((thumbs[0].width, thumbs[0].height), (64, 48));
+        assert!(image::load_from_memory(&thumbs[0].jpeg).is_ok());
+    }
+
+    #[test]
+    fn files_and_bytes_give_the_same_thumbnails() {
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = with_exif(
+            &jpeg_bytes(1700, 900),
+            &exif_block(8, "2022:01:01 00:00:00"),
+        );
+        let path = dir.path().join("photo.jpg");
+        std::fs::write(&path, &bytes).unwrap();
+        let probe = probe_bytes(&bytes).unwrap();
+        let options = ThumbOptions::default();
+        let from_file = make_thumbnails_from_file(&path, &probe, &options).unwrap();
+        assert_eq!(
+            from_file,
+            make_thumbnails(&bytes, &probe, &options).unwrap()
+        );
+        assert_eq!((from_file[1].width, from_file[1].height), (678, 1280));
+    }
+
+    /// Per-photo cost on a bench-like photo (3000×2000 noisy gradient, q92). Run with
+    /// `cargo test --release -p imgcloud-core --lib thumbs::tests::timing -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "timing, not a check; run by hand in release mode"]
+    fn timing_bench_photo() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let img = RgbImage::from_fn(3000, 2000, |x, y| {
+            let mut noise = || {
+                state ^= state >> 12;
+                state ^= state << 25;
+                state ^= state >> 27;
+                ((state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as f32 - 128.0) * 0.09
+            };
+            let (fx, fy) = (x as f32 / 3000.0, y as f32 / 2000.0);
+            Rgb([
+                (204.0 * fx + noise()).clamp(0.0, 255.0) as u8,
+                (178.0 * fy + 40.0 + noise()).clamp(0.0, 255.0) as u8,
+                (255.0 * (1.0 - fx) * (0.5 + 0.5 * fy) + noise()).clamp(0.0, 255.0) as u8,
+            ])
+        });
+        let mut bytes = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 92)
+            .encode_image(&img)
+            .unwrap();
+        let probe = probe_bytes(&bytes).unwrap();
+        let options = ThumbOptions::default();
+        make_thumbnails(&bytes, &probe, &options).unwrap();
+        let runs = 20;
+        let start = std::time::Instant::now();
+        for _ in 0..runs {
+            make_thumbnails(&bytes, &probe, &options).unwrap();
+        }
+        let per_photo = start.elapsed() / runs;
+        println!(
+            "{} KB photo: {per_photo:?} per photo for both thumbnails",
+            bytes.len() / 1024
+        );
+        let time = |what: &str, f: &mut dyn FnMut()| {
+            let start = std::time::Instant::now();
+            for _ in 0..runs {
+                f();
+            }
+            println!("  {what}: {:?}", start.elapsed() / runs);
+        };
+        let decoded = decode_jpeg(&bytes, &probe, options.max_pixels).unwrap();
+        time("decode", &mut || {
+            decode_jpeg(&bytes, &probe, options.max_pixels).unwrap();
+        });
+        time("decode with jpeg-decoder (the fallback)", &mut || {
+            decode_jpeg_scaled(Cursor::new(&bytes), &probe, 1280).unwrap();
+        });
+        let big = fit_within(decoded.clone(), 1280);
+        time("shrink to 1280", &mut || {
+            fit_within(decoded.clone(), 1280);
+        });
+        time("shrink to 320", &mut || {
+            fit_within(big.clone(), 320);
+        });
+        let mut encoder = Encoder::new(80).unwrap();
+        time("encode 1280", &mut || {
+            encoder.encode(1280, &big).unwrap();
+        });
     }
 }

@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # Builds and tests the desktop app (desktop/): frontend checks and unit tests, the Rust command
-# tests, and a smoke test of the real app under a private Xvfb display.
+# tests, and smoke tests of the real app under a private Xvfb display:
+#   1. a fresh user with no server: the window shows the "not configured" panel;
+#   2. a real library: an embedded imgcloud cloud (the real `imgcloud-server` in temp dirs on
+#      loopback ports) holding images of flat, distinctive colours uploaded with the real
+#      `imgcloud upload`; the window must paint their thumbnails (each colour covers a sizeable
+#      area of a screenshot).
 #
 #   scripts/test-desktop.sh
+#   DESKTOP_SHOT=gallery.png scripts/test-desktop.sh   also copy the gallery screenshot there
 #
+# The gallery screenshot is always saved as target/desktop-gallery.png (also on failure).
 # Needs (installed by scripts/test.sh, not here): node/npm, the Tauri build packages
 # (libwebkit2gtk-4.1-dev …), xvfb, x11-utils (xwininfo) and imagemagick (import, convert).
-# Honours CARGO_TARGET_DIR. Starts only its own Xvfb and app, and stops both by pid.
+# Uses the imgcloud-server and imgcloud binaries from IMGCLOUD_BIN_DIR, else
+# ${CARGO_TARGET_DIR:-target}/debug (scripts/test.sh builds them), building them if missing.
+# Honours CARGO_TARGET_DIR. Starts only its own Xvfb, cloud and app, and stops them by pid.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -33,17 +42,57 @@ bin=$(cargo build --locked -p imgcloud-desktop --message-format=json-render-diag
   | grep -o '"executable":"[^"]*/imgcloud-desktop"' | tail -n 1 | sed 's/^"executable":"//; s/"$//')
 [ -x "$bin" ] || die "cargo did not report the imgcloud-desktop binary"
 
-# --- smoke test under Xvfb -------------------------------------------------------------------
-log "smoke test: $bin under Xvfb"
+# The embedded cloud's binaries: built by scripts/test.sh before it runs this script.
+bin_dir=${IMGCLOUD_BIN_DIR:-${CARGO_TARGET_DIR:-target}/debug}
+if [ ! -x "$bin_dir/imgcloud-server" ] || [ ! -x "$bin_dir/imgcloud" ]; then
+  [ -z "${IMGCLOUD_BIN_DIR:-}" ] || die "IMGCLOUD_BIN_DIR=$bin_dir has no imgcloud-server and imgcloud binaries"
+  log "cargo build -p imgcloud-server -p imgcloud-tui"
+  cargo build --locked -p imgcloud-server -p imgcloud-tui
+fi
+bin_dir=$(cd "$bin_dir" && pwd)
+server_bin=$bin_dir/imgcloud-server
+cli_bin=$bin_dir/imgcloud
+
+# --- smoke tests under Xvfb ------------------------------------------------------------------
+log "smoke tests: $bin under Xvfb"
+mkdir -p target
+gallery_png="$root/target/desktop-gallery.png"
+rm -f "$gallery_png"
 work=$(mktemp -d)
 xvfb_pid=""
+server_pid=""
 app_pid=""
+app_log=""
+
+# Stops one of our children by pid: SIGTERM, then SIGKILL after 5 s.
+stop() {
+  local pid=$1
+  [ -n "$pid" ] || return 0
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}
 cleanup() {
-  [ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null && wait "$app_pid" 2>/dev/null || true
-  [ -n "$xvfb_pid" ] && kill "$xvfb_pid" 2>/dev/null && wait "$xvfb_pid" 2>/dev/null || true
+  stop "$app_pid"
+  stop "$server_pid"
+  stop "$xvfb_pid"
   rm -rf "$work"
 }
 trap cleanup EXIT
+# Fails with the app's log (and the cloud's, when it runs).
+fail() {
+  [ -n "$app_log" ] && [ -s "$app_log" ] && { echo "--- app log" >&2; tail -n 40 "$app_log" >&2; }
+  [ -s "$work/server.log" ] && { echo "--- imgcloud-server log" >&2; tail -n 40 "$work/server.log" >&2; }
+  die "$*"
+}
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
 
 # -displayfd: Xvfb picks a free display number and writes it once it accepts connections.
 Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp -br 3>"$work/display" 2>"$work/xvfb.log" &
@@ -56,49 +105,133 @@ done
 [ -s "$work/display" ] || die "Xvfb did not report a display within 10 s"
 export DISPLAY=":$(head -n 1 "$work/display")"
 
-# A fresh user: private config/data dirs and no server, so the app must say so on screen.
-mkdir -p "$work/config" "$work/data" "$work/run"
-chmod 700 "$work/run"
-env -u IMGCLOUD_SERVER -u IMGCLOUD_TOKEN \
-  IMGCLOUD_CONFIG_DIR="$work/config" IMGCLOUD_DATA_DIR="$work/data" \
-  IMGCLOUD_RUNTIME_DIR="$work/run" XDG_RUNTIME_DIR="$work/run" \
-  "$bin" >"$work/app.log" 2>&1 &
-app_pid=$!
+# A user's private imgcloud dirs under $work/NAME, as `env` arguments.
+user_env() {
+  local dir="$work/$1"
+  mkdir -p "$dir/config" "$dir/data" "$dir/run"
+  chmod 700 "$dir/run"
+  printf '%s\n' "IMGCLOUD_CONFIG_DIR=$dir/config" "IMGCLOUD_DATA_DIR=$dir/data" \
+    "IMGCLOUD_RUNTIME_DIR=$dir/run" "XDG_RUNTIME_DIR=$dir/run"
+}
 
-wid=""
-for _ in $(seq 600); do
-  kill -0 "$app_pid" 2>/dev/null || { cat "$work/app.log" >&2; die "the app exited early"; }
-  wid=$(xwininfo -root -tree 2>/dev/null | awk '/"imgcloud"/ { print $1; exit }')
-  [ -n "$wid" ] && break
-  sleep 0.1
-done
-[ -n "$wid" ] || { cat "$work/app.log" >&2; die "no window titled imgcloud within 60 s"; }
-geometry=$(xwininfo -id "$wid" | awk '
-  /Absolute upper-left X/ { x = $NF } /Absolute upper-left Y/ { y = $NF }
-  /Width:/ { w = $NF } /Height:/ { h = $NF } END { printf "%dx%d+%d+%d", w, h, x, y }')
-echo "window $wid at $geometry" >&2
+# Starts the app as user NAME (see user_env) and waits for its window; sets app_pid, app_log
+# and geometry (the window's WxH+X+Y on the screen).
+start_app() {
+  local name=$1 wid=""
+  local -a vars
+  mapfile -t vars < <(user_env "$name")
+  app_log="$work/app-$name.log"
+  env -u IMGCLOUD_SERVER -u IMGCLOUD_TOKEN "${vars[@]}" NO_COLOR=1 "$bin" >"$app_log" 2>&1 &
+  app_pid=$!
+  for _ in $(seq 600); do
+    kill -0 "$app_pid" 2>/dev/null || fail "the app exited early"
+    wid=$(xwininfo -root -tree 2>/dev/null | awk '/"imgcloud"/ { print $1; exit }')
+    [ -n "$wid" ] && break
+    sleep 0.1
+  done
+  [ -n "$wid" ] || fail "no window titled imgcloud within 60 s"
+  geometry=$(xwininfo -id "$wid" | awk '
+    /Absolute upper-left X/ { x = $NF } /Absolute upper-left Y/ { y = $NF }
+    /Width:/ { w = $NF } /Height:/ { h = $NF } END { printf "%dx%d+%d+%d", w, h, x, y }')
+  echo "window $wid at $geometry" >&2
+}
 
-# The page renders asynchronously: poll until the window shows the app's header colour
-# (#1F2430) and the error panel of an unconfigured app (#FDECEA), i.e. the Svelte UI ran its
-# first command and drew the answer.
+# Screenshots the screen into $shot until CHECK (a function reading $shot and setting $seen)
+# succeeds, or fails after SECONDS.
 shot="$work/shot.png"
-ok=""
-for _ in $(seq 60); do
-  kill -0 "$app_pid" 2>/dev/null || { cat "$work/app.log" >&2; die "the app exited"; }
-  /usr/bin/import -window root "$shot"
+await_screen() {
+  local check=$1 seconds=$2 deadline
+  deadline=$(($(date +%s) + seconds))
+  while :; do
+    kill -0 "$app_pid" 2>/dev/null || fail "the app exited"
+    /usr/bin/import -window root "$shot"
+    if "$check"; then return 0; fi
+    [ "$(date +%s)" -lt "$deadline" ] || return 1
+    sleep 0.5
+  done
+}
+
+# Pixels of the window within 10% of colour $1.
+count_colour() {
+  /usr/bin/convert "$shot" -crop "$geometry" +repage -fuzz 10% \
+    -fill black +opaque "$1" -fill white -opaque "$1" -format '%[fx:round(mean*w*h)]' info:
+}
+
+# --- 1. a fresh user with no server: the app must say so on screen.
+t0=$(now)
+start_app fresh
+# The app's header colour (#1F2430) and the error panel of an unconfigured app (#FDECEA), i.e.
+# the Svelte UI ran its first command and drew the answer.
+not_configured_drawn() {
+  local colours histogram
   colours=$(/usr/bin/convert "$shot" -crop "$geometry" +repage -format '%k' info:)
   histogram=$(/usr/bin/convert "$shot" -crop "$geometry" +repage -format '%c' histogram:info:-)
-  if [ "$colours" -ge 32 ] && grep -qi '#1F2430' <<<"$histogram" && grep -qi '#FDECEA' <<<"$histogram"; then
-    ok=1
-    break
-  fi
-  sleep 0.5
-done
-if [ -n "${DESKTOP_SHOT:-}" ]; then cp "$shot" "$DESKTOP_SHOT"; fi
-[ -n "$ok" ] || { cat "$work/app.log" >&2; die "the window stayed blank or showed no UI (${colours:-0} colours); see DESKTOP_SHOT=path to keep the screenshot"; }
-echo "window rendered: $colours colours, header and 'not configured' panel present" >&2
+  seen="$colours colours"
+  [ "$colours" -ge 32 ] && grep -qi '#1F2430' <<<"$histogram" && grep -qi '#FDECEA' <<<"$histogram"
+}
+await_screen not_configured_drawn 30 || {
+  if [ -n "${DESKTOP_SHOT:-}" ]; then cp "$shot" "$DESKTOP_SHOT"; fi
+  fail "the window stayed blank or showed no 'not configured' panel ($seen)"
+}
+stop "$app_pid"
+app_pid=""
+echo "not configured: panel drawn ($seen) in $(since "$t0")" >&2
 
-kill "$app_pid"
-wait "$app_pid" 2>/dev/null || true
+# --- 2. a real library: the embedded cloud, three uploads, the gallery paints them.
+t0=$(now)
+mapfile -t cloud_env < <(user_env user)
+env -u IMGCLOUD_SERVER -u IMGCLOUD_TOKEN "${cloud_env[@]}" RUST_LOG=info NO_COLOR=1 \
+  "$server_bin" --listen 127.0.0.1:0 --s3-listen 127.0.0.1:0 \
+  </dev/null >"$work/server.out" 2>"$work/server.log" &
+server_pid=$!
+api_url=""
+for _ in $(seq 600); do
+  api_url=$(sed -n 's/^ready //p' "$work/server.out" | head -n 1)
+  [ -n "$api_url" ] && break
+  kill -0 "$server_pid" 2>/dev/null || fail "imgcloud-server exited before it was ready"
+  sleep 0.1
+done
+[ -n "$api_url" ] || fail "imgcloud-server did not print 'ready <url>' within 60 s"
+echo "embedded cloud at $api_url, ready in $(since "$t0")" >&2
+
+# Flat colours no part of the UI uses, so only painted thumbnails can cover an area with them.
+colours=("#E0102F" "#12B040" "#1F5FE0")
+mkdir -p "$work/images"
+files=()
+for i in "${!colours[@]}"; do
+  /usr/bin/convert -size 800x600 "xc:${colours[$i]}" "$work/images/colour-$i.png"
+  files+=("$work/images/colour-$i.png")
+done
+t1=$(now)
+env -u IMGCLOUD_SERVER -u IMGCLOUD_TOKEN "${cloud_env[@]}" \
+  "$cli_bin" upload "${files[@]}" </dev/null >"$work/links" 2>"$work/upload.log" \
+  || { cat "$work/upload.log" >&2; fail "imgcloud upload failed"; }
+[ "$(grep -c '^http' "$work/links")" -eq "${#files[@]}" ] \
+  || { cat "$work/links" "$work/upload.log" >&2; fail "imgcloud upload printed no link per image"; }
+echo "uploaded ${#files[@]} images in $(since "$t1")" >&2
+
+t1=$(now)
+start_app user
+# Each uploaded colour covers at least ~140×140 px of the window (a grid cell is ~200 px wide).
+min_pixels=20000
+gallery_drawn() {
+  local colour n all=0
+  seen=""
+  for colour in "${colours[@]}"; do
+    n=$(count_colour "$colour")
+    seen+="$colour: $n px; "
+    [ "$n" -ge "$min_pixels" ] || all=1
+  done
+  return "$all"
+}
+ok=""
+gallery_timeout=30
+await_screen gallery_drawn "$gallery_timeout" && ok=1
+cp "$shot" "$gallery_png"
+if [ -n "${DESKTOP_SHOT:-}" ]; then cp "$shot" "$DESKTOP_SHOT"; fi
+[ -n "$ok" ] || fail "the gallery did not paint the uploaded thumbnails within $gallery_timeout s (${seen}need $min_pixels px each); screenshot: $gallery_png"
+echo "gallery: thumbnails painted (${seen%; }) in $(since "$t1") after launch; $gallery_png" >&2
+
+stop "$app_pid"
 app_pid=""
 log "desktop tests passed"

@@ -6,115 +6,38 @@
 //! The token never appears in `Debug` output, logs or errors, and presigned URLs are logged and
 //! reported without their query (which holds the signature).
 
+mod error;
+mod presigned;
+mod retry;
+#[cfg(test)]
+pub(crate) mod test_stub;
+
 use std::fmt;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::StreamExt;
 use rand::Rng;
-use reqwest::header::{CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::{
     ChangePage, CheckRequest, CheckResponse, CompleteUpload, CreateUpload, CreateUploadResponse,
-    ErrorBody, IDEMPOTENCY_KEY_HEADER, Image, ImagePage, ImagePatch, Limits, Me, PresignedRequest,
+    IDEMPOTENCY_KEY_HEADER, Image, ImagePage, ImagePatch, Limits, Me,
 };
 use crate::config::ClientConfig;
 use crate::paths::Dirs;
 
+pub use error::ClientError;
+pub use presigned::UploadBody;
+pub use retry::RetryPolicy;
+
+use error::error_chain;
+use retry::Reply;
+
 /// What to tell a user who has no server configured.
 pub const NO_SERVER_HINT: &str = "no server configured: run `imgcloud login URL` or start the \
      embedded cloud (`imgcloudd`), or set IMGCLOUD_SERVER";
-
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    #[error(
-        "{server} did not accept the credentials ({message}): run `imgcloud login {server}` to \
-         sign in again, or set IMGCLOUD_TOKEN"
-    )]
-    Unauthorized { server: String, message: String },
-    #[error("not found: {message}")]
-    NotFound { message: String },
-    #[error("{message} (HTTP {status}, {code})")]
-    Api {
-        status: u16,
-        code: String,
-        message: String,
-    },
-    #[error(
-        "cannot reach {server}: {detail}; check that the server is running and the URL is right"
-    )]
-    Network { server: String, detail: String },
-    #[error(
-        "unexpected answer from {server}: {detail}; are the client and server versions compatible?"
-    )]
-    Decode { server: String, detail: String },
-    #[error("cannot read {}: {source}", path.display())]
-    Body {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{0}")]
-    Config(String),
-}
-
-impl ClientError {
-    /// HTTP status of an error answer, if the server answered.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            Self::Unauthorized { .. } => Some(401),
-            Self::NotFound { .. } => Some(404),
-            Self::Api { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-}
-
-/// Retry policy for transient failures.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Total attempts, the first included (1 = no retry).
-    pub max_attempts: u32,
-    pub initial_backoff: Duration,
-    pub max_backoff: Duration,
-    /// Longest `Retry-After` honoured.
-    pub max_retry_after: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: 10,
-            initial_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_secs(2),
-            max_retry_after: Duration::from_secs(60),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// No retries at all.
-    pub fn none() -> Self {
-        Self {
-            max_attempts: 1,
-            ..Self::default()
-        }
-    }
-
-    /// Full-jitter backoff before retry number `retry` (1-based): uniform in
-    /// `[0, min(max, initial × 2^(retry-1))]`.
-    pub fn backoff(&self, retry: u32) -> Duration {
-        let cap = self
-            .initial_backoff
-            .saturating_mul(1u32 << retry.saturating_sub(1).min(20))
-            .min(self.max_backoff);
-        let nanos = u64::try_from(cap.as_nanos()).unwrap_or(u64::MAX);
-        Duration::from_nanos(rand::thread_rng().gen_range(0..=nanos))
-    }
-}
 
 /// The bearer token; `Debug` never shows it.
 #[derive(Clone)]
@@ -137,31 +60,6 @@ pub struct ListParams {
     pub trash: bool,
 }
 
-/// The body of a presigned PUT.
-#[derive(Debug, Clone)]
-pub enum UploadBody {
-    Bytes(Bytes),
-    /// `len` bytes of the file at `path` starting at `offset`, streamed.
-    File {
-        path: PathBuf,
-        offset: u64,
-        len: u64,
-    },
-}
-
-impl UploadBody {
-    pub fn len(&self) -> u64 {
-        match self {
-            Self::Bytes(b) => b.len() as u64,
-            Self::File { len, .. } => *len,
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
 /// An imgcloud API client. Cheap to clone (shares one connection pool).
 #[derive(Clone)]
 pub struct Client {
@@ -181,8 +79,6 @@ impl fmt::Debug for Client {
             .finish()
     }
 }
-
-const CHUNK: usize = 256 * 1024;
 
 impl Client {
     /// A client for `server` (`http://host:port` or `https://…`, optionally with a path prefix).
@@ -382,68 +278,6 @@ impl Client {
             .await
     }
 
-    /// Sends a presigned object-store request exactly as given (method, URL, headers) with
-    /// `body`, retrying transient failures. `progress` gets the bytes of `body` sent so far in
-    /// the current attempt (it restarts from 0 on a retry). Returns the `ETag`, if any.
-    pub async fn send_presigned(
-        &self,
-        request: &PresignedRequest,
-        body: &UploadBody,
-        progress: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<Option<String>, ClientError> {
-        let method = Method::from_bytes(request.method.as_bytes()).map_err(|_| {
-            ClientError::Config(format!("invalid presigned method `{}`", request.method))
-        })?;
-        let url = url::Url::parse(&request.url)
-            .map_err(|e| ClientError::Config(format!("invalid presigned URL ({e})")))?;
-        let target = redacted_url(&url);
-        let mut headers = HeaderMap::new();
-        for (name, value) in &request.headers {
-            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                ClientError::Config(format!("invalid presigned header name `{name}`"))
-            })?;
-            let value = HeaderValue::from_str(value).map_err(|_| {
-                ClientError::Config(format!("invalid value for presigned header `{name}`"))
-            })?;
-            headers.insert(name, value);
-        }
-        headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-
-        let (tx, mut rx) = tokio::sync::watch::channel(0u64);
-        let send = self.execute(&target, || {
-            let body = match body {
-                UploadBody::Bytes(bytes) => bytes_body(bytes.clone(), tx.clone()),
-                UploadBody::File { path, offset, len } => {
-                    file_body(path, *offset, *len, tx.clone())?
-                }
-            };
-            tx.send_replace(0);
-            Ok(self
-                .http
-                .request(method.clone(), url.clone())
-                .headers(headers.clone())
-                .body(body))
-        });
-        tokio::pin!(send);
-        let reply = loop {
-            tokio::select! {
-                reply = &mut send => break reply?,
-                changed = rx.changed() => {
-                    if changed.is_ok() {
-                        let done = *rx.borrow_and_update();
-                        progress(done);
-                    }
-                }
-            }
-        };
-        progress(body.len());
-        Ok(reply
-            .headers
-            .get(reqwest::header::ETAG)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string))
-    }
-
     // ---- plumbing -----------------------------------------------------------------------
 
     async fn api<B: Serialize + ?Sized, T: DeserializeOwned>(
@@ -513,166 +347,6 @@ impl Client {
         })
         .await
     }
-
-    /// Sends the request `build` makes, retrying transient failures; returns a successful reply
-    /// or the error the last attempt produced. `what` names the target in logs (no secrets).
-    async fn execute(
-        &self,
-        what: &str,
-        build: impl Fn() -> Result<reqwest::RequestBuilder, ClientError>,
-    ) -> Result<Reply, ClientError> {
-        let max_attempts = self.retry.max_attempts.max(1);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let outcome = match build()?.send().await {
-                Ok(response) => {
-                    let status = response.status();
-                    let headers = response.headers().clone();
-                    match response.bytes().await {
-                        Ok(body) => Ok(Reply {
-                            status,
-                            headers,
-                            body,
-                        }),
-                        Err(e) => Err(e),
-                    }
-                }
-                Err(e) => Err(e),
-            };
-            let wait = match outcome {
-                Ok(reply) if reply.status.is_success() => {
-                    tracing::debug!(target: "imgcloud::http", what, status = reply.status.as_u16(), attempt, "ok");
-                    return Ok(reply);
-                }
-                Ok(reply) => {
-                    let retryable = reply.status == StatusCode::TOO_MANY_REQUESTS
-                        || (reply.status.is_server_error()
-                            && reply.status != StatusCode::NOT_IMPLEMENTED);
-                    tracing::debug!(target: "imgcloud::http", what, status = reply.status.as_u16(), attempt, retryable, "error status");
-                    if !retryable || attempt >= max_attempts {
-                        return Err(self.error_from_reply(what, reply));
-                    }
-                    retry_after(&reply.headers)
-                        .map(|d| d.min(self.retry.max_retry_after))
-                        .unwrap_or_else(|| self.retry.backoff(attempt))
-                }
-                Err(e) => {
-                    let retryable =
-                        e.is_timeout() || e.is_connect() || e.is_request() || e.is_body();
-                    let detail = error_chain(&e);
-                    tracing::debug!(target: "imgcloud::http", what, attempt, retryable, error = %detail, "request failed");
-                    if !retryable || attempt >= max_attempts {
-                        return Err(ClientError::Network {
-                            server: self.target_name(what),
-                            detail,
-                        });
-                    }
-                    self.retry.backoff(attempt)
-                }
-            };
-            tokio::time::sleep(wait).await;
-        }
-    }
-
-    /// The server for API paths, the (query-less) URL for presigned targets.
-    fn target_name(&self, what: &str) -> String {
-        if what.starts_with('/') {
-            self.server.clone()
-        } else {
-            what.to_string()
-        }
-    }
-
-    fn error_from_reply(&self, what: &str, reply: Reply) -> ClientError {
-        let status = reply.status.as_u16();
-        let (code, message) = parse_error_body(&reply.body).unwrap_or_else(|| {
-            let reason = reply
-                .status
-                .canonical_reason()
-                .unwrap_or("error")
-                .to_string();
-            (
-                reason.to_ascii_lowercase().replace(' ', "_"),
-                format!("{reason} from {}", self.target_name(what)),
-            )
-        });
-        match reply.status {
-            StatusCode::UNAUTHORIZED => ClientError::Unauthorized {
-                server: self.server.clone(),
-                message,
-            },
-            StatusCode::NOT_FOUND => ClientError::NotFound { message },
-            _ => ClientError::Api {
-                status,
-                code,
-                message,
-            },
-        }
-    }
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-/// `{"error":{"code","message"}}` from the API, or `<Code>`/`<Message>` from an S3 store.
-fn parse_error_body(body: &[u8]) -> Option<(String, String)> {
-    if let Ok(parsed) = serde_json::from_slice::<ErrorBody>(body) {
-        return Some((parsed.error.code, parsed.error.message));
-    }
-    let text = std::str::from_utf8(body).ok()?;
-    let tag = |name: &str| {
-        let start = text.find(&format!("<{name}>"))? + name.len() + 2;
-        let end = text[start..].find(&format!("</{name}>"))? + start;
-        Some(text[start..end].trim().to_string())
-    };
-    let code = tag("Code")?;
-    let message = tag("Message").unwrap_or_else(|| code.clone());
-    Some((code, format!("object store: {message}")))
-}
-
-/// `Retry-After` in seconds (HTTP dates are rare from our servers and are ignored).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    value
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
-}
-
-/// A reqwest error and its causes, without any URL (presigned URLs carry signatures).
-fn error_chain(e: &reqwest::Error) -> String {
-    let mut parts = Vec::new();
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
-    let top = if e.is_timeout() {
-        "timed out".to_string()
-    } else if e.is_connect() {
-        "connection failed".to_string()
-    } else {
-        "request failed".to_string()
-    };
-    parts.push(top);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !text.contains("://") && parts.last() != Some(&text) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    parts.join(": ")
-}
-
-fn redacted_url(url: &url::Url) -> String {
-    let mut shown = url.clone();
-    shown.set_query(None);
-    shown.set_fragment(None);
-    let _ = shown.set_password(None);
-    let _ = shown.set_username("");
-    shown.to_string()
 }
 
 /// Percent-encodes one path segment.
@@ -689,383 +363,9 @@ pub fn new_idempotency_key() -> String {
         .collect()
 }
 
-fn bytes_body(bytes: Bytes, progress: tokio::sync::watch::Sender<u64>) -> reqwest::Body {
-    let total = bytes.len();
-    let chunks = (0..total.div_ceil(CHUNK)).map(move |i| {
-        let end = ((i + 1) * CHUNK).min(total);
-        let chunk = bytes.slice(i * CHUNK..end);
-        progress.send_replace(end as u64);
-        Ok::<_, std::io::Error>(chunk)
-    });
-    reqwest::Body::wrap_stream(futures::stream::iter(chunks))
-}
-
-fn file_body(
-    path: &Path,
-    offset: u64,
-    len: u64,
-    progress: tokio::sync::watch::Sender<u64>,
-) -> Result<reqwest::Body, ClientError> {
-    let body_err = |source| ClientError::Body {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(body_err)?;
-    let actual = file.metadata().map_err(body_err)?.len();
-    if actual < offset + len {
-        return Err(body_err(std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            format!("the file shrank to {actual} bytes while being uploaded"),
-        )));
-    }
-    let path = path.to_path_buf();
-    let stream = futures::stream::once(async move {
-        use tokio::io::AsyncSeekExt;
-        let mut file = tokio::fs::File::from_std(file);
-        file.seek(std::io::SeekFrom::Start(offset)).await?;
-        Ok::<_, std::io::Error>(tokio_util::io::ReaderStream::with_capacity(
-            tokio::io::AsyncReadExt::take(file, len),
-            CHUNK,
-        ))
-    })
-    .map(move |opened| match opened {
-        Ok(reader) => reader.left_stream(),
-        Err(e) => futures::stream::once(async move { Err(e) }).right_stream(),
-    })
-    .flatten()
-    .scan(0u64, move |sent, chunk| {
-        if let Ok(chunk) = &chunk {
-            *sent += chunk.len() as u64;
-            progress.send_replace(*sent);
-        }
-        tracing::trace!(path = %path.display(), sent = *sent, "upload body");
-        futures::future::ready(Some(chunk))
-    });
-    Ok(reqwest::Body::wrap_stream(stream))
-}
-
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpListener;
-
-    /// What the stub saw of one request.
-    #[derive(Debug, Clone)]
-    pub(crate) struct Seen {
-        pub(crate) head: String,
-        pub(crate) body: Vec<u8>,
-    }
-
-    impl Seen {
-        /// `(method, path with query)`.
-        pub(crate) fn line(&self) -> (String, String) {
-            let mut parts = self.head.split_whitespace();
-            let method = parts.next().unwrap_or("").to_string();
-            (method, parts.next().unwrap_or("").to_string())
-        }
-
-        pub(crate) fn header(&self, name: &str) -> Option<String> {
-            self.head.lines().find_map(|line| {
-                let (k, v) = line.split_once(':')?;
-                k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-            })
-        }
-    }
-
-    /// A tiny HTTP/1.1 server answering each request with the next scripted raw response (the
-    /// last one repeats).
-    async fn stub(responses: Vec<String>) -> (String, Arc<Mutex<Vec<Seen>>>) {
-        stub_with(Arc::new(move |_, index| {
-            responses[index.min(responses.len() - 1)].clone()
-        }))
-        .await
-    }
-
-    pub(crate) type Handler = Arc<dyn Fn(&Seen, usize) -> String + Send + Sync>;
-
-    /// A tiny HTTP/1.1 server: `handler(request, n)` makes the raw answer to the n-th request
-    /// (an empty answer drops the connection).
-    pub(crate) async fn stub_with(handler: Handler) -> (String, Arc<Mutex<Vec<Seen>>>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = seen.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut socket, _)) = listener.accept().await else {
-                    return;
-                };
-                let log = log.clone();
-                let handler = handler.clone();
-                tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    let mut tmp = [0u8; 65536];
-                    let head_end = loop {
-                        let n = socket.read(&mut tmp).await.unwrap_or(0);
-                        if n == 0 {
-                            break None;
-                        }
-                        buf.extend_from_slice(&tmp[..n]);
-                        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break Some(p + 4);
-                        }
-                    };
-                    let Some(head_end) = head_end else { return };
-                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-                    let mut seen = Seen {
-                        head,
-                        body: buf[head_end..].to_vec(),
-                    };
-                    let len: usize = seen
-                        .header("content-length")
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(0);
-                    while seen.body.len() < len {
-                        let n = socket.read(&mut tmp).await.unwrap_or(0);
-                        if n == 0 {
-                            break;
-                        }
-                        seen.body.extend_from_slice(&tmp[..n]);
-                    }
-                    let index = {
-                        let mut log = log.lock().unwrap();
-                        log.push(seen.clone());
-                        log.len() - 1
-                    };
-                    let response = handler(&seen, index);
-                    let _ = socket.write_all(response.as_bytes()).await;
-                    let _ = socket.shutdown().await;
-                });
-            }
-        });
-        (format!("http://{addr}"), seen)
-    }
-
-    pub(crate) fn response(status: &str, extra: &str, body: &str) -> String {
-        format!(
-            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: application/json\r\nConnection: close\r\n{extra}\r\n{body}",
-            body.len()
-        )
-    }
-
-    fn fast_retry(attempts: u32) -> RetryPolicy {
-        RetryPolicy {
-            max_attempts: attempts,
-            initial_backoff: Duration::from_millis(1),
-            max_backoff: Duration::from_millis(5),
-            max_retry_after: Duration::from_secs(1),
-        }
-    }
-
-    const ME: &str = r#"{"user_id":"u1","username":"ann"}"#;
-
-    #[tokio::test]
-    async fn retries_5xx_and_429_then_succeeds_with_one_idempotency_key() {
-        let (url, seen) = stub(vec![
-            response("503 Service Unavailable", "", "{}"),
-            response("429 Too Many Requests", "Retry-After: 0\r\n", "{}"),
-            response(
-                "500 Internal Server Error",
-                "",
-                r#"{"error":{"code":"internal","message":"x"}}"#,
-            ),
-            response("200 OK", "", r#"{"existing":[]}"#),
-        ])
-        .await;
-        let client = Client::new(&url, Some("tok".into()))
-            .unwrap()
-            .with_retry(fast_retry(10));
-        let answer = client.check(&["ab".repeat(32)]).await.unwrap();
-        assert!(answer.existing.is_empty());
-        let seen = seen.lock().unwrap();
-        assert_eq!(seen.len(), 4);
-        let keys: Vec<_> = seen
-            .iter()
-            .map(|s| s.header("idempotency-key").unwrap())
-            .collect();
-        assert!(
-            keys.iter().all(|k| k == &keys[0] && k.len() == 24),
-            "{keys:?}"
-        );
-        assert_eq!(
-            seen[0].header("authorization").as_deref(),
-            Some("Bearer tok")
-        );
-        assert!(String::from_utf8_lossy(&seen[3].body).contains(&"ab".repeat(32)));
-    }
-
-    #[tokio::test]
-    async fn gives_up_after_max_attempts_with_the_server_message() {
-        let (url, seen) = stub(vec![response(
-            "502 Bad Gateway",
-            "",
-            r#"{"error":{"code":"upstream","message":"object store failed"}}"#,
-        )])
-        .await;
-        let client = Client::new(&url, None).unwrap().with_retry(fast_retry(3));
-        let err = client.me().await.unwrap_err();
-        assert!(
-            matches!(&err, ClientError::Api { status: 502, code, message } if code == "upstream" && message == "object store failed"),
-            "{err:?}"
-        );
-        assert_eq!(seen.lock().unwrap().len(), 3);
-    }
-
-    #[tokio::test]
-    async fn client_errors_are_not_retried_and_are_typed() {
-        let (url, seen) = stub(vec![response(
-            "401 Unauthorized",
-            "",
-            r#"{"error":{"code":"unauthorized","message":"token revoked"}}"#,
-        )])
-        .await;
-        let client = Client::new(&url, Some("secret-token-value".into()))
-            .unwrap()
-            .with_retry(fast_retry(5));
-        let err = client.me().await.unwrap_err();
-        assert!(matches!(err, ClientError::Unauthorized { .. }), "{err:?}");
-        assert!(err.to_string().contains("imgcloud login"), "{err}");
-        assert_eq!(seen.lock().unwrap().len(), 1);
-
-        let (url, _) = stub(vec![response(
-            "404 Not Found",
-            "",
-            r#"{"error":{"code":"not_found","message":"no such image"}}"#,
-        )])
-        .await;
-        let client = Client::new(&url, None).unwrap();
-        assert!(matches!(
-            client.image("x").await.unwrap_err(),
-            ClientError::NotFound { .. }
-        ));
-    }
-
-    #[tokio::test]
-    async fn retries_dropped_connections() {
-        // The first two connections are closed without an answer.
-        let (url, seen) = stub(vec![
-            String::new(),
-            String::new(),
-            response("200 OK", "", ME),
-        ])
-        .await;
-        let client = Client::new(&url, None).unwrap().with_retry(fast_retry(5));
-        assert_eq!(client.me().await.unwrap().username, "ann");
-        assert_eq!(seen.lock().unwrap().len(), 3);
-    }
-
-    #[tokio::test]
-    async fn unreachable_server_is_a_network_error() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        drop(listener);
-        let client = Client::new(&format!("http://{addr}"), None)
-            .unwrap()
-            .with_retry(fast_retry(2));
-        let err = client.me().await.unwrap_err();
-        assert!(matches!(err, ClientError::Network { .. }), "{err:?}");
-        assert!(err.to_string().contains(&addr.to_string()), "{err}");
-    }
-
-    #[tokio::test]
-    async fn presigned_put_streams_a_file_range_and_returns_the_etag() {
-        let (url, seen) = stub(vec![
-            response(
-                "500 Internal Server Error",
-                "",
-                "<Error><Code>InternalError</Code></Error>",
-            ),
-            response("200 OK", "ETag: \"abc\"\r\n", ""),
-        ])
-        .await;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("data.bin");
-        let data: Vec<u8> = (0..700_000u32).map(|i| (i % 251) as u8).collect();
-        std::fs::write(&path, &data).unwrap();
-        let client = Client::new("http://api.invalid", None)
-            .unwrap()
-            .with_retry(fast_retry(3));
-        let request = PresignedRequest {
-            method: "PUT".into(),
-            url: format!("{url}/bucket/i/x/a.jpg?X-Amz-Signature=sekrit"),
-            headers: vec![("x-amz-content-sha256".into(), "deadbeef".into())],
-        };
-        let body = UploadBody::File {
-            path: path.clone(),
-            offset: 100_000,
-            len: 500_000,
-        };
-        let last = Mutex::new(0u64);
-        let etag = client
-            .send_presigned(&request, &body, &|n| *last.lock().unwrap() = n)
-            .await
-            .unwrap();
-        assert_eq!(etag.as_deref(), Some("\"abc\""));
-        assert_eq!(*last.lock().unwrap(), 500_000);
-        let seen = seen.lock().unwrap();
-        assert_eq!(seen.len(), 2);
-        assert_eq!(seen[1].body, data[100_000..600_000]);
-        assert_eq!(
-            seen[1].header("x-amz-content-sha256").as_deref(),
-            Some("deadbeef")
-        );
-        assert!(
-            seen[1]
-                .head
-                .starts_with("PUT /bucket/i/x/a.jpg?X-Amz-Signature=sekrit ")
-        );
-    }
-
-    #[tokio::test]
-    async fn presigned_errors_never_show_the_signature() {
-        let (url, _) = stub(vec![response(
-            "403 Forbidden",
-            "",
-            "<Error><Code>SignatureDoesNotMatch</Code><Message>bad sig</Message></Error>",
-        )])
-        .await;
-        let client = Client::new("http://api.invalid", None).unwrap();
-        let request = PresignedRequest {
-            method: "PUT".into(),
-            url: format!("{url}/b/k?X-Amz-Signature=sekrit"),
-            headers: vec![],
-        };
-        let err = client
-            .send_presigned(
-                &request,
-                &UploadBody::Bytes(Bytes::from_static(b"hi")),
-                &|_| {},
-            )
-            .await
-            .unwrap_err();
-        let text = format!("{err} {err:?}");
-        assert!(
-            text.contains("SignatureDoesNotMatch") && !text.contains("sekrit"),
-            "{text}"
-        );
-
-        let request = PresignedRequest {
-            method: "PUT".into(),
-            url: "http://127.0.0.1:1/b/k?X-Amz-Signature=sekrit".into(),
-            headers: vec![],
-        };
-        let client = client.with_retry(fast_retry(1));
-        let err = client
-            .send_presigned(
-                &request,
-                &UploadBody::Bytes(Bytes::from_static(b"hi")),
-                &|_| {},
-            )
-            .await
-            .unwrap_err();
-        let text = format!("{err} {err:?}");
-        assert!(
-            matches!(err, ClientError::Network { .. }) && !text.contains("sekrit"),
-            "{text}"
-        );
-    }
 
     #[test]
     fn debug_never_shows_the_token_and_urls_are_validated() {
@@ -1080,20 +380,6 @@ pub(crate) mod tests {
             Client::new("not a url", None),
             Err(ClientError::Config(_))
         ));
-    }
-
-    #[test]
-    fn backoff_is_bounded_full_jitter() {
-        let policy = RetryPolicy::default();
-        for retry in 1..=12 {
-            let cap = Duration::from_millis(10 * (1u64 << (retry - 1))).min(Duration::from_secs(2));
-            for _ in 0..50 {
-                assert!(policy.backoff(retry) <= cap);
-            }
-        }
-        // Jitter: not always the cap.
-        let samples: Vec<_> = (0..50).map(|_| policy.backoff(8)).collect();
-        assert!(samples.iter().any(|d| *d < Duration::from_secs(1)));
     }
 
     #[test]

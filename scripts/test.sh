@@ -74,14 +74,17 @@ else
   cargo test --locked --no-fail-fast
 fi
 
-# The real OS keyring path: a private D-Bus session with an unlocked gnome-keyring (Secret
-# Service) and a private kernel session keyring, so the test touches no one's real keyring.
+# The real OS keyring path: a private D-Bus session with a fresh, unlocked gnome-keyring
+# (Secret Service; its files in a temp XDG_DATA_HOME, so no existing keyring and no prompt) and
+# a private kernel session keyring, so the test touches no one's real keyring.
 log "keyring tests against a private Secret Service and session keyring"
-dbus-run-session -- sh -c '
+keyring_home=$(mktemp -d)
+XDG_DATA_HOME="$keyring_home" dbus-run-session -- sh -c '
   printf "imgcloud-test" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
   exec keyctl session - env IMGCLOUD_TEST_KEYRING=1 \
     cargo test --locked -p imgcloud-core --lib secrets::
 '
+rm -rf "$keyring_home"
 
 if [ -z "${SKIP_DESKTOP:-}" ]; then
   log "desktop app"

@@ -16,6 +16,11 @@ log() { printf '\n==> %s\n' "$*" >&2; }
 # A target dir outside the clone lets later runs on the same machine reuse the build.
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/imgcloud/target}
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+export NO_COLOR=1
+
+# Every suite's output is also kept here, to add up the passed tests at the end.
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
 
 # --- packages --------------------------------------------------------------------------------
 apt_packages=(build-essential pkg-config file curl ca-certificates keyutils dbus gnome-keyring
@@ -69,9 +74,9 @@ cargo build --locked --bins
 
 log "running the Rust test suites"
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --locked --no-fail-fast
+  cargo nextest run --locked --no-fail-fast 2>&1 | tee "$results/rust.log"
 else
-  cargo test --locked --no-fail-fast
+  cargo test --locked --no-fail-fast 2>&1 | tee "$results/rust.log"
 fi
 
 # The real OS keyring path: a private D-Bus session with a fresh, unlocked gnome-keyring
@@ -82,16 +87,22 @@ keyring_home=$(mktemp -d)
 XDG_DATA_HOME="$keyring_home" dbus-run-session -- sh -c '
   printf "imgcloud-test" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
   exec keyctl session - env IMGCLOUD_TEST_KEYRING=1 \
-    cargo test --locked -p imgcloud-core --lib secrets::
-'
+    cargo test --locked -p imgcloud-core --lib secrets::tests::real_keyring
+' 2>&1 | tee "$results/keyring.log"
 rm -rf "$keyring_home"
 
 if [ -z "${SKIP_DESKTOP:-}" ]; then
   log "desktop app"
-  scripts/test-desktop.sh
+  scripts/test-desktop.sh 2>&1 | tee "$results/desktop.log"
   # After the UI build: the crate's build script embeds desktop/ui/dist.
   log "desktop app: clippy"
   cargo clippy --locked -p imgcloud-desktop --all-targets -- -D warnings
 fi
 
+# One plain total: nextest's summary, cargo test's "test result" lines, vitest's "Tests" line.
+passed=$(cat "$results"/*.log | sed -E 's/\x1b\[[0-9;]*m//g' | sed -nE \
+  -e 's/.*Summary .* tests run: ([0-9]+) passed.*/\1/p' \
+  -e 's/^test result: ok\. ([0-9]+) passed.*/\1/p' \
+  -e 's/^ *Tests +([0-9]+) passed.*/\1/p' | awk '{ n += $1 } END { print n + 0 }')
 log "all tests passed"
+echo "summary: $passed passed, 0 failed"

@@ -298,6 +298,24 @@ impl S3Config {
         .into()
     }
 
+    /// SigV4 parameters for this store's region and the S3 service.
+    fn signing_params<'a>(
+        &'a self,
+        identity: &'a Identity,
+        settings: SigningSettings,
+        now: SystemTime,
+    ) -> Result<aws_sigv4::http_request::SigningParams<'a>, S3Error> {
+        Ok(v4::SigningParams::builder()
+            .identity(identity)
+            .region(&self.region)
+            .name(SERVICE)
+            .time(now)
+            .settings(settings)
+            .build()
+            .map_err(|e| S3Error::Signing(e.to_string()))?
+            .into())
+    }
+
     /// Presigns one request as a query-string SigV4 URL with `UNSIGNED-PAYLOAD`. The given
     /// headers are signed and returned, so the client must send exactly them. `expires_in` is
     /// cut to [`MAX_PRESIGN_EXPIRY`].
@@ -333,15 +351,7 @@ impl S3Config {
         settings.expires_in = Some(expires_in);
 
         let identity = self.identity();
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name(SERVICE)
-            .time(now)
-            .settings(settings)
-            .build()
-            .map_err(|e| S3Error::Signing(e.to_string()))?
-            .into();
+        let params = self.signing_params(&identity, settings, now)?;
         let signable = SignableRequest::new(
             &req.method,
             url.as_str(),
@@ -392,15 +402,7 @@ impl S3Config {
         settings.signature_location = SignatureLocation::Headers;
 
         let identity = self.identity();
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name(SERVICE)
-            .time(now)
-            .settings(settings)
-            .build()
-            .map_err(|e| S3Error::Signing(e.to_string()))?
-            .into();
+        let params = self.signing_params(&identity, settings, now)?;
         let body = if payload_sha256_hex == UNSIGNED_PAYLOAD {
             SignableBody::UnsignedPayload
         } else {

@@ -10,11 +10,17 @@
 pub mod api;
 pub mod config;
 pub mod credentials;
+pub mod daemon_api;
+pub mod daemon_config;
 pub mod paths;
 pub mod s3;
 
 #[cfg(feature = "client")]
+pub mod backup;
+#[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "client")]
+pub mod daemon_client;
 #[cfg(feature = "client")]
 pub mod links;
 #[cfg(feature = "client")]

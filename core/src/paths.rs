@@ -79,6 +79,21 @@ impl Dirs {
     pub fn embedded_cloud(&self) -> PathBuf {
         self.data.join("cloud")
     }
+
+    /// The sync daemon's settings (`daemon.toml`).
+    pub fn daemon_config_file(&self) -> PathBuf {
+        self.config.join("daemon.toml")
+    }
+
+    /// The sync daemon's own state: its persistent queue and logs.
+    pub fn daemon_state(&self) -> PathBuf {
+        self.data.join("daemon")
+    }
+
+    /// The default backup store (content-addressed copies of synced images).
+    pub fn backup(&self) -> PathBuf {
+        self.data.join("backup")
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ mod inputs;
 mod pipeline;
 mod scan;
 mod send;
+mod single;
 
 use std::io;
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ use crate::client::Client;
 pub use error::UploadError;
 pub use inputs::expand_inputs;
 pub use scan::{FileHashes, hash_file};
+pub use single::{Checkpoint, Prepared, prepare_file, upload_prepared};
 
 use error::clone_client_error;
 use pipeline::run_pipeline;

@@ -1,0 +1,1 @@
+//! The cloud the daemon syncs to. CONTRACT STUB — implemented by the engine helper.

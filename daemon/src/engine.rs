@@ -1,0 +1,1 @@
+//! The engine. CONTRACT STUB — implemented by the engine helper.

@@ -22,6 +22,7 @@ use imgcloud_core::credentials::Credentials;
 use imgcloud_core::paths::Dirs;
 use imgcloud_core::s3::S3Config;
 use serde::{Deserialize, Serialize};
+use url::Url;
 
 use crate::config::{CacheConfig, CdnConfig, LimitsConfig, ServerConfig};
 use crate::embedded_s3::{self, EmbeddedS3};
@@ -51,6 +52,9 @@ pub struct EmbeddedOptions {
     pub s3_listen: SocketAddr,
     pub multipart_cutoff: Option<u64>,
     pub min_part_size: Option<u64>,
+    /// Where the API and clients reach the embedded store, when not where it listens (a proxy,
+    /// a tunnel, a fault injector in tests). Presigned URLs and links use it.
+    pub s3_endpoint: Option<Url>,
     /// Name of the local user created on first start (default `$USER`, else `local`).
     pub username: Option<String>,
 }
@@ -63,6 +67,7 @@ impl EmbeddedOptions {
             s3_listen: DEFAULT_S3_LISTEN,
             multipart_cutoff: None,
             min_part_size: None,
+            s3_endpoint: None,
             username: None,
         }
     }
@@ -236,7 +241,7 @@ impl EmbeddedCloud {
             )
         })?;
         let s3_config = S3Config {
-            endpoint: s3.endpoint(),
+            endpoint: options.s3_endpoint.clone().unwrap_or_else(|| s3.endpoint()),
             region: REGION.to_string(),
             bucket: BUCKET.to_string(),
             access_key: state.s3_access_key.clone(),

@@ -29,6 +29,10 @@ struct Cli {
     /// Embedded S3 store address (embedded mode; default 127.0.0.1:8421).
     #[arg(long, global = true)]
     s3_listen: Option<SocketAddr>,
+    /// URL the API and clients use to reach the embedded store, when a proxy sits in front of
+    /// it (default: the address it listens on).
+    #[arg(long, global = true, value_name = "URL")]
+    s3_endpoint: Option<url::Url>,
     /// Files of at least this many bytes are uploaded in parts.
     #[arg(long, env = "IMGCLOUD_MULTIPART_CUTOFF", global = true)]
     multipart_cutoff: Option<u64>,
@@ -144,6 +148,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 if let Some(s3_listen) = cli.s3_listen {
                     options.s3_listen = s3_listen;
+                }
+                if cli.s3_endpoint.is_some() {
+                    options.s3_endpoint = cli.s3_endpoint.clone();
                 }
                 if cli.multipart_cutoff.is_some() {
                     options.multipart_cutoff = cli.multipart_cutoff;

@@ -9,6 +9,8 @@
 pub mod bins;
 pub mod cli;
 pub mod cloud;
+pub mod daemon;
+pub mod fault_proxy;
 pub mod http;
 pub mod images;
 pub mod metrics;
@@ -16,5 +18,6 @@ pub mod protocol;
 
 pub use cli::CliOutput;
 pub use cloud::EmbeddedCloud;
+pub use daemon::SyncDaemon;
 pub use http::{Fetched, fetch, head};
 pub use images::{jpeg, jpeg_with_orientation, noisy_rgb, png, sha256_hex};

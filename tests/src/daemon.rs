@@ -85,7 +85,10 @@ impl SyncDaemon {
         vec![
             ("IMGCLOUD_CONFIG_DIR".into(), self.config_dir.clone().into()),
             ("IMGCLOUD_DATA_DIR".into(), self.data_dir.clone().into()),
-            ("IMGCLOUD_RUNTIME_DIR".into(), self.runtime_dir.clone().into()),
+            (
+                "IMGCLOUD_RUNTIME_DIR".into(),
+                self.runtime_dir.clone().into(),
+            ),
         ]
     }
 
@@ -147,7 +150,10 @@ impl SyncDaemon {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                anyhow::bail!("imgcloudd did not answer within {START_TIMEOUT:?}; log:\n{}", self.log());
+                anyhow::bail!(
+                    "imgcloudd did not answer within {START_TIMEOUT:?}; log:\n{}",
+                    self.log()
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -324,7 +330,9 @@ fn tail(text: &str, n: usize) -> String {
 
 /// A port free right now on 127.0.0.1.
 pub fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// Writes `bytes` to `path` through a temp name in another folder and a rename (like `mv`).

@@ -83,10 +83,17 @@ fn kill_9_at_three_moments_loses_nothing_and_duplicates_nothing() {
     assert_eq!(daemon.starts(), 4);
 
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let in_cloud = rt.block_on(images_by_sha(&daemon.client().unwrap())).unwrap();
+    let in_cloud = rt
+        .block_on(images_by_sha(&daemon.client().unwrap()))
+        .unwrap();
     assert_eq!(in_cloud.len(), 300, "distinct images in the cloud");
     for (sha, path) in &expected {
-        assert_eq!(in_cloud.get(sha), Some(&1), "{} not exactly once", path.display());
+        assert_eq!(
+            in_cloud.get(sha),
+            Some(&1),
+            "{} not exactly once",
+            path.display()
+        );
         let copy = std::fs::read(daemon.backup_object(sha))
             .unwrap_or_else(|e| panic!("no backup of {}: {e}", path.display()));
         assert_eq!(&sha256_hex(&copy), sha, "backup of {}", path.display());

@@ -40,7 +40,10 @@ fn ignored_files_never_go_up_and_bad_files_are_per_file_errors() {
     ];
     let full = jpeg(300, 200, 20);
     let bad = [
-        (w.join("notes.jpg"), b"these are my notes, not a picture".to_vec()),
+        (
+            w.join("notes.jpg"),
+            b"these are my notes, not a picture".to_vec(),
+        ),
         (w.join("truncated.jpg"), full[..full.len() / 2].to_vec()),
     ];
     for (path, bytes) in good.iter().chain(&ignored).chain(&bad) {
@@ -56,7 +59,9 @@ fn ignored_files_never_go_up_and_bad_files_are_per_file_errors() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
         if std::fs::read(&locked).is_ok() {
-            eprintln!("running as root: chmod 000 does not stop reads, so locked.jpg is not tested as unreadable");
+            eprintln!(
+                "running as root: chmod 000 does not stop reads, so locked.jpg is not tested as unreadable"
+            );
             std::fs::remove_file(&locked).unwrap();
         } else {
             expected_failures += 1;
@@ -64,16 +69,29 @@ fn ignored_files_never_go_up_and_bad_files_are_per_file_errors() {
     }
 
     let status = daemon
-        .wait_for("good files synced and bad ones failed", Duration::from_secs(120), |s| {
-            s.counts.backed_up >= 3 && s.counts.failed >= expected_failures && s.counts.pending() == 0
-        })
+        .wait_for(
+            "good files synced and bad ones failed",
+            Duration::from_secs(120),
+            |s| {
+                s.counts.backed_up >= 3
+                    && s.counts.failed >= expected_failures
+                    && s.counts.pending() == 0
+            },
+        )
         .unwrap();
 
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let in_cloud = rt.block_on(images_by_sha(&daemon.client().unwrap())).unwrap();
+    let in_cloud = rt
+        .block_on(images_by_sha(&daemon.client().unwrap()))
+        .unwrap();
     assert_eq!(in_cloud.len(), 3, "only the good files: {in_cloud:?}");
     for (path, bytes) in &good {
-        assert_eq!(in_cloud.get(&sha256_hex(bytes)), Some(&1), "{}", path.display());
+        assert_eq!(
+            in_cloud.get(&sha256_hex(bytes)),
+            Some(&1),
+            "{}",
+            path.display()
+        );
     }
     for (path, bytes) in &ignored {
         assert!(
@@ -85,7 +103,10 @@ fn ignored_files_never_go_up_and_bad_files_are_per_file_errors() {
 
     // Each bad file is a per-file error naming it, with a reason; ignored files are not in the
     // queue at all.
-    assert_eq!(status.counts.failed, expected_failures as u64, "{status:#?}");
+    assert_eq!(
+        status.counts.failed, expected_failures as u64,
+        "{status:#?}"
+    );
     let errors = daemon.cli(&["status", "--json"]);
     let status: imgcloud_core::daemon_api::Status = serde_json::from_str(&errors.stdout).unwrap();
     for (path, _) in &bad {
@@ -93,9 +114,18 @@ fn ignored_files_never_go_up_and_bad_files_are_per_file_errors() {
             .recent_errors
             .iter()
             .find(|e| &e.path == path)
-            .unwrap_or_else(|| panic!("no error for {}: {:#?}", path.display(), status.recent_errors));
+            .unwrap_or_else(|| {
+                panic!(
+                    "no error for {}: {:#?}",
+                    path.display(),
+                    status.recent_errors
+                )
+            });
         assert!(error.permanent, "{error:?}");
-        assert!(!error.message.is_empty() && !error.code.is_empty(), "{error:?}");
+        assert!(
+            !error.message.is_empty() && !error.code.is_empty(),
+            "{error:?}"
+        );
     }
     let queue = daemon.cli(&["status", "--json"]).stdout;
     for (path, _) in &ignored {

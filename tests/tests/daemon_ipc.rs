@@ -18,7 +18,10 @@ fn socket_is_private_and_status_reflects_queue_pause_and_errors() {
 
     let status = daemon.status();
     assert_eq!(status.folders.len(), 1);
-    assert_eq!(status.folders[0].path, daemon.watch_dir.canonicalize().unwrap());
+    assert_eq!(
+        status.folders[0].path,
+        daemon.watch_dir.canonicalize().unwrap()
+    );
     assert!(!status.paused && status.embedded);
 
     daemon.cli(&["pause"]).assert_success();
@@ -26,13 +29,18 @@ fn socket_is_private_and_status_reflects_queue_pause_and_errors() {
     std::fs::write(daemon.watch_dir.join("while-paused.jpg"), jpeg(120, 90, 1)).unwrap();
     std::fs::write(daemon.watch_dir.join("broken.png"), b"not a png at all").unwrap();
     daemon
-        .wait_for("the new files queued while paused", Duration::from_secs(30), |s| {
-            s.counts.pending() >= 1
-        })
+        .wait_for(
+            "the new files queued while paused",
+            Duration::from_secs(30),
+            |s| s.counts.pending() >= 1,
+        )
         .unwrap();
     std::thread::sleep(Duration::from_secs(2));
     let paused = daemon.status();
-    assert_eq!(paused.counts.backed_up, 0, "nothing goes up while paused: {paused:#?}");
+    assert_eq!(
+        paused.counts.backed_up, 0,
+        "nothing goes up while paused: {paused:#?}"
+    );
 
     daemon.cli(&["resume"]).assert_success();
     let status = daemon
@@ -50,7 +58,9 @@ fn socket_is_private_and_status_reflects_queue_pause_and_errors() {
 fn picgo_endpoint_answers_like_picgo() {
     let port = free_port().unwrap();
     let mut daemon = SyncDaemon::new(&[]).unwrap();
-    daemon.arg("--picgo-listen").arg(&format!("127.0.0.1:{port}"));
+    daemon
+        .arg("--picgo-listen")
+        .arg(&format!("127.0.0.1:{port}"));
     daemon.start().unwrap();
     let url = format!("http://127.0.0.1:{port}/upload");
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -58,17 +68,27 @@ fn picgo_endpoint_answers_like_picgo() {
     // A Typora request: absolute paths of files anywhere; links come back in order.
     let files: Vec<(std::path::PathBuf, Vec<u8>)> = (0..3u64)
         .map(|i| {
-            let bytes = if i == 1 { png(90, 60, 70 + i) } else { jpeg(90, 60, 70 + i) };
-            let path = daemon
-                .outside_dir
-                .join(format!("typora image {i}.{}", if i == 1 { "png" } else { "jpg" }));
+            let bytes = if i == 1 {
+                png(90, 60, 70 + i)
+            } else {
+                jpeg(90, 60, 70 + i)
+            };
+            let path = daemon.outside_dir.join(format!(
+                "typora image {i}.{}",
+                if i == 1 { "png" } else { "jpg" }
+            ));
             std::fs::write(&path, &bytes).unwrap();
             (path, bytes)
         })
         .collect();
     let list: Vec<String> = files.iter().map(|(p, _)| p.display().to_string()).collect();
     let answer = rt
-        .block_on(request("POST", &url, None, Some(&serde_json::json!({ "list": list }))))
+        .block_on(request(
+            "POST",
+            &url,
+            None,
+            Some(&serde_json::json!({ "list": list })),
+        ))
         .unwrap();
     assert_eq!(answer.status, 200);
     let json: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
@@ -77,7 +97,11 @@ fn picgo_endpoint_answers_like_picgo() {
     assert_eq!(result.len(), 3, "{json}");
     for ((_, bytes), link) in files.iter().zip(result) {
         let got = rt.block_on(fetch(link.as_str().unwrap())).unwrap();
-        assert_eq!(sha256_hex(&got.body), sha256_hex(bytes), "links in input order");
+        assert_eq!(
+            sha256_hex(&got.body),
+            sha256_hex(bytes),
+            "links in input order"
+        );
     }
 
     // A missing file: success false, naming it.
@@ -92,7 +116,10 @@ fn picgo_endpoint_answers_like_picgo() {
         .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
     assert_eq!(json["success"], false, "{json}");
-    assert!(json["message"].as_str().unwrap().contains("nope.png"), "{json}");
+    assert!(
+        json["message"].as_str().unwrap().contains("nope.png"),
+        "{json}"
+    );
 
     // No list: the clipboard image. Without a display there is none: a clear message.
     let answer = rt.block_on(request("POST", &url, None, None)).unwrap();

@@ -45,8 +45,14 @@ fn an_object_store_outage_of_30_s_is_waited_out_and_visible_in_status() {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    assert!(saw_errors, "no error was visible in `imgcloud status` during the outage");
-    assert_eq!(max_done_during, 1, "nothing can reach the store during the outage");
+    assert!(
+        saw_errors,
+        "no error was visible in `imgcloud status` during the outage"
+    );
+    assert_eq!(
+        max_done_during, 1,
+        "nothing can reach the store during the outage"
+    );
     let out = daemon.cli(&["status"]);
     assert_eq!(out.code, 0, "{out}");
 
@@ -55,7 +61,9 @@ fn an_object_store_outage_of_30_s_is_waited_out_and_visible_in_status() {
         .wait_synced(21, Duration::from_secs(240))
         .expect("the queue drains once the store is back");
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let in_cloud = rt.block_on(images_by_sha(&daemon.client().unwrap())).unwrap();
+    let in_cloud = rt
+        .block_on(images_by_sha(&daemon.client().unwrap()))
+        .unwrap();
     assert_eq!(in_cloud.len(), 21, "{in_cloud:?}");
     for sha in &shas {
         assert_eq!(in_cloud.get(sha), Some(&1));

@@ -71,9 +71,18 @@ fn images_arriving_by_copy_move_and_slow_writer_are_each_uploaded_once_and_backe
     let in_cloud = rt.block_on(images_by_sha(&client)).unwrap();
     assert_eq!(in_cloud.len(), 100, "images in the cloud: {in_cloud:?}");
     for (path, sha, _) in &expected {
-        assert_eq!(in_cloud.get(sha), Some(&1), "{} not exactly once", path.display());
+        assert_eq!(
+            in_cloud.get(sha),
+            Some(&1),
+            "{} not exactly once",
+            path.display()
+        );
     }
-    assert_eq!(daemon.count_originals(), 100, "one stored original per image");
+    assert_eq!(
+        daemon.count_originals(),
+        100,
+        "one stored original per image"
+    );
 
     // An "uploaded" line with its link for each file, once; the link serves the same bytes.
     let lines = daemon.uploaded_lines();
@@ -83,10 +92,20 @@ fn images_arriving_by_copy_move_and_slow_writer_are_each_uploaded_once_and_backe
             .filter(|(p, _)| p == path)
             .map(|(_, l)| l)
             .collect();
-        assert_eq!(links.len(), 1, "{}: uploaded lines {links:?}", path.display());
+        assert_eq!(
+            links.len(),
+            1,
+            "{}: uploaded lines {links:?}",
+            path.display()
+        );
         let got = rt.block_on(fetch(links[0])).unwrap();
         assert_eq!(got.status, 200, "{}", links[0]);
-        assert_eq!(&sha256_hex(&got.body), sha, "{} served other bytes", links[0]);
+        assert_eq!(
+            &sha256_hex(&got.body),
+            sha,
+            "{} served other bytes",
+            links[0]
+        );
     }
 
     // The backup holds each original with the right hash.
@@ -116,7 +135,11 @@ fn files_added_while_stopped_are_uploaded_at_the_next_start() {
     for i in 0..6u64 {
         let bytes = jpeg(180, 120, 50 + i);
         shas.push(sha256_hex(&bytes));
-        let dir = if i % 2 == 0 { &daemon.watch_dir } else { &nested };
+        let dir = if i % 2 == 0 {
+            &daemon.watch_dir
+        } else {
+            &nested
+        };
         std::fs::write(dir.join(format!("offline-{i}.jpg")), &bytes).unwrap();
     }
 

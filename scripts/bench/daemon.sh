@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Sync daemon benchmarks (issue "Sync daemon"), all on fresh embedded clouds hosted by imgcloudd:
+#   (a) change-to-link latency: 50 photos (~3 MB) copied one at a time into a watched folder;
+#       p50/p99 from close() to the daemon's "uploaded" event (targets 300 ms / 1 s);
+#   (b) restart with 100,000 already-synced files: start → idle (target ≤ 3 s);
+#   (c) idle: CPU over 60 s (target ≈ 0) and RSS with those 100,000 files tracked (≤ 60 MB);
+#   (d) first sync of 1,000 generated JPEGs by the daemon vs `rclone copy` of the same folder to
+#       the same object store, in the same run: both times and the ratio (target ≤ 1.0).
+#
+#   scripts/bench/daemon.sh                 # everything
+#   BENCH_PARTS="a d" scripts/bench/daemon.sh
+#
+# Environment: BENCH_PARTS ("a b c d"; c needs b), BENCH_LATENCY_COUNT (50), BENCH_SEED_FILES
+# (100000), BENCH_IDLE_SECS (60), BENCH_SYNC_COUNT (1000), BENCH_SYNC_WIDTH/HEIGHT/QUALITY
+# (2000×1500 q90, ≈1.2 MB), BENCH_DIR (photo cache), CARGO_TARGET_DIR.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+parts=${BENCH_PARTS:-a b c d}
+cache=${BENCH_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/imgcloud-bench}
+log() { printf '==> %s\n' "$*" >&2; }
+now() { date +%s.%N; }
+secs_since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+want() { [[ " $parts " == *" $1 "* ]]; }
+
+log "building release binaries"
+cd "$repo"
+cargo build --release --quiet -p imgcloud-daemon -p imgcloud-tui
+cargo build --release --quiet -p imgcloud-tests --bin gen-photos --bin bench-daemon
+target=${CARGO_TARGET_DIR:-$repo/target}/release
+daemon_bin="$target/imgcloudd"
+bench_bin="$target/bench-daemon"
+gen_bin="$target/gen-photos"
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/imgcloud-bench-daemon.XXXXXX")"
+daemon_pid=""
+stop_daemon() {
+    if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
+        kill "$daemon_pid" 2>/dev/null || true
+        wait "$daemon_pid" 2>/dev/null || true
+    fi
+    daemon_pid=""
+}
+cleanup() { stop_daemon; rm -rf "$work"; }
+trap cleanup EXIT
+
+# Fresh directories for one daemon instance named $1.
+use_instance() {
+    export IMGCLOUD_CONFIG_DIR="$work/$1/config" IMGCLOUD_DATA_DIR="$work/$1/data" IMGCLOUD_RUNTIME_DIR="$work/$1/run"
+    mkdir -p "$IMGCLOUD_CONFIG_DIR" "$IMGCLOUD_DATA_DIR" "$IMGCLOUD_RUNTIME_DIR" "$work/$1/watched"
+}
+# Starts imgcloudd watching $1 (S3 store on port $2, default any); waits until its socket answers.
+start_daemon() {
+    RUST_LOG=${RUST_LOG:-warn} "$daemon_bin" watch "$1" --listen 127.0.0.1:0 --s3-listen "127.0.0.1:${2:-0}" --no-picgo \
+        >"$IMGCLOUD_DATA_DIR/daemon.out" 2>>"$IMGCLOUD_DATA_DIR/daemon.log" &
+    daemon_pid=$!
+    for _ in $(seq 1 600); do
+        [ -S "$IMGCLOUD_RUNTIME_DIR/imgcloudd.sock" ] && "$target/imgcloud" status --json >/dev/null 2>&1 && return 0
+        kill -0 "$daemon_pid" 2>/dev/null || { cat "$IMGCLOUD_DATA_DIR/daemon.log" >&2; echo "imgcloudd exited" >&2; exit 1; }
+        sleep 0.05
+    done
+    echo "imgcloudd did not answer" >&2; exit 1
+}
+unset IMGCLOUD_TOKEN IMGCLOUD_SERVER
+results=()
+
+# ---- (a) latency ----------------------------------------------------------------------------
+if want a; then
+    n=${BENCH_LATENCY_COUNT:-50}
+    photos="$cache/photos-$n-3000x2000-q92"
+    log "(a) generating $n photos of ~3 MB (cached in $photos)"
+    "$gen_bin" "$photos" "$n" 3000 2000 92 1
+    use_instance a
+    start_daemon "$work/a/watched"
+    log "(a) copying $n photos one at a time into the watched folder"
+    out=$("$bench_bin" latency "$work/a/watched" "$photos" "$n")
+    results+=("(a) change-to-link latency over $n photos of ~3 MB:")
+    results+=("    p50 $(sed -n 's/^latency_p50_ms //p' <<<"$out") ms (target ≤ 300), p99 $(sed -n 's/^latency_p99_ms //p' <<<"$out") ms (target ≤ 1000), max $(sed -n 's/^latency_max_ms //p' <<<"$out") ms")
+    stop_daemon
+fi
+
+# ---- (b) restart with many synced files, (c) idle --------------------------------------------
+if want b; then
+    files=${BENCH_SEED_FILES:-100000}
+    use_instance b
+    log "(b) seeding $files synced files"
+    "$bench_bin" seed "$work/b/watched" "$files" "$IMGCLOUD_DATA_DIR/daemon/queue.db" >&2
+    # Flush the page cache's dirty pages so the start does not pay for the seeding's writes.
+    sync
+    log "(b) starting the daemon over them"
+    start=$(now)
+    start_daemon "$work/b/watched"
+    "$bench_bin" wait-idle
+    idle_secs=$(secs_since "$start")
+    results+=("(b) restart with $files already-synced files: idle after ${idle_secs} s (target ≤ 3)")
+    if want c; then
+        secs=${BENCH_IDLE_SECS:-60}
+        hz=$(getconf CLK_TCK)
+        ticks() { awk '{ print $14 + $15 }' "/proc/$daemon_pid/stat"; }
+        log "(c) measuring idle CPU for $secs s"
+        t0=$(ticks); sleep "$secs"; t1=$(ticks)
+        rss_kb=$(awk '/^VmRSS/ { print $2 }' "/proc/$daemon_pid/status")
+        cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s="$secs" 'BEGIN { printf "%.2f", (b - a) / hz / s * 100 }')
+        results+=("(c) idle over ${secs} s: CPU ${cpu} % of one core (target ≈ 0); RSS $((rss_kb / 1024)) MB with $files files tracked (target ≤ 60)")
+    fi
+    stop_daemon
+fi
+
+# ---- (d) first sync vs rclone -----------------------------------------------------------------
+if want d; then
+    n=${BENCH_SYNC_COUNT:-1000}
+    w=${BENCH_SYNC_WIDTH:-2000}; h=${BENCH_SYNC_HEIGHT:-1500}; q=${BENCH_SYNC_QUALITY:-90}
+    photos="$cache/photos-$n-${w}x${h}-q$q"
+    log "(d) generating $n photos of ${w}×${h} (cached in $photos)"
+    "$gen_bin" "$photos" "$n" "$w" "$h" "$q" 2
+    rm -f "$photos"/*.tmp
+    bytes=$(find "$photos" -maxdepth 1 -name 'photo-*.jpg' -printf '%s\n' | awk '{ s += $1 } END { print s }')
+    use_instance d
+    s3_port=$("$bench_bin" free-port)
+    start_daemon "$work/d/watched" "$s3_port"
+    log "(d) putting $n photos into the watched folder (hard links: no copy cost in the timing)"
+    cp -al "$photos" "$work/d/watched/photos"
+    out=$("$bench_bin" wait-done "$n")
+    up_secs=$(sed -n 's/^uploaded //p' <<<"$out")
+    backup_secs=$(sed -n 's/^backed_up //p' <<<"$out")
+
+    # rclone to the same store (the daemon idles meanwhile): its endpoint and keys.
+    cloud_toml="$IMGCLOUD_DATA_DIR/cloud/cloud.toml"
+    toml_value() { sed -n -E "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*\"([^\"]*)\".*/\1/p" "$cloud_toml" | head -n 1; }
+    if ! command -v rclone >/dev/null 2>&1; then
+        log "installing rclone"
+        apt-get update -qq >/dev/null
+        for i in 1 2 3; do apt-get install -y -qq --no-install-recommends rclone >/dev/null && break; sleep 2; done
+    fi
+    s3="http://127.0.0.1:$s3_port"
+    bucket=imgcloud
+    unset AWS_CA_BUNDLE
+    export RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other RCLONE_CONFIG_BENCH_ENV_AUTH=false
+    export RCLONE_CONFIG_BENCH_ENDPOINT="$s3" RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE=true RCLONE_CONFIG_BENCH_REGION=us-east-1
+    export RCLONE_CONFIG_BENCH_ACCESS_KEY_ID="$(toml_value s3_access_key)" RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY="$(toml_value s3_secret_key)"
+    log "(d) rclone copy of the same folder to $s3/$bucket/rclone-bench/"
+    start=$(now)
+    rclone copy --config /dev/null --transfers 4 --s3-no-check-bucket "$photos" "bench:$bucket/rclone-bench" 2>"$work/rclone.err" || {
+        cat "$work/rclone.err" >&2; echo "rclone copy failed" >&2; exit 1; }
+    rclone_secs=$(secs_since "$start")
+    copied=$(find "$IMGCLOUD_DATA_DIR/cloud/objects/$bucket/rclone-bench" -type f | wc -l)
+    [ "$copied" -eq "$n" ] || { echo "rclone stored $copied of $n files" >&2; exit 1; }
+    stop_daemon
+    results+=("(d) first sync of $n JPEGs ($((bytes / 1000000)) MB): imgcloudd all links ${up_secs} s, all backed up ${backup_secs} s; rclone copy ${rclone_secs} s")
+    results+=("    ratio imgcloudd/rclone: $(awk -v a="$up_secs" -v b="$rclone_secs" 'BEGIN { printf "%.2f", a / b }') to links, $(awk -v a="$backup_secs" -v b="$rclone_secs" 'BEGIN { printf "%.2f", a / b }') to backups (target ≤ 1.0)")
+fi
+
+printf '%s\n' "${results[@]}"

@@ -6,6 +6,7 @@
 //! The token never appears in `Debug` output, logs or errors, and presigned URLs are logged and
 //! reported without their query (which holds the signature).
 
+mod bandwidth;
 mod error;
 mod presigned;
 mod retry;
@@ -13,6 +14,7 @@ mod retry;
 pub(crate) mod test_stub;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -68,6 +70,8 @@ pub struct Client {
     token: Option<Token>,
     retry: RetryPolicy,
     request_timeout: Duration,
+    /// Upload bandwidth limit, shared by clones.
+    bandwidth: Arc<bandwidth::Bandwidth>,
 }
 
 impl fmt::Debug for Client {
@@ -76,6 +80,7 @@ impl fmt::Debug for Client {
             .field("server", &self.server)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("retry", &self.retry)
+            .field("bandwidth_limit", &self.bandwidth.rate())
             .finish()
     }
 }
@@ -111,6 +116,7 @@ impl Client {
             token,
             retry: RetryPolicy::default(),
             request_timeout: Duration::from_secs(60),
+            bandwidth: Arc::new(bandwidth::Bandwidth::new(0)),
         })
     }
 
@@ -139,6 +145,26 @@ impl Client {
     pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
         self
+    }
+
+    /// Limits the bytes per second of presigned uploads (object-store PUT bodies: originals,
+    /// parts and thumbnails) to `bytes_per_sec` in total; `0` means unlimited. The limit is
+    /// shared by this client and every clone made from it afterwards, and split evenly between
+    /// uploads running at the same time. API requests are not limited.
+    pub fn with_bandwidth_limit(mut self, bytes_per_sec: u64) -> Self {
+        self.bandwidth = Arc::new(bandwidth::Bandwidth::new(bytes_per_sec));
+        self
+    }
+
+    /// Changes the bandwidth limit of this client and of every clone sharing it, uploads in
+    /// flight included (`0` = unlimited).
+    pub fn set_bandwidth_limit(&self, bytes_per_sec: u64) {
+        self.bandwidth.set_rate(bytes_per_sec);
+    }
+
+    /// The upload bandwidth limit in bytes per second (`0` = unlimited).
+    pub fn bandwidth_limit(&self) -> u64 {
+        self.bandwidth.rate()
     }
 
     /// Base URL, without a trailing slash.

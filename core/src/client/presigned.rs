@@ -3,12 +3,14 @@
 //! which holds the signature.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use reqwest::Method;
 use reqwest::header::{CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue};
 
+use super::bandwidth::{Bandwidth, throttle};
 use super::{Client, ClientError};
 use crate::api::PresignedRequest;
 
@@ -69,10 +71,13 @@ impl Client {
 
         let (tx, mut rx) = tokio::sync::watch::channel(0u64);
         let send = self.execute(&target, || {
+            let limit = self.bandwidth.clone();
             let body = match body {
-                UploadBody::Bytes(bytes) => bytes_body(bytes.clone(), tx.clone()),
+                UploadBody::Bytes(bytes) => {
+                    throttled_body(bytes_body(bytes.clone()), limit, tx.clone())
+                }
                 UploadBody::File { path, offset, len } => {
-                    file_body(path, *offset, *len, tx.clone())?
+                    throttled_body(file_body(path, *offset, *len)?, limit, tx.clone())
                 }
             };
             tx.send_replace(0);
@@ -112,23 +117,18 @@ fn redacted_url(url: &url::Url) -> String {
     shown.to_string()
 }
 
-fn bytes_body(bytes: Bytes, progress: tokio::sync::watch::Sender<u64>) -> reqwest::Body {
+fn bytes_body(bytes: Bytes) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
     let total = bytes.len();
-    let chunks = (0..total.div_ceil(CHUNK)).map(move |i| {
-        let end = ((i + 1) * CHUNK).min(total);
-        let chunk = bytes.slice(i * CHUNK..end);
-        progress.send_replace(end as u64);
-        Ok::<_, std::io::Error>(chunk)
-    });
-    reqwest::Body::wrap_stream(futures::stream::iter(chunks))
+    let chunks = (0..total.div_ceil(CHUNK))
+        .map(move |i| Ok(bytes.slice(i * CHUNK..((i + 1) * CHUNK).min(total))));
+    futures::stream::iter(chunks)
 }
 
 fn file_body(
     path: &Path,
     offset: u64,
     len: u64,
-    progress: tokio::sync::watch::Sender<u64>,
-) -> Result<reqwest::Body, ClientError> {
+) -> Result<impl Stream<Item = std::io::Result<Bytes>> + Send + 'static, ClientError> {
     let body_err = |source| ClientError::Body {
         path: path.to_path_buf(),
         source,
@@ -141,8 +141,7 @@ fn file_body(
             format!("the file shrank to {actual} bytes while being uploaded"),
         )));
     }
-    let path = path.to_path_buf();
-    let stream = futures::stream::once(async move {
+    Ok(futures::stream::once(async move {
         use tokio::io::AsyncSeekExt;
         let mut file = tokio::fs::File::from_std(file);
         file.seek(std::io::SeekFrom::Start(offset)).await?;
@@ -155,16 +154,24 @@ fn file_body(
         Ok(reader) => reader.left_stream(),
         Err(e) => futures::stream::once(async move { Err(e) }).right_stream(),
     })
-    .flatten()
-    .scan(0u64, move |sent, chunk| {
+    .flatten())
+}
+
+/// The request body: `chunks` under the client's bandwidth limit, reporting the bytes handed
+/// to the connection so far.
+fn throttled_body(
+    chunks: impl Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+    limit: Arc<Bandwidth>,
+    progress: tokio::sync::watch::Sender<u64>,
+) -> reqwest::Body {
+    let stream = throttle(chunks, limit).scan(0u64, move |sent, chunk| {
         if let Ok(chunk) = &chunk {
             *sent += chunk.len() as u64;
             progress.send_replace(*sent);
         }
-        tracing::trace!(path = %path.display(), sent = *sent, "upload body");
         futures::future::ready(Some(chunk))
     });
-    Ok(reqwest::Body::wrap_stream(stream))
+    reqwest::Body::wrap_stream(stream)
 }
 
 #[cfg(test)]

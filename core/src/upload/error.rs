@@ -48,7 +48,21 @@ impl UploadError {
         }
     }
 
-    /// Stable machine-readable code (for `--json` output).
+    /// Stable machine-readable code (for `--json` output and the daemon's failure list).
+    ///
+    /// | code | meaning | [`is_transient`](Self::is_transient) |
+    /// |---|---|---|
+    /// | `missing` | the file is gone | no |
+    /// | `unreadable` | it cannot be read (permissions, I/O error) | only for timeouts and busy files |
+    /// | `empty`, `not_an_image`, `truncated`, `corrupt`, `too_large` | the bytes cannot be uploaded | no |
+    /// | `changed` | it changed while being read or sent | yes |
+    /// | `rejected` | the server or store refused it (4xx other than 408/429) | no |
+    /// | `unauthorized` | the token was refused | no (sign in again) |
+    /// | `network` | no answer: connection refused or reset, timeout | yes |
+    /// | `rate_limited` | HTTP 429 | yes |
+    /// | `server` | HTTP 5xx (or 408) | yes |
+    /// | `bad_response` | an answer the client does not understand | yes |
+    /// | `config` | the client is misconfigured (e.g. an invalid server URL) | no |
     pub fn code(&self) -> &'static str {
         match self {
             Self::Missing { .. } => "missing",
@@ -60,28 +74,47 @@ impl UploadError {
             Self::TooLarge { .. } => "too_large",
             Self::Changed { .. } => "changed",
             Self::Rejected { .. } => "rejected",
-            Self::Client {
-                source: ClientError::Unauthorized { .. },
-                ..
-            } => "unauthorized",
-            Self::Client {
-                source: ClientError::Network { .. },
-                ..
-            } => "network",
-            Self::Client { .. } => "server",
+            Self::Client { source, .. } => match source {
+                ClientError::Unauthorized { .. } => "unauthorized",
+                ClientError::Network { .. } => "network",
+                ClientError::Api { status: 429, .. } => "rate_limited",
+                ClientError::Api { status, .. } if is_transient_status(*status) => "server",
+                ClientError::Api { .. } | ClientError::NotFound { .. } => "rejected",
+                ClientError::Decode { .. } => "bad_response",
+                ClientError::Body { source, .. } if body_changed(source) => "changed",
+                ClientError::Body { .. } => "unreadable",
+                ClientError::Config(_) => "config",
+            },
         }
     }
 
-    /// Whether trying again later may succeed (network trouble, server errors, a file that
-    /// was still being written).
+    /// Whether trying the same file again later may succeed, so a caller (the sync daemon)
+    /// should retry it with backoff rather than report it as failed for good.
+    ///
+    /// Transient: network trouble (connection errors, resets, timeouts), HTTP 5xx, 429 and
+    /// 408, answers the client could not understand, a file that changed (or shrank) while it
+    /// was being read or sent, and reads that timed out or found the file busy. Permanent:
+    /// a missing, empty, truncated, corrupt, non-image or too large file, any other 4xx
+    /// ([`UploadError::Rejected`]), a refused token and a misconfigured client.
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Changed { .. } => true,
-            Self::Client { source, .. } => !matches!(
-                source,
-                ClientError::Unauthorized { .. } | ClientError::Config(_)
-            ),
-            _ => false,
+            Self::Unreadable { source, .. } => is_transient_io(source),
+            Self::Client { source, .. } => match source {
+                ClientError::Network { .. } | ClientError::Decode { .. } => true,
+                ClientError::Api { status, .. } => is_transient_status(*status),
+                ClientError::Body { source, .. } => body_changed(source) || is_transient_io(source),
+                ClientError::Unauthorized { .. }
+                | ClientError::NotFound { .. }
+                | ClientError::Config(_) => false,
+            },
+            Self::Missing { .. }
+            | Self::Empty { .. }
+            | Self::NotAnImage { .. }
+            | Self::Truncated { .. }
+            | Self::Corrupt { .. }
+            | Self::TooLarge { .. }
+            | Self::Rejected { .. } => false,
         }
     }
 
@@ -89,7 +122,7 @@ impl UploadError {
         match e {
             ClientError::Api {
                 status, message, ..
-            } if (400..500).contains(&status) && status != 429 => Self::Rejected {
+            } if (400..500).contains(&status) && !is_transient_status(status) => Self::Rejected {
                 path: path.to_path_buf(),
                 message,
             },
@@ -133,6 +166,31 @@ impl UploadError {
             }
         }
     }
+}
+
+/// 429 (rate limited), 408 (request timeout) and 5xx answers are worth retrying later.
+fn is_transient_status(status: u16) -> bool {
+    status == 429 || status == 408 || status >= 500
+}
+
+/// A read that failed because of timing, not because of the file itself.
+fn is_transient_io(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::TimedOut
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+            | io::ErrorKind::ResourceBusy
+            | io::ErrorKind::StaleNetworkFileHandle
+    )
+}
+
+/// The file shrank (or vanished) while its bytes were being sent.
+fn body_changed(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::UnexpectedEof | io::ErrorKind::NotFound
+    )
 }
 
 /// `ClientError` is not `Clone` (it holds `io::Error`); rebuild an equivalent one for each file.

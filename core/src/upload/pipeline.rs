@@ -10,11 +10,13 @@ use tokio::sync::Semaphore;
 use super::error::thumb_error;
 use super::inputs::upload_filename;
 use super::scan::{Scanned, scan_file, stat};
-use super::send::send_objects;
+use super::send::{SendPlan, send_objects};
 use super::{UploadError, UploadEvent, UploadOptions, Uploaded};
 use crate::api::{CompleteUpload, CreateUpload, CreateUploadResponse, Image, Limits};
 use crate::client::{Client, new_idempotency_key};
+use crate::probe::Probe;
 use crate::thumbs::{self, ThumbOptions, Thumbnail};
+use bytes::Bytes;
 
 /// Runs blocking work on tokio's blocking pool.
 ///
@@ -138,6 +140,49 @@ pub(super) async fn run_pipeline(
         .await
 }
 
+/// How thumbnails are made under the server's `limits`.
+pub(super) fn thumb_options(limits: &Limits, options: &UploadOptions) -> ThumbOptions {
+    ThumbOptions {
+        max_pixels: limits.max_pixels,
+        quality: options.thumb_quality,
+    }
+}
+
+/// Makes the thumbnails of a scanned file (blocking): from its bytes when they were kept in
+/// memory, from the file otherwise.
+pub(super) fn make_thumbs(
+    path: &Path,
+    probe: &Probe,
+    data: Option<&Bytes>,
+    options: &ThumbOptions,
+) -> Result<Vec<Thumbnail>, UploadError> {
+    let made = match data {
+        Some(bytes) => thumbs::make_thumbnails(bytes, probe, options),
+        None => thumbs::make_thumbnails_from_file(path, probe, options),
+    };
+    made.map_err(|e| thumb_error(path, e))
+}
+
+/// The `POST /v1/uploads` body for a scanned file and its thumbnails.
+pub(super) fn create_request(
+    scanned: &Scanned,
+    thumbs: &[Thumbnail],
+    limits: &Limits,
+) -> CreateUpload {
+    let (width, height) = scanned.probe.display_size();
+    CreateUpload {
+        filename: upload_filename(&scanned.path, limits.max_filename_bytes as usize),
+        size: scanned.size,
+        sha256: scanned.hashes.sha256.clone(),
+        content_type: scanned.probe.content_type().to_string(),
+        width,
+        height,
+        taken_at: scanned.probe.taken_at,
+        thumbs: thumbs.iter().map(Thumbnail::spec).collect(),
+        parts: scanned.hashes.parts.clone(),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn upload_scanned(
     client: &Client,
@@ -150,10 +195,7 @@ async fn upload_scanned(
     events: &(impl Fn(UploadEvent) + Send + Sync),
 ) -> Result<Uploaded, UploadError> {
     let path = scanned.path.clone();
-    let thumb_options = ThumbOptions {
-        max_pixels: limits.max_pixels,
-        quality: options.thumb_quality,
-    };
+    let thumb_options = thumb_options(limits, options);
     let thumbs = {
         let (probe, data, p) = (scanned.probe.clone(), scanned.data.clone(), path.clone());
         let _permit = thumb_cpu
@@ -164,11 +206,7 @@ async fn upload_scanned(
                 source: io::Error::other("upload cancelled"),
             })?;
         blocking(&path, move || {
-            let made = match &data {
-                Some(bytes) => thumbs::make_thumbnails(bytes, &probe, &thumb_options),
-                None => thumbs::make_thumbnails_from_file(&p, &probe, &thumb_options),
-            };
-            made.map_err(|e| thumb_error(&p, e))
+            make_thumbs(&p, &probe, data.as_ref(), &thumb_options)
         })
         .await?
     };
@@ -177,18 +215,7 @@ async fn upload_scanned(
         path: path.clone(),
         source: io::Error::other("upload cancelled"),
     })?;
-    let (width, height) = scanned.probe.display_size();
-    let create = CreateUpload {
-        filename: upload_filename(&path, limits.max_filename_bytes as usize),
-        size: scanned.size,
-        sha256: scanned.hashes.sha256.clone(),
-        content_type: scanned.probe.content_type().to_string(),
-        width,
-        height,
-        taken_at: scanned.probe.taken_at,
-        thumbs: thumbs.iter().map(Thumbnail::spec).collect(),
-        parts: scanned.hashes.parts.clone(),
-    };
+    let create = create_request(&scanned, &thumbs, limits);
     let key = new_idempotency_key();
     let answer = client
         .create_upload(&create, &key)
@@ -209,10 +236,23 @@ async fn upload_scanned(
         } => (upload_id, original, thumbs),
     };
     let sent = async {
-        let parts = send_objects(
-            client, &scanned, &thumbs, &original, &targets, options, index, events,
-        )
-        .await?;
+        let plan = SendPlan {
+            scanned: &scanned,
+            thumbs: &thumbs,
+            original: &original,
+            targets: &targets,
+            parts_done: &[],
+        };
+        let progress = |bytes_done: u64| {
+            events(UploadEvent::Progress {
+                index,
+                bytes_done,
+                bytes_total: scanned.size,
+            })
+        };
+        let parts = send_objects(client, &plan, options, &progress, &mut |_| {})
+            .await
+            .map_err(|e| e.error)?;
         if stat(&path)? != (scanned.size, scanned.modified) {
             return Err(UploadError::Changed { path: path.clone() });
         }

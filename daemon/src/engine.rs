@@ -1,1 +1,0 @@
-//! The engine. CONTRACT STUB — implemented by the engine helper.

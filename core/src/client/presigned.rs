@@ -277,4 +277,44 @@ mod tests {
             "{text}"
         );
     }
+
+    #[tokio::test]
+    async fn presigned_bodies_obey_the_bandwidth_limit_shared_by_clones() {
+        let (url, seen) = stub(vec![response("200 OK", "ETag: \"e\"\r\n", "")]).await;
+        let client = Client::new("http://api.invalid", None)
+            .unwrap()
+            .with_bandwidth_limit(1_000_000);
+        let clone = client.clone();
+        assert_eq!(clone.bandwidth_limit(), 1_000_000);
+        let request = PresignedRequest {
+            method: "PUT".into(),
+            url: format!("{url}/b/k"),
+            headers: vec![],
+        };
+        let body = UploadBody::Bytes(Bytes::from(vec![1u8; 200_000]));
+        let start = std::time::Instant::now();
+        let (a, b) = tokio::join!(
+            client.send_presigned(&request, &body, &|_| {}),
+            clone.send_presigned(&request, &body, &|_| {})
+        );
+        a.unwrap();
+        b.unwrap();
+        // 400 kB at 1 MB/s, less the 100 ms burst: at least 0.3 s.
+        let took = start.elapsed();
+        assert!(
+            took >= std::time::Duration::from_millis(290),
+            "took {took:?}"
+        );
+        assert!(seen.lock().unwrap().iter().all(|s| s.body.len() == 200_000));
+
+        // Unlimited again, for every clone.
+        clone.set_bandwidth_limit(0);
+        assert_eq!(client.bandwidth_limit(), 0);
+        let start = std::time::Instant::now();
+        client
+            .send_presigned(&request, &body, &|_| {})
+            .await
+            .unwrap();
+        assert!(start.elapsed() < std::time::Duration::from_millis(250));
+    }
 }

@@ -248,3 +248,103 @@ pub(super) fn thumb_error(path: &Path, e: ThumbError) -> UploadError {
         ThumbError::Io(source) => UploadError::from_io(&path, source),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(source: ClientError) -> UploadError {
+        UploadError::Client {
+            path: "a.jpg".into(),
+            source,
+        }
+    }
+
+    fn api(status: u16) -> ClientError {
+        ClientError::Api {
+            status,
+            code: "x".into(),
+            message: "m".into(),
+        }
+    }
+
+    #[test]
+    fn transient_and_permanent_failures_are_told_apart() {
+        let path = PathBuf::from("a.jpg");
+        let transient = [
+            UploadError::Changed { path: path.clone() },
+            client(ClientError::Network {
+                server: "s".into(),
+                detail: "timed out".into(),
+            }),
+            client(api(503)),
+            client(api(500)),
+            UploadError::from_client(&path, api(429)),
+            UploadError::from_client(&path, api(408)),
+            client(ClientError::Body {
+                path: path.clone(),
+                source: io::Error::new(io::ErrorKind::UnexpectedEof, "shrank"),
+            }),
+            UploadError::Unreadable {
+                path: path.clone(),
+                source: io::Error::new(io::ErrorKind::TimedOut, "nfs"),
+            },
+        ];
+        for e in &transient {
+            assert!(e.is_transient(), "{e} ({})", e.code());
+        }
+        let permanent = [
+            UploadError::NotAnImage {
+                path: path.clone(),
+                detail: "text".into(),
+            },
+            UploadError::Empty { path: path.clone() },
+            UploadError::Truncated {
+                path: path.clone(),
+                detail: "eof".into(),
+            },
+            UploadError::TooLarge {
+                path: path.clone(),
+                detail: "big".into(),
+            },
+            UploadError::Missing { path: path.clone() },
+            UploadError::from_client(&path, api(400)),
+            UploadError::from_client(&path, api(409)),
+            UploadError::from_client(
+                &path,
+                ClientError::NotFound {
+                    message: "gone".into(),
+                },
+            ),
+            client(api(403)),
+            client(ClientError::Unauthorized {
+                server: "s".into(),
+                message: "revoked".into(),
+            }),
+            client(ClientError::Config("bad url".into())),
+            UploadError::Unreadable {
+                path: path.clone(),
+                source: io::Error::new(io::ErrorKind::PermissionDenied, "no"),
+            },
+        ];
+        for e in &permanent {
+            assert!(!e.is_transient(), "{e} ({})", e.code());
+        }
+        let codes: Vec<&str> = [
+            UploadError::from_client(&path, api(429)),
+            client(api(502)),
+            UploadError::from_client(&path, api(400)),
+            client(ClientError::Decode {
+                server: "s".into(),
+                detail: "html".into(),
+            }),
+        ]
+        .iter()
+        .map(UploadError::code)
+        .collect();
+        assert_eq!(
+            codes,
+            ["rate_limited", "server", "rejected", "bad_response"]
+        );
+    }
+}

@@ -319,3 +319,416 @@ async fn abort_quietly(client: &Client, upload_id: &str) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::api::{PartTarget, PresignedRequest, ThumbTarget, multipart_part_size};
+    use crate::client::test_stub::{Seen, fast_retry, response, stub_with};
+    use crate::probe::tests::jpeg_bytes;
+
+    /// What the fake cloud does and remembers.
+    #[derive(Default)]
+    struct Cloud {
+        /// idempotency key → session id.
+        sessions: HashMap<String, String>,
+        /// Answer `exists` for these hashes.
+        existing: Vec<String>,
+        /// PUTs of this part number answer 503.
+        fail_part: Option<u32>,
+        /// The next this many `complete`s answer 404 (the janitor removed the session).
+        lose_completes: u32,
+    }
+
+    fn image_json(id: &str, sha: &str) -> String {
+        serde_json::json!({
+            "id": id, "filename": "big.jpg", "size": 1, "sha256": sha, "content_type": "image/jpeg",
+            "width": 1, "height": 1, "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z", "tags": [],
+            "url": format!("http://cdn/i/{id}/big.jpg"), "thumb_url": "t", "preview_url": "p"
+        })
+        .to_string()
+    }
+
+    fn put(base: &str, path: &str) -> PresignedRequest {
+        PresignedRequest {
+            method: "PUT".into(),
+            url: format!("{base}{path}"),
+            headers: vec![],
+        }
+    }
+
+    fn handle(cloud: &Mutex<Cloud>, seen: &Seen, min_part: u64) -> String {
+        let (method, path) = seen.line();
+        let base = format!("http://{}", seen.header("host").unwrap_or_default());
+        let mut cloud = cloud.lock().unwrap();
+        let ok = |body: String| response("200 OK", "", &body);
+        let not_found = || {
+            response(
+                "404 Not Found",
+                "",
+                r#"{"error":{"code":"not_found","message":"upload not found"}}"#,
+            )
+        };
+        match (method.as_str(), path.as_str()) {
+            ("POST", "/v1/uploads") => {
+                let create: CreateUpload = serde_json::from_slice(&seen.body).unwrap();
+                if cloud.existing.contains(&create.sha256) {
+                    return ok(serde_json::json!({"status": "exists", "image": serde_json::from_str::<serde_json::Value>(&image_json("old", &create.sha256)).unwrap()}).to_string());
+                }
+                let key = seen.header("idempotency-key").unwrap();
+                let count = cloud.sessions.len();
+                let id = cloud
+                    .sessions
+                    .entry(key)
+                    .or_insert_with(|| format!("up{}", count + 1))
+                    .clone();
+                let part_size = multipart_part_size(create.size, min_part);
+                let parts = create
+                    .parts
+                    .as_ref()
+                    .unwrap()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, _)| {
+                        let offset = i as u64 * part_size;
+                        PartTarget {
+                            number: i as u32 + 1,
+                            offset,
+                            length: part_size.min(create.size - offset),
+                            request: put(&base, &format!("/store/{id}/part/{}", i + 1)),
+                        }
+                    })
+                    .collect();
+                let answer = CreateUploadResponse::Upload {
+                    upload_id: id.clone(),
+                    expires_at: time::OffsetDateTime::now_utc(),
+                    original: OriginalTarget::Multipart { part_size, parts },
+                    thumbs: create
+                        .thumbs
+                        .iter()
+                        .map(|t| ThumbTarget {
+                            size: t.size,
+                            request: put(&base, &format!("/store/{id}/thumb/{}", t.size)),
+                        })
+                        .collect(),
+                };
+                ok(serde_json::to_string(&answer).unwrap())
+            }
+            ("PUT", p) if p.contains("/part/") => {
+                let number: u32 = p.rsplit('/').next().unwrap().parse().unwrap();
+                if cloud.fail_part == Some(number) {
+                    return response(
+                        "503 Service Unavailable",
+                        "",
+                        "<Error><Code>SlowDown</Code></Error>",
+                    );
+                }
+                let id = p.split('/').nth(2).unwrap();
+                response("200 OK", &format!("ETag: \"{id}-{number}\"\r\n"), "")
+            }
+            ("PUT", _) => response("200 OK", "ETag: \"t\"\r\n", ""),
+            ("POST", p) if p.ends_with("/complete") => {
+                if cloud.lose_completes > 0 {
+                    cloud.lose_completes -= 1;
+                    return not_found();
+                }
+                ok(image_json("new", "x"))
+            }
+            ("DELETE", _) => response("204 No Content", "", ""),
+            _ => not_found(),
+        }
+    }
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        client: Client,
+        cloud: Arc<Mutex<Cloud>>,
+        seen: Arc<Mutex<Vec<Seen>>>,
+        prepared: Prepared,
+        options: UploadOptions,
+    }
+
+    /// A JPEG cut into three parts, and a fake cloud for it.
+    async fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.jpg");
+        let bytes = jpeg_bytes(300, 200);
+        std::fs::write(&path, &bytes).unwrap();
+        let min_part = (bytes.len() as u64).div_ceil(3);
+        let limits = Limits {
+            max_upload_bytes: 1 << 30,
+            multipart_cutoff: 1024,
+            min_part_size: min_part,
+            max_filename_bytes: 255,
+            max_pixels: 100_000_000,
+            max_batch: 100,
+        };
+        let options = UploadOptions {
+            part_concurrency: 1,
+            ..UploadOptions::default()
+        };
+        let prepared = prepare_file(&path, &limits, &options).unwrap();
+        assert_eq!(prepared.part_count(), Some(3));
+        let cloud = Arc::new(Mutex::new(Cloud::default()));
+        let state = cloud.clone();
+        let (url, seen) = stub_with(Arc::new(move |seen: &Seen, _| {
+            handle(&state, seen, min_part)
+        }))
+        .await;
+        let client = Client::new(&url, Some("tok".into()))
+            .unwrap()
+            .with_retry(fast_retry(1));
+        Fixture {
+            _dir: dir,
+            client,
+            cloud,
+            seen,
+            prepared,
+            options,
+        }
+    }
+
+    impl Fixture {
+        async fn upload(
+            &self,
+            checkpoint: &mut Checkpoint,
+            saved: &Mutex<Vec<Checkpoint>>,
+            progress: &Mutex<Vec<u64>>,
+        ) -> Result<Uploaded, UploadError> {
+            upload_prepared(
+                &self.client,
+                &self.prepared,
+                checkpoint,
+                &self.options,
+                &|done, total| {
+                    assert_eq!(total, self.prepared.size);
+                    progress.lock().unwrap().push(done);
+                },
+                &|c| saved.lock().unwrap().push(c.clone()),
+            )
+            .await
+        }
+
+        /// `(method, path)` of every request so far, then forgets them.
+        fn take_requests(&self) -> Vec<(String, String)> {
+            std::mem::take(&mut *self.seen.lock().unwrap())
+                .iter()
+                .map(Seen::line)
+                .collect()
+        }
+
+        fn part_puts(requests: &[(String, String)]) -> Vec<String> {
+            requests
+                .iter()
+                .filter(|(m, p)| m == "PUT" && p.contains("/part/"))
+                .map(|(_, p)| p.clone())
+                .collect()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_part_resumes_without_sending_done_parts_again() {
+        let fx = fixture().await;
+        fx.cloud.lock().unwrap().fail_part = Some(3);
+        let mut checkpoint = Checkpoint::new(&fx.prepared.sha256);
+        let key = checkpoint.idempotency_key.clone();
+        let saved = Mutex::new(Vec::new());
+        let progress = Mutex::new(Vec::new());
+
+        let err = fx
+            .upload(&mut checkpoint, &saved, &progress)
+            .await
+            .unwrap_err();
+        assert!(err.is_transient(), "{err}");
+        assert_eq!(err.code(), "server", "{err}");
+        // The session was recorded before any byte went out, then each part as it was stored.
+        let saved_now: Vec<(Option<String>, usize)> = saved
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| (c.upload_id.clone(), c.parts_done.len()))
+            .collect();
+        let up1 = Some("up1".to_string());
+        assert_eq!(
+            saved_now,
+            [(up1.clone(), 0), (up1.clone(), 1), (up1.clone(), 2)]
+        );
+        assert_eq!(checkpoint.idempotency_key, key);
+        assert_eq!(checkpoint.upload_id, up1);
+        let requests = fx.take_requests();
+        let first_put = requests.iter().position(|(m, _)| m == "PUT").unwrap();
+        assert!(first_put > 0 && requests[0].1 == "/v1/uploads");
+        assert!(
+            !requests.iter().any(|(m, _)| m == "DELETE"),
+            "a transient failure keeps the session"
+        );
+
+        // The checkpoint survives a restart as JSON.
+        let mut resumed: Checkpoint =
+            serde_json::from_str(&serde_json::to_string(&checkpoint).unwrap()).unwrap();
+        assert_eq!(resumed, checkpoint);
+        fx.cloud.lock().unwrap().fail_part = None;
+        saved.lock().unwrap().clear();
+        progress.lock().unwrap().clear();
+        let done = fx.upload(&mut resumed, &saved, &progress).await.unwrap();
+        assert!(!done.existed);
+        let requests = fx.take_requests();
+        assert_eq!(Fixture::part_puts(&requests), ["/store/up1/part/3"]);
+        assert!(requests.contains(&("POST".into(), "/v1/uploads/up1/complete".into())));
+        assert_eq!(resumed.parts_done.len(), 3);
+        // Progress starts where the first attempt stopped and ends at the whole size.
+        let progress = progress.lock().unwrap();
+        let part_size = fx.prepared.size.div_ceil(3);
+        let two_parts = 2 * part_size;
+        assert_eq!(
+            resumed.bytes_done(fx.prepared.size, part_size),
+            fx.prepared.size
+        );
+        assert_eq!(progress.first(), Some(&two_parts));
+        assert_eq!(progress.last(), Some(&fx.prepared.size));
+        assert!(progress.iter().all(|&p| p >= two_parts));
+    }
+
+    #[tokio::test]
+    async fn complete_sends_every_part_in_order_with_its_etag() {
+        let fx = fixture().await;
+        let mut checkpoint = Checkpoint::new(&fx.prepared.sha256);
+        let saved = Mutex::new(Vec::new());
+        let progress = Mutex::new(Vec::new());
+        fx.upload(&mut checkpoint, &saved, &progress).await.unwrap();
+        let seen = fx.seen.lock().unwrap();
+        let complete = seen
+            .iter()
+            .find(|s| s.line().1.ends_with("/complete"))
+            .unwrap();
+        let body: CompleteUpload = serde_json::from_slice(&complete.body).unwrap();
+        let parts: Vec<(u32, &str)> = body
+            .parts
+            .iter()
+            .map(|p| (p.number, p.etag.as_str()))
+            .collect();
+        assert_eq!(
+            parts,
+            [(1, "\"up1-1\""), (2, "\"up1-2\""), (3, "\"up1-3\"")]
+        );
+        // Thumbnails went up too.
+        assert_eq!(
+            seen.iter()
+                .filter(|s| s.line().1.contains("/thumb/"))
+                .count(),
+            2
+        );
+    }
+
+    #[tokio::test]
+    async fn a_checkpoint_of_other_bytes_is_aborted_and_replaced() {
+        let fx = fixture().await;
+        let mut checkpoint = Checkpoint {
+            sha256: "0".repeat(64),
+            idempotency_key: "old-key".into(),
+            upload_id: Some("stale".into()),
+            parts_done: vec![CompletedPart {
+                number: 1,
+                etag: "\"stale-1\"".into(),
+            }],
+        };
+        let saved = Mutex::new(Vec::new());
+        let progress = Mutex::new(Vec::new());
+        fx.upload(&mut checkpoint, &saved, &progress).await.unwrap();
+        let requests = fx.take_requests();
+        assert_eq!(requests[0], ("DELETE".into(), "/v1/uploads/stale".into()));
+        assert_eq!(checkpoint.sha256, fx.prepared.sha256);
+        assert_ne!(checkpoint.idempotency_key, "old-key");
+        assert_eq!(Fixture::part_puts(&requests).len(), 3, "nothing skipped");
+        assert!(
+            checkpoint
+                .parts_done
+                .iter()
+                .all(|p| p.etag.starts_with("\"up1"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_session_gone_at_complete_starts_over_once() {
+        let fx = fixture().await;
+        fx.cloud.lock().unwrap().lose_completes = 1;
+        let mut checkpoint = Checkpoint::new(&fx.prepared.sha256);
+        let first_key = checkpoint.idempotency_key.clone();
+        let saved = Mutex::new(Vec::new());
+        let progress = Mutex::new(Vec::new());
+        let done = fx.upload(&mut checkpoint, &saved, &progress).await.unwrap();
+        assert!(!done.existed);
+        let requests = fx.take_requests();
+        let parts = Fixture::part_puts(&requests);
+        assert_eq!(
+            parts,
+            [
+                "/store/up1/part/1",
+                "/store/up1/part/2",
+                "/store/up1/part/3",
+                "/store/up2/part/1",
+                "/store/up2/part/2",
+                "/store/up2/part/3"
+            ]
+        );
+        assert_ne!(checkpoint.idempotency_key, first_key);
+        assert_eq!(checkpoint.upload_id.as_deref(), Some("up2"));
+
+        // Twice in a row: the second loss is reported, as a permanent rejection.
+        fx.cloud.lock().unwrap().lose_completes = 2;
+        let mut fresh = Checkpoint::new(&fx.prepared.sha256);
+        let err = fx.upload(&mut fresh, &saved, &progress).await.unwrap_err();
+        assert_eq!(err.code(), "rejected", "{err}");
+        assert!(!err.is_transient());
+    }
+
+    #[tokio::test]
+    async fn a_new_session_for_the_same_key_drops_recorded_parts_and_exists_ends_it() {
+        let fx = fixture().await;
+        let mut checkpoint = Checkpoint::new(&fx.prepared.sha256);
+        // Recorded against a session the server no longer has (the key maps to a new one).
+        checkpoint.upload_id = Some("expired".into());
+        checkpoint.parts_done = vec![CompletedPart {
+            number: 1,
+            etag: "\"expired-1\"".into(),
+        }];
+        let saved = Mutex::new(Vec::new());
+        let progress = Mutex::new(Vec::new());
+        fx.upload(&mut checkpoint, &saved, &progress).await.unwrap();
+        let requests = fx.take_requests();
+        assert_eq!(Fixture::part_puts(&requests).len(), 3);
+        assert_eq!(saved.lock().unwrap()[0].parts_done, []);
+
+        // Once the image exists, a fresh checkpoint gets `existed` and sends nothing.
+        fx.cloud
+            .lock()
+            .unwrap()
+            .existing
+            .push(fx.prepared.sha256.clone());
+        let mut again = Checkpoint::new(&fx.prepared.sha256);
+        let done = fx.upload(&mut again, &saved, &progress).await.unwrap();
+        assert!(done.existed);
+        let requests = fx.take_requests();
+        assert_eq!(requests, [("POST".into(), "/v1/uploads".into())]);
+    }
+
+    #[tokio::test]
+    async fn a_file_changed_after_prepare_is_a_transient_failure() {
+        let fx = fixture().await;
+        std::fs::write(&fx.prepared.path, jpeg_bytes(20, 20)).unwrap();
+        let mut checkpoint = Checkpoint::new(&fx.prepared.sha256);
+        let saved = Mutex::new(Vec::new());
+        let progress = Mutex::new(Vec::new());
+        let err = fx
+            .upload(&mut checkpoint, &saved, &progress)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "changed", "{err}");
+        assert!(err.is_transient());
+        assert!(fx.take_requests().is_empty(), "nothing sent");
+    }
+}

@@ -46,6 +46,18 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Show the client configuration.
     Config(ConfigArgs),
+    /// Show what the sync daemon (imgcloudd) is doing, or follow its events live.
+    Status(StatusArgs),
+    /// Manage the folders the sync daemon watches (works whether it runs or not).
+    Watch(WatchArgs),
+    /// Pause the sync daemon's uploads (files are still noticed and queued).
+    Pause,
+    /// Resume the sync daemon's uploads.
+    Resume,
+    /// Make the sync daemon rescan every watched folder now.
+    Rescan,
+    /// Check or restore the local backup copies the sync daemon keeps.
+    Backup(BackupArgs),
 }
 
 #[derive(Debug, Args)]
@@ -144,6 +156,96 @@ pub enum ConfigAction {
     Show,
 }
 
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print the daemon's status as JSON (with --follow: one JSON event per line).
+    #[arg(long)]
+    pub json: bool,
+    /// Print the daemon's events as they happen, one line each, until Ctrl-C.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[command(subcommand)]
+    pub action: WatchAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WatchAction {
+    /// Watch a folder: upload the images in it now and whenever they appear or change.
+    Add(WatchAddArgs),
+    /// Stop watching a folder (nothing is deleted, in the cloud or on disk).
+    Rm(WatchRmArgs),
+    /// List the watched folders.
+    Ls(WatchLsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WatchAddArgs {
+    /// The folder (must exist; stored as an absolute path without symbolic links).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Tag every image from this folder with this album name.
+    #[arg(long, value_name = "ALBUM")]
+    pub album: Option<String>,
+    /// Only the folder itself, not its sub-folders.
+    #[arg(long)]
+    pub no_recursive: bool,
+    /// Only files matching this glob (relative to the folder, e.g. `'*.png'`); repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Never files matching this glob (gitignore syntax, e.g. `'drafts/'`); repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchRmArgs {
+    /// The folder, as given to `watch add` (it may no longer exist).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchLsArgs {
+    /// Print a JSON array of folders instead of one line per folder.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[command(subcommand)]
+    pub action: BackupAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupAction {
+    /// Re-hash every backup copy and report the corrupt and missing ones.
+    Verify(BackupVerifyArgs),
+    /// Write the backed-up originals back: to where they came from, or into a folder.
+    Restore(BackupRestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupVerifyArgs {
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupRestoreArgs {
+    /// Put every original into this folder (by file name) instead of its original path.
+    #[arg(long, value_name = "DIR")]
+    pub to: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,5 +282,108 @@ mod tests {
     fn global_server_flag_works_after_the_subcommand() {
         let cli = Cli::try_parse_from(["imgcloud", "ls", "--server", "http://h:1"]).unwrap();
         assert_eq!(cli.global.server.as_deref(), Some("http://h:1"));
+    }
+
+    #[test]
+    fn status_flags() {
+        let cli = Cli::try_parse_from(["imgcloud", "status", "--follow", "--json"]).unwrap();
+        let Some(Command::Status(args)) = cli.command else {
+            panic!("not status")
+        };
+        assert!(args.follow && args.json);
+        let cli = Cli::try_parse_from(["imgcloud", "status"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Status(StatusArgs {
+                json: false,
+                follow: false
+            }))
+        ));
+    }
+
+    #[test]
+    fn watch_add_takes_repeatable_globs_and_options() {
+        let cli = Cli::try_parse_from([
+            "imgcloud",
+            "watch",
+            "add",
+            "shots",
+            "--album",
+            "Screens",
+            "--no-recursive",
+            "--include",
+            "*.png",
+            "--include",
+            "*.jpg",
+            "--exclude",
+            "drafts/",
+        ])
+        .unwrap();
+        let Some(Command::Watch(WatchArgs {
+            action: WatchAction::Add(args),
+        })) = cli.command
+        else {
+            panic!("not watch add")
+        };
+        assert_eq!(args.dir, PathBuf::from("shots"));
+        assert_eq!(args.album.as_deref(), Some("Screens"));
+        assert!(args.no_recursive);
+        assert_eq!(args.include, ["*.png", "*.jpg"]);
+        assert_eq!(args.exclude, ["drafts/"]);
+    }
+
+    #[test]
+    fn watch_needs_an_action_and_a_dir() {
+        for args in [
+            &["imgcloud", "watch"][..],
+            &["imgcloud", "watch", "add"],
+            &["imgcloud", "watch", "rm"],
+        ] {
+            assert_eq!(
+                Cli::try_parse_from(args).unwrap_err().exit_code(),
+                2,
+                "{args:?}"
+            );
+        }
+        let cli = Cli::try_parse_from(["imgcloud", "watch", "ls", "--json"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Watch(WatchArgs {
+                action: WatchAction::Ls(WatchLsArgs { json: true })
+            }))
+        ));
+    }
+
+    #[test]
+    fn daemon_verbs_take_no_arguments() {
+        for verb in ["pause", "resume", "rescan"] {
+            assert!(Cli::try_parse_from(["imgcloud", verb]).is_ok(), "{verb}");
+            assert!(
+                Cli::try_parse_from(["imgcloud", verb, "x"]).is_err(),
+                "{verb}"
+            );
+        }
+    }
+
+    #[test]
+    fn backup_subcommands() {
+        let cli = Cli::try_parse_from(["imgcloud", "backup", "restore", "--to", "out", "--json"])
+            .unwrap();
+        let Some(Command::Backup(BackupArgs {
+            action: BackupAction::Restore(args),
+        })) = cli.command
+        else {
+            panic!("not backup restore")
+        };
+        assert_eq!(args.to, Some(PathBuf::from("out")));
+        assert!(args.json);
+        let cli = Cli::try_parse_from(["imgcloud", "backup", "verify"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Backup(BackupArgs {
+                action: BackupAction::Verify(BackupVerifyArgs { json: false })
+            }))
+        ));
+        assert!(Cli::try_parse_from(["imgcloud", "backup"]).is_err());
     }
 }

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 
 use cli::{Cli, Command};
+use commands::daemon::Verb;
 use commands::images::Change;
 use context::Context;
 
@@ -53,6 +54,12 @@ async fn run(cli: &Cli, command: &Command) -> anyhow::Result<ExitCode> {
         Command::Login(args) => commands::login::run(&ctx, args).await,
         Command::Config(args) => commands::config::config(&ctx, args.action),
         Command::Completions(args) => commands::config::completions(args),
+        Command::Status(args) => commands::daemon::status(&ctx, args).await,
+        Command::Watch(args) => commands::daemon::watch(&ctx, args).await,
+        Command::Pause => commands::daemon::verb(&ctx, Verb::Pause).await,
+        Command::Resume => commands::daemon::verb(&ctx, Verb::Resume).await,
+        Command::Rescan => commands::daemon::verb(&ctx, Verb::Rescan).await,
+        Command::Backup(args) => commands::backup::run(&ctx, args).await,
     }
 }
 

@@ -1,6 +1,8 @@
 //! One module per group of subcommands.
 
+pub mod backup;
 pub mod config;
+pub mod daemon;
 pub mod images;
 pub mod login;
 pub mod upload;

@@ -187,13 +187,6 @@ fn link_format(dirs: &Dirs) -> anyhow::Result<LinkFormat> {
         .with_context(|| format!("configuration file {}", path.display()))
 }
 
-/// `client` with an upload bandwidth limit in bytes per second (0: unlimited).
-pub fn limited(client: &Client, bytes_per_sec: u64) -> Client {
-    // Client::with_bandwidth_limit lands with the resumable upload work.
-    let _ = bytes_per_sec;
-    client.clone()
-}
-
 /// Whether `{server}/healthz` answers 2xx within a few seconds.
 pub async fn answers_healthz(server: &str) -> bool {
     let Ok(http) = reqwest::Client::builder()

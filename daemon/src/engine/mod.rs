@@ -106,9 +106,8 @@ pub(crate) struct Inner {
     pub server: String,
     pub embedded: bool,
     pub link_format: LinkFormat,
-    /// The client without a bandwidth limit; `client` is it with the configured one.
-    base_client: Client,
-    client: RwLock<Client>,
+    /// With the configured bandwidth limit (shared by its clones).
+    client: Client,
     pub queue: Arc<Queue>,
     pub backup: Option<Arc<BackupStore>>,
     pub config: Mutex<DaemonConfig>,
@@ -134,15 +133,12 @@ pub(crate) struct Inner {
 impl Inner {
     /// The API client (with the configured bandwidth limit).
     pub fn client(&self) -> Client {
-        self.client
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.client.clone()
     }
 
+    /// Changes the upload bandwidth limit (uploads in flight included; 0 = unlimited).
     pub fn set_bandwidth_limit(&self, bytes_per_sec: u64) {
-        let limited = crate::cloud::limited(&self.base_client, bytes_per_sec);
-        *self.client.write().unwrap_or_else(|e| e.into_inner()) = limited;
+        self.client.set_bandwidth_limit(bytes_per_sec);
     }
 
     pub fn config(&self) -> DaemonConfig {
@@ -287,8 +283,7 @@ impl Daemon {
             server,
             embedded: embedded.is_some(),
             link_format,
-            client: RwLock::new(crate::cloud::limited(&client, config.bandwidth_limit)),
-            base_client: client,
+            client: client.with_bandwidth_limit(config.bandwidth_limit),
             queue,
             backup,
             config: Mutex::new(config),

@@ -64,7 +64,8 @@ async fn attempt(inner: &Arc<Inner>, mut entry: Entry) -> Result<(), Failure> {
                 forget(inner, &entry.path).await;
                 return Ok(());
             }
-            Sniffed::Error { code, message } if recent => {
+            // A short file written just now may still be growing into an image.
+            Sniffed::Error { code, message } if recent && header.len() < sniff::HEADER_LEN => {
                 return Err(Failure::transient(
                     code,
                     format!(

@@ -1,0 +1,136 @@
+//! The engine in-process against the embedded cloud: images copied into a watched folder are
+//! uploaded (an `uploaded` event with the link each), backed up, and listed by the cloud.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use imgcloud_core::client::ListParams;
+use imgcloud_core::daemon_api::{Event, WatchedFolder};
+use imgcloud_core::daemon_config::DaemonConfig;
+use imgcloud_core::paths::Dirs;
+use imgcloud_daemon::control::Control;
+use imgcloud_daemon::engine::{Daemon, DaemonOptions};
+
+/// A small PNG, different for each seed.
+fn png(seed: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(64 + seed, 48, |x, y| {
+        image::Rgb([
+            (x * 7 + seed * 31) as u8,
+            (y * 5 + seed * 17) as u8,
+            (x ^ y ^ seed) as u8,
+        ])
+    });
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+fn dirs(root: &Path) -> Dirs {
+    Dirs {
+        config: root.join("config"),
+        data: root.join("data"),
+        runtime: root.join("run"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn images_copied_into_a_watched_folder_are_uploaded_and_backed_up() {
+    let root = tempfile::tempdir().unwrap();
+    let dirs = dirs(root.path());
+    let watched = root.path().join("watched");
+    let outside = root.path().join("outside");
+    std::fs::create_dir_all(&watched).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    let watched = watched.canonicalize().unwrap();
+
+    let mut config = DaemonConfig {
+        picgo: false,
+        ..DaemonConfig::default()
+    };
+    config.add_folder(WatchedFolder::new(&watched));
+    config.save(&dirs.daemon_config_file()).unwrap();
+
+    let mut options = DaemonOptions::new(dirs.clone());
+    options.cloud.listen = Some("127.0.0.1:0".parse().unwrap());
+    options.cloud.s3_listen = Some("127.0.0.1:0".parse().unwrap());
+    let daemon = Daemon::start(options).await.expect("daemon starts");
+    assert!(daemon.is_embedded());
+    let mut events = daemon.events();
+
+    // Five images copied in (`cp`), plus a text file that is none of the daemon's business.
+    let mut expected: HashMap<PathBuf, Vec<u8>> = HashMap::new();
+    for i in 0..5u32 {
+        let bytes = png(i);
+        let source = outside.join(format!("src-{i}.png"));
+        std::fs::write(&source, &bytes).unwrap();
+        let target = watched.join(format!("image {i}.png"));
+        std::fs::copy(&source, &target).unwrap();
+        expected.insert(target, bytes);
+    }
+    std::fs::write(watched.join("notes.txt"), b"not a picture").unwrap();
+
+    let mut uploaded: HashMap<PathBuf, (String, String)> = HashMap::new();
+    let mut backed_up: HashSet<PathBuf> = HashSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    while uploaded.len() < 5 || backed_up.len() < 5 {
+        let event = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "timed out: uploaded {uploaded:?}, backed up {backed_up:?}, status {:#?}",
+                    daemon.status()
+                )
+            })
+            .expect("event stream open");
+        match event {
+            Event::Uploaded {
+                path, url, link, ..
+            } => {
+                assert!(expected.contains_key(&path), "unexpected upload {path:?}");
+                assert!(
+                    uploaded.insert(path.clone(), (url, link)).is_none(),
+                    "{path:?} uploaded twice"
+                );
+            }
+            Event::BackedUp { path, .. } => {
+                backed_up.insert(path);
+            }
+            Event::Failed { path, message, .. } => panic!("{path:?} failed: {message}"),
+            _ => {}
+        }
+    }
+
+    // The default link format is the plain URL.
+    for (url, link) in uploaded.values() {
+        assert_eq!(url, link);
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    }
+
+    // The cloud lists exactly these five images.
+    let page = daemon
+        .client()
+        .list_images(&ListParams {
+            limit: Some(100),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 5, "{:?}", page.items);
+    let backup = daemon.backup_dir().expect("backups on by default");
+    for image in &page.items {
+        let copy = backup
+            .join("objects")
+            .join(&image.sha256[..2])
+            .join(&image.sha256);
+        assert!(copy.is_file(), "no backup copy {}", copy.display());
+    }
+
+    let status = daemon.status();
+    assert_eq!(status.counts.backed_up, 5, "{status:#?}");
+    assert_eq!(status.counts.pending(), 0, "{status:#?}");
+    assert_eq!(status.counts.failed, 0, "{status:#?}");
+    assert!(status.online && status.embedded);
+    daemon.shutdown().await.unwrap();
+}

@@ -172,3 +172,71 @@ fn backup_commands_say_when_there_is_no_backup() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn backup_verify_and_restore_report_and_exit_1_on_damage() {
+    use sha2::Digest as _;
+    let instance = Instance::new();
+    let store_root = instance.root.path().join("data").join("backup");
+    let sources = instance.root.path().join("src");
+    std::fs::create_dir_all(&sources).unwrap();
+    let mut hashes = Vec::new();
+    {
+        let store = imgcloud_core::backup::BackupStore::open(&store_root).unwrap();
+        for (name, bytes) in [("a.png", &b"first image"[..]), ("b.jpg", b"second image")] {
+            let path = sources.join(name);
+            std::fs::write(&path, bytes).unwrap();
+            let sha = hex::encode(sha2::Sha256::digest(bytes));
+            store.put(&path, &sha).unwrap();
+            hashes.push(sha);
+        }
+    }
+
+    let out = instance.run(&["backup", "verify", "--json"], instance.root.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (json["checked"].as_u64(), json["ok"].as_u64()),
+        (Some(2), Some(2)),
+        "{json}"
+    );
+
+    let out_dir = instance.root.path().join("restored");
+    let out = instance.run(
+        &["backup", "restore", "--to", out_dir.to_str().unwrap()],
+        instance.root.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read(out_dir.join("a.png")).unwrap(),
+        b"first image"
+    );
+    assert_eq!(
+        text(&out.stdout).lines().count(),
+        2,
+        "{}",
+        text(&out.stdout)
+    );
+
+    // Damage one copy: verify names it on stdout and exits 1.
+    let object = imgcloud_core::backup::BackupStore::open(&store_root)
+        .unwrap()
+        .object_path(&hashes[1]);
+    let mut perms = std::fs::metadata(&object).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&object, perms).unwrap();
+    std::fs::write(&object, b"bit rot").unwrap();
+    let out = instance.run(&["backup", "verify"], instance.root.path());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("corrupt") && stdout.contains(&hashes[1]) && stdout.contains("b.jpg"),
+        "{stdout}"
+    );
+    assert!(
+        text(&out.stderr).contains("1 ok, 1 corrupt, 0 missing"),
+        "{}",
+        text(&out.stderr)
+    );
+}

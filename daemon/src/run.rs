@@ -61,6 +61,8 @@ pub fn add_folders(dirs: &Dirs, folders: &[PathBuf]) -> anyhow::Result<Vec<PathB
 /// Runs until SIGTERM/SIGINT; then stops taking work, lets uploads in flight reach a
 /// checkpoint, and returns.
 pub async fn run(options: RunOptions) -> anyhow::Result<()> {
+    // Before anything else: a SIGTERM during start-up must stop us gracefully too.
+    let mut signals = Signals::install()?;
     add_folders(&options.dirs, &options.add_folders)?;
     let config = DaemonConfig::load(&options.dirs.daemon_config_file())?;
     let mut daemon_options = DaemonOptions::new(options.dirs.clone());
@@ -124,7 +126,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<()> {
     );
 
     let stopped_by_signal = tokio::select! {
-        _ = imgcloud_server::shutdown_signal() => true,
+        _ = signals.recv() => true,
         joined = &mut ipc => {
             match joined {
                 Ok(Ok(())) => tracing::error!("the IPC server stopped"),
@@ -147,6 +149,29 @@ pub async fn run(options: RunOptions) -> anyhow::Result<()> {
         Ok(())
     } else {
         anyhow::bail!("the IPC server stopped; imgcloudd exits")
+    }
+}
+
+/// SIGTERM and SIGINT, caught from the moment they are installed.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
     }
 }
 

@@ -5,6 +5,9 @@
 //! `Retry-After`. Every `POST` carries an `Idempotency-Key` that stays the same across retries.
 //! The token never appears in `Debug` output, logs or errors, and presigned URLs are logged and
 //! reported without their query (which holds the signature).
+//!
+//! Presigned uploads can be held to a bandwidth limit shared by all clones of a client
+//! ([`Client::with_bandwidth_limit`], changeable live with [`Client::set_bandwidth_limit`]).
 
 mod bandwidth;
 mod error;

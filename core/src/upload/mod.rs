@@ -10,6 +10,17 @@
 //! 4. **upload** (at most `concurrency` files at once): `create_upload` → presigned PUTs of the
 //!    original (single or parts, `part_concurrency` at once) and the thumbnails →
 //!    `complete_upload`. A failure after `create_upload` aborts the session.
+//!
+//! The sync daemon goes one file at a time instead, with resumable uploads: [`prepare_file`]
+//! runs the scan and thumbnail stages for one file, and [`upload_prepared`] sends it from a
+//! persisted [`Checkpoint`] (same session via the idempotency key, recorded parts skipped);
+//! see the `single` module docs. Both paths share the object-store PUTs (`send`), and both go
+//! through the client's bandwidth limit ([`Client::with_bandwidth_limit`]).
+//!
+//! Every failure is an [`UploadError`] naming the file, with a stable [`UploadError::code`]
+//! and [`UploadError::is_transient`]: network trouble, 5xx, 429, 408 and a file that changed
+//! while being read are worth retrying later; a file that is not an image, empty, truncated,
+//! corrupt or too large, and any other 4xx answer, are not.
 
 mod error;
 mod inputs;

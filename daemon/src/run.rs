@@ -63,41 +63,31 @@ pub fn add_folders(dirs: &Dirs, folders: &[PathBuf]) -> anyhow::Result<Vec<PathB
 pub async fn run(options: RunOptions) -> anyhow::Result<()> {
     // Before anything else: a SIGTERM during start-up must stop us gracefully too.
     let mut signals = Signals::install()?;
+    let socket = socket_path(&options.dirs);
+    // One daemon per queue: refuse before touching anything when another one answers.
+    if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+        anyhow::bail!(
+            "another imgcloudd is running (it answers on {}); stop it first (`systemctl --user stop imgcloudd`), or use other IMGCLOUD_*_DIR directories",
+            socket.display()
+        );
+    }
     add_folders(&options.dirs, &options.add_folders)?;
     let config = DaemonConfig::load(&options.dirs.daemon_config_file())?;
     let mut daemon_options = DaemonOptions::new(options.dirs.clone());
     daemon_options.cloud = options.cloud.clone();
     daemon_options.print_links = options.print_links;
+    let picgo_listen = options.picgo_listen.unwrap_or(config.picgo_listen);
+    let picgo_on = !options.no_picgo && (config.picgo || options.picgo_listen.is_some());
+    if picgo_on && !picgo_listen.ip().is_loopback() {
+        anyhow::bail!(
+            "--picgo-listen {picgo_listen}: the PicGo endpoint has no authentication and must listen on a loopback address"
+        );
+    }
     let daemon = Daemon::start(daemon_options).await?;
     let control: Arc<dyn Control> = Arc::new(daemon.clone());
     let quit = CancellationToken::new();
 
-    let socket = socket_path(&options.dirs);
-    let mut ipc = {
-        let (socket, control, quit) = (socket.clone(), control.clone(), quit.clone());
-        tokio::spawn(
-            async move { crate::ipc::serve(&socket, control, quit.cancelled_owned()).await },
-        )
-    };
-    // serve() binds at once: a quick failure (another daemon on the socket) is fatal.
-    if let Ok(joined) = tokio::time::timeout(Duration::from_millis(300), &mut ipc).await {
-        let error = match joined {
-            Ok(Ok(())) => anyhow::anyhow!("the IPC server stopped at once"),
-            Ok(Err(e)) => e,
-            Err(e) => anyhow::anyhow!("the IPC server failed: {e}"),
-        };
-        let _ = daemon.shutdown().await;
-        return Err(error.context(format!("cannot serve {}", socket.display())));
-    }
-
-    let picgo_listen = options.picgo_listen.unwrap_or(config.picgo_listen);
-    let picgo_on = !options.no_picgo && (config.picgo || options.picgo_listen.is_some());
     let picgo = if picgo_on {
-        if !picgo_listen.ip().is_loopback() {
-            anyhow::bail!(
-                "--picgo-listen {picgo_listen}: the PicGo endpoint has no authentication and must listen on a loopback address"
-            );
-        }
         let clipboard_dir = options.dirs.daemon_state().join("clipboard");
         let control = control.clone();
         let quit = quit.clone();
@@ -114,6 +104,27 @@ pub async fn run(options: RunOptions) -> anyhow::Result<()> {
     } else {
         None
     };
+    // Listening before the socket answers: whoever sees the daemon up can use PicGo too.
+    if let Some(task) = &picgo {
+        wait_listening(picgo_listen, task).await;
+    }
+
+    let mut ipc = {
+        let (socket, control, quit) = (socket.clone(), control.clone(), quit.clone());
+        tokio::spawn(
+            async move { crate::ipc::serve(&socket, control, quit.cancelled_owned()).await },
+        )
+    };
+    // serve() binds at once: a quick failure (another daemon on the socket) is fatal.
+    if let Ok(joined) = tokio::time::timeout(Duration::from_millis(300), &mut ipc).await {
+        let error = match joined {
+            Ok(Ok(())) => anyhow::anyhow!("the IPC server stopped at once"),
+            Ok(Err(e)) => e,
+            Err(e) => anyhow::anyhow!("the IPC server failed: {e}"),
+        };
+        let _ = daemon.shutdown().await;
+        return Err(error.context(format!("cannot serve {}", socket.display())));
+    }
 
     eprint!(
         "{}",
@@ -149,6 +160,17 @@ pub async fn run(options: RunOptions) -> anyhow::Result<()> {
         Ok(())
     } else {
         anyhow::bail!("the IPC server stopped; imgcloudd exits")
+    }
+}
+
+/// Waits (at most 2 s) until `addr` accepts connections or the server task ended.
+async fn wait_listening(addr: SocketAddr, task: &tokio::task::JoinHandle<()>) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while tokio::time::Instant::now() < deadline && !task.is_finished() {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

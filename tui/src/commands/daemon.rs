@@ -252,6 +252,12 @@ pub fn format_folder(folder: &WatchedFolder) -> String {
     }
 }
 
+/// The daemon's message without a leading `PATH: ` (the line shows the path already).
+fn reason(path: &Path, message: &str) -> String {
+    let prefix = format!("{}: ", path.display());
+    clean(message.strip_prefix(&prefix).unwrap_or(message))
+}
+
 fn hhmm(at: OffsetDateTime) -> String {
     at.format(format_description!("[hour]:[minute]:[second]"))
         .unwrap_or_else(|_| at.to_string())
@@ -350,7 +356,7 @@ pub fn format_status(status: &Status) -> String {
                 "  {}  {}: {} ({when})",
                 clean(&error.path.display().to_string()),
                 clean(&error.code),
-                clean(&error.message)
+                reason(&error.path, &error.message)
             );
         }
     }
@@ -405,7 +411,7 @@ pub fn format_event(event: &Event) -> Option<String> {
                 "failed",
                 p(path),
                 clean(code),
-                clean(message)
+                reason(path, message)
             )
         }
         Event::Paused => "paused".into(),
@@ -574,7 +580,7 @@ mod tests {
         let failed = format_event(&Event::Failed {
             path: "/p/b.png".into(),
             code: "truncated".into(),
-            message: "the file ends early".into(),
+            message: "/p/b.png: the file ends early".into(),
             permanent: false,
             next_attempt_at: Some(datetime!(2026-01-31 14:07:05 UTC)),
         })

@@ -50,7 +50,7 @@ use events::Events;
 use folders::FolderCmd;
 
 /// File name of the queue database in [`Dirs::daemon_state`].
-pub const QUEUE_FILE: &str = "queue.sqlite";
+pub const QUEUE_FILE: &str = "queue.db";
 
 /// How long in-flight uploads get to finish or reach a checkpoint at shutdown.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);

@@ -134,3 +134,132 @@ async fn images_copied_into_a_watched_folder_are_uploaded_and_backed_up() {
     assert!(status.online && status.embedded);
     daemon.shutdown().await.unwrap();
 }
+
+/// Waits for an `uploaded` event of `path`; returns its URL.
+async fn uploaded_url(
+    events: &mut tokio::sync::broadcast::Receiver<Event>,
+    path: &Path,
+    daemon: &Daemon,
+) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Ok(Event::Uploaded { path: p, url, .. })) if p == path => return url,
+            Ok(Ok(Event::Failed {
+                path: p, message, ..
+            })) if p == path => {
+                panic!("{} failed: {message}", p.display())
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => panic!("event stream: {e}"),
+            Err(_) => panic!(
+                "no upload of {} in time; status {:#?}",
+                path.display(),
+                daemon.status()
+            ),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn picgo_uploads_pause_and_folder_changes_through_control_and_daemon_toml() {
+    let root = tempfile::tempdir().unwrap();
+    let dirs = dirs(root.path());
+    let outside = root.path().join("outside");
+    let later = root.path().join("later");
+    let reloaded = root.path().join("reloaded");
+    for dir in [&outside, &later, &reloaded] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    let mut options = DaemonOptions::new(dirs.clone());
+    options.cloud.listen = Some("127.0.0.1:0".parse().unwrap());
+    options.cloud.s3_listen = Some("127.0.0.1:0".parse().unwrap());
+    let daemon = Daemon::start(options).await.expect("daemon starts");
+    let mut events = daemon.events();
+
+    // PicGo: files anywhere, answers in input order; errors name the file.
+    let a = outside.join("typora a.png");
+    std::fs::write(&a, png(40)).unwrap();
+    let notes = outside.join("notes.txt");
+    std::fs::write(&notes, b"not a picture at all, just some words").unwrap();
+    let missing = outside.join("nope.png");
+    let answers = daemon
+        .upload_files(vec![a.clone(), missing.clone(), notes.clone()])
+        .await;
+    let url = answers[0].as_ref().expect("the image uploads");
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with(".png"),
+        "{url}"
+    );
+    let err = answers[1].as_ref().unwrap_err();
+    assert!(err.contains("nope.png"), "{err}");
+    let err = answers[2].as_ref().unwrap_err();
+    assert!(
+        err.contains("notes.txt") && err.contains("not an image"),
+        "{err}"
+    );
+    // The same file again: the same link, nothing uploaded twice.
+    assert_eq!(
+        daemon.upload_files(vec![a.clone()]).await[0].as_ref(),
+        Ok(url)
+    );
+
+    // Paused: files enter the queue, nothing goes up; resumed: it goes up.
+    daemon.pause();
+    assert!(daemon.status().paused);
+    let later = later.canonicalize().unwrap();
+    let folders = daemon.add_folder(WatchedFolder::new(&later)).await.unwrap();
+    assert_eq!(folders.len(), 1);
+    let saved = DaemonConfig::load(&dirs.daemon_config_file()).unwrap();
+    assert_eq!(saved.folders, folders, "saved to daemon.toml");
+    let b = later.join("b.png");
+    std::fs::write(&b, png(41)).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while daemon.status().counts.pending() == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:#?}",
+            daemon.status()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let status = daemon.status();
+    assert_eq!(
+        status.counts.pending(),
+        1,
+        "nothing goes up while paused: {status:#?}"
+    );
+    daemon.resume();
+    uploaded_url(&mut events, &b, &daemon).await;
+
+    // daemon.toml edited by hand: applied without a restart.
+    let reloaded = reloaded.canonicalize().unwrap();
+    let mut config = DaemonConfig::load(&dirs.daemon_config_file()).unwrap();
+    config.add_folder(WatchedFolder::new(&reloaded));
+    config.concurrency = 2;
+    config.save(&dirs.daemon_config_file()).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while daemon.folders().len() != 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "daemon.toml not reloaded"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let c = reloaded.join("c.png");
+    std::fs::write(&c, png(42)).unwrap();
+    uploaded_url(&mut events, &c, &daemon).await;
+
+    // A broken daemon.toml is refused; the previous settings stay.
+    std::fs::write(dirs.daemon_config_file(), "concurrency = 0\n").unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(daemon.folders().len(), 2);
+
+    // Removing a folder saves it and stops watching it.
+    let folders = daemon.remove_folder(&reloaded).await.unwrap();
+    assert_eq!(folders, vec![WatchedFolder::new(&later)]);
+    assert!(daemon.remove_folder(&reloaded).await.is_err());
+    daemon.shutdown().await.unwrap();
+}

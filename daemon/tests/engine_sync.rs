@@ -204,6 +204,16 @@ async fn picgo_uploads_pause_and_folder_changes_through_control_and_daemon_toml(
         Ok(url)
     );
 
+    // Enqueued by hand (a folder outside the watched ones): only new files count.
+    let sub = outside.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    let d = sub.join("d.png");
+    std::fs::write(&d, png(43)).unwrap();
+    std::fs::write(sub.join(".hidden.png"), png(44)).unwrap();
+    assert_eq!(daemon.enqueue(vec![outside.clone()]).await.unwrap(), 1);
+    uploaded_url(&mut events, &d, &daemon).await;
+    assert!(daemon.enqueue(vec![outside.join("gone")]).await.is_err());
+
     // Paused: files enter the queue, nothing goes up; resumed: it goes up.
     daemon.pause();
     assert!(daemon.status().paused);

@@ -202,8 +202,8 @@ impl SyncDaemon {
     fn try_status(&self) -> anyhow::Result<Status> {
         let out = self.cli(&["status", "--json"]);
         anyhow::ensure!(out.code == 0, "imgcloud status failed:\n{out}");
-        Ok(serde_json::from_str(&out.stdout)
-            .with_context(|| format!("imgcloud status --json printed:\n{out}"))?)
+        serde_json::from_str(&out.stdout)
+            .with_context(|| format!("imgcloud status --json printed:\n{out}"))
     }
 
     /// `imgcloud status --json`, parsed.

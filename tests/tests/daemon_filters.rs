@@ -103,10 +103,7 @@ fn ignored_files_never_go_up_and_bad_files_are_per_file_errors() {
 
     // Each bad file is a per-file error naming it, with a reason; ignored files are not in the
     // queue at all.
-    assert_eq!(
-        status.counts.failed, expected_failures as u64,
-        "{status:#?}"
-    );
+    assert_eq!(status.counts.failed, expected_failures, "{status:#?}");
     let errors = daemon.cli(&["status", "--json"]);
     let status: imgcloud_core::daemon_api::Status = serde_json::from_str(&errors.stdout).unwrap();
     for (path, _) in &bad {

@@ -38,6 +38,8 @@ pub struct SyncDaemon {
     uploaded: Arc<Mutex<Vec<(PathBuf, String)>>>,
     log_path: PathBuf,
     starts: u32,
+    /// Run the daemon as `nobody` (see [`SyncDaemon::unprivileged_when_root`]).
+    unprivileged: bool,
     _root: TempDir,
 }
 
@@ -65,6 +67,7 @@ impl SyncDaemon {
             uploaded: Arc::default(),
             log_path: root.path().join("daemon.log"),
             starts: 0,
+            unprivileged: false,
             _root: root,
         })
     }
@@ -73,6 +76,29 @@ impl SyncDaemon {
     pub fn arg(&mut self, arg: &str) -> &mut Self {
         self.args.push(arg.to_string());
         self
+    }
+
+    /// When the tests run as root, runs the daemon as `nobody` (via `setpriv`), so permissions
+    /// apply to it as they do to a real user (root reads a `chmod 000` file). Opens the
+    /// instance's directories to it. Returns whether it switched.
+    pub fn unprivileged_when_root(&mut self) -> anyhow::Result<bool> {
+        let uid = Command::new("id").arg("-u").output()?;
+        if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+            return Ok(false);
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let open = |path: &Path, mode: u32| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        };
+        open(self._root.path(), 0o755)?;
+        for dir in [&self.config_dir, &self.data_dir, &self.runtime_dir] {
+            open(dir, 0o777)?;
+        }
+        for dir in [&self.watch_dir, &self.outside_dir] {
+            open(dir, 0o755)?;
+        }
+        self.unprivileged = true;
+        Ok(true)
     }
 
     /// Writes `daemon.toml` (before the first start; `watch DIR` adds the folder to it).
@@ -100,7 +126,14 @@ impl SyncDaemon {
             .create(true)
             .append(true)
             .open(&self.log_path)?;
-        let mut command = Command::new(&binary);
+        let mut command = if self.unprivileged {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(&binary);
+            c
+        } else {
+            Command::new(&binary)
+        };
         if !self.args.iter().any(|a| a == "--picgo-listen") {
             command.arg("--no-picgo");
         }

@@ -16,6 +16,8 @@ fn write(path: &Path, bytes: &[u8]) {
 #[test]
 fn ignored_files_never_go_up_and_bad_files_are_per_file_errors() {
     let mut daemon = SyncDaemon::new(&[]).unwrap();
+    // As root every file is readable; the daemon then runs as `nobody` so one can be locked.
+    let unprivileged = daemon.unprivileged_when_root().unwrap();
     daemon.start().unwrap();
     let w = daemon.watch_dir.clone();
 
@@ -52,21 +54,18 @@ fn ignored_files_never_go_up_and_bad_files_are_per_file_errors() {
     // A text file with a text name is none of our business: neither uploaded nor an error.
     write(&w.join("readme.txt"), b"hello");
 
-    let mut expected_failures = 2;
+    // Unreadable for the daemon's user.
     let locked = w.join("locked.jpg");
     write(&locked, &jpeg(90, 90, 30));
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
-        if std::fs::read(&locked).is_ok() {
-            eprintln!(
-                "running as root: chmod 000 does not stop reads, so locked.jpg is not tested as unreadable"
-            );
-            std::fs::remove_file(&locked).unwrap();
-        } else {
-            expected_failures += 1;
-        }
+        assert!(
+            unprivileged || std::fs::read(&locked).is_err(),
+            "locked.jpg must be unreadable for the daemon"
+        );
     }
+    let expected_failures = 3;
 
     let status = daemon
         .wait_for(
@@ -106,7 +105,7 @@ fn ignored_files_never_go_up_and_bad_files_are_per_file_errors() {
     assert_eq!(status.counts.failed, expected_failures, "{status:#?}");
     let errors = daemon.cli(&["status", "--json"]);
     let status: imgcloud_core::daemon_api::Status = serde_json::from_str(&errors.stdout).unwrap();
-    for (path, _) in &bad {
+    for path in bad.iter().map(|(p, _)| p).chain([&locked]) {
         let error = status
             .recent_errors
             .iter()

@@ -93,6 +93,19 @@ impl Progress {
         });
     }
 
+    /// A line on stderr above the bars (or plainly, when there are none).
+    pub fn message(&self, line: &str) {
+        match &self.inner {
+            Some(bars) => {
+                let bars = bars.lock().unwrap_or_else(|e| e.into_inner());
+                if bars.multi.println(line).is_err() {
+                    eprintln!("{line}");
+                }
+            }
+            None => eprintln!("{line}"),
+        }
+    }
+
     pub fn clear(&self) {
         self.with(|bars| {
             for (_, bar) in bars.files.drain() {

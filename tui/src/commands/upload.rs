@@ -1,5 +1,5 @@
 //! `imgcloud upload PATH…`: upload files and directories, print one link per image in input
-//! order (or one JSON document), a summary and every failure on stderr.
+//! order (or one JSON document); each failure on stderr as it happens, then a summary.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -68,22 +68,17 @@ pub async fn run(ctx: &Context, args: &UploadArgs) -> anyhow::Result<ExitCode> {
         UploadEvent::Progress {
             index, bytes_done, ..
         } => progress.progress(index, bytes_done),
-        UploadEvent::Finished { index, .. } | UploadEvent::Failed { index, .. } => {
-            progress.finished(index)
+        UploadEvent::Finished { index, .. } => progress.finished(index),
+        UploadEvent::Failed { index, error, .. } => {
+            progress.finished(index);
+            // The message names the file: "PATH: reason".
+            progress.message(&format!("error: {}", output::sanitize_for_terminal(&error)));
         }
     })
     .await;
     progress.clear();
 
     let report = build_report(outcomes, &format);
-    for file in &report.files {
-        if let Some(error) = &file.error {
-            output::error(format_args!(
-                "{}: {error}",
-                output::sanitize_for_terminal(&file.path.display().to_string())
-            ));
-        }
-    }
     let links: Vec<String> = report.files.iter().filter_map(|f| f.link.clone()).collect();
     if args.json {
         output::print_json(&report)?;

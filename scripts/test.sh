@@ -95,10 +95,11 @@ rm -rf "$keyring_home"
 
 # The PostgreSQL backend against a real server: a private throw-away cluster on a free loopback
 # port (installed first if missing), never the machine's own; the tests are #[ignore]d in the
-# plain run above and run here with --ignored, one fresh database per test.
+# plain run above and run here with --ignored (the store conformance suite and the production
+# server over HTTP), one fresh database per test.
 log "PostgreSQL store tests against a private cluster"
 scripts/with-postgres.sh \
-  cargo test --locked -p imgcloud-server --lib store::postgres -- --ignored 2>&1 |
+  cargo test --locked -p imgcloud-server --lib --test embedded_e2e postgres -- --ignored 2>&1 |
   tee "$results/postgres.log"
 
 if [ -z "${SKIP_DESKTOP:-}" ]; then

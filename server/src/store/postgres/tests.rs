@@ -270,3 +270,28 @@ fn search_patterns_escape_wildcards() {
     assert_eq!(contains_pattern("a%b_c\\d"), "%a\\%b\\_c\\\\d%");
     assert_eq!(contains_pattern("plain"), "%plain%");
 }
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL; scripts/test.sh starts one and runs it"]
+async fn recovers_when_the_database_drops_its_connections() {
+    let db = TestDb::create().await;
+    let store = PostgresStore::connect_with(db.options()).await.unwrap();
+    let user = store.create_user("ann").await.unwrap();
+    // What a database restart does to the pool: every server process of this database ends.
+    let mut admin = PgConnection::connect_with(&admin_options(&db.admin_url))
+        .await
+        .unwrap();
+    let killed: i64 = sqlx::query_scalar(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = $1 AND pid <> pg_backend_pid()",
+    )
+    .bind(&db.name)
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert!(killed >= 1, "the pool had a connection open");
+    admin.close().await.ok();
+    // Broken connections are found out before use and replaced: no error reaches the caller.
+    store.ping().await.unwrap();
+    assert_eq!(store.user_by_name("ann").await.unwrap().id, user.id);
+}

@@ -56,7 +56,7 @@ CREATE TABLE uploads (
     height           bigint NOT NULL CHECK (height >= 0),
     taken_at         timestamptz,
     multipart_id     text,
-    part_size        bigint CHECK (part_size > 0),
+    part_size        bigint CHECK (part_size >= 0),
     thumbs_json      text NOT NULL,
     parts_json       text NOT NULL,
     created_at       timestamptz NOT NULL,

@@ -5,7 +5,9 @@
 #   SKIP_DESKTOP=1 scripts/test.sh   leave out the desktop app (no GTK/WebKit needed)
 #
 # It installs missing Debian packages (with retries), builds all binaries, runs the Rust tests
-# with cargo-nextest (cargo test when nextest is absent) and then the desktop suite.
+# with cargo-nextest (cargo test when nextest is absent), the tests that need a real OS keyring
+# or a real PostgreSQL (each in a private instance it starts and stops) and then the desktop
+# suite.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -90,6 +92,15 @@ XDG_DATA_HOME="$keyring_home" dbus-run-session -- sh -c '
     cargo test --locked -p imgcloud-core --lib secrets::tests::real_keyring
 ' 2>&1 | tee "$results/keyring.log"
 rm -rf "$keyring_home"
+
+# The PostgreSQL backend against a real server: a private throw-away cluster on a free loopback
+# port (installed first if missing), never the machine's own; the tests are #[ignore]d in the
+# plain run above and run here with --ignored (the store conformance suite and the production
+# server over HTTP), one fresh database per test.
+log "PostgreSQL store tests against a private cluster"
+scripts/with-postgres.sh \
+  cargo test --locked -p imgcloud-server --lib --test embedded_e2e postgres -- --ignored 2>&1 |
+  tee "$results/postgres.log"
 
 if [ -z "${SKIP_DESKTOP:-}" ]; then
   log "desktop app"

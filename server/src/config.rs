@@ -25,7 +25,8 @@ pub struct ServerConfig {
     /// and generated client configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
-    /// `sqlite://PATH` (PostgreSQL support is coming).
+    /// `postgres://USER:PASSWORD@HOST:PORT/DB` (or `postgresql://…`) or `sqlite://PATH`; the
+    /// scheme picks the backend.
     pub database_url: String,
     pub s3: S3Config,
     pub cdn: CdnConfig,

@@ -1,5 +1,6 @@
 //! End to end: the whole embedded cloud (API + embedded S3 store + SQLite) on loopback ports in
-//! a temp dir, driven over HTTP exactly as a client would.
+//! a temp dir, driven over HTTP exactly as a client would; the production-mode server also runs
+//! on PostgreSQL (ignored without one; `scripts/test.sh` provides it).
 
 use std::path::Path;
 use std::time::Duration;
@@ -1074,11 +1075,46 @@ async fn binary_prints_ready_and_adds_users() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn production_mode_serves_and_reports_readiness() {
-    logs();
     let tmp = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", tmp.path().join("prod.db").display());
+    production_mode(tmp.path(), &db).await;
+}
+
+/// The same production server on PostgreSQL: `IMGCLOUD_TEST_POSTGRES_URL` names a role that
+/// may create databases (`scripts/with-postgres.sh` starts a private cluster and sets it); the
+/// test runs in a database of its own, dropped at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL; scripts/test.sh starts one and runs it"]
+async fn production_mode_on_postgres() {
+    use sqlx::Connection;
+    let admin = std::env::var("IMGCLOUD_TEST_POSTGRES_URL")
+        .expect("IMGCLOUD_TEST_POSTGRES_URL (scripts/with-postgres.sh sets it)");
+    let name = format!("imgcloud_e2e_{}", std::process::id());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&format!("/{name}"));
+    let tmp = tempfile::tempdir().unwrap();
+    production_mode(tmp.path(), url.as_str()).await;
+    sqlx::query(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
+/// A production-mode server (config file, external S3 store) on the database `db`.
+async fn production_mode(tmp: &Path, db: &str) {
+    logs();
     let (access_key, secret_key) = imgcloud_server::embedded_s3::generate_credentials();
     let s3 = imgcloud_server::embedded_s3::start(
-        &tmp.path().join("objects"),
+        &tmp.join("objects"),
         "127.0.0.1:0".parse().unwrap(),
         &access_key,
         &secret_key,
@@ -1088,7 +1124,7 @@ async fn production_mode_serves_and_reports_readiness() {
     let text = format!(
         r#"
         listen = "127.0.0.1:0"
-        database_url = "sqlite://{db}"
+        database_url = "{db}"
         upload_expiry = "10m"
         [s3]
         endpoint = "{endpoint}"
@@ -1103,7 +1139,6 @@ async fn production_mode_serves_and_reports_readiness() {
         [limits]
         max_upload_bytes = 1000
         "#,
-        db = tmp.path().join("prod.db").display(),
         endpoint = s3.endpoint(),
     );
     let config = imgcloud_server::ServerConfig::from_toml(&text).unwrap();
@@ -1134,12 +1169,7 @@ async fn production_mode_serves_and_reports_readiness() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(ready, StatusCode::OK);
-    let store = imgcloud_server::store::open(&format!(
-        "sqlite://{}",
-        tmp.path().join("prod.db").display()
-    ))
-    .await
-    .unwrap();
+    let store = imgcloud_server::store::open(db).await.unwrap();
     let (_, token) = imgcloud_server::users::add_user(store.as_ref(), "ops", "test")
         .await
         .unwrap();
@@ -1177,6 +1207,17 @@ async fn production_mode_serves_and_reports_readiness() {
             .ends_with("/320.jpg?x-oss-process=style/web"),
         "{}",
         image.thumb_url
+    );
+
+    // Listing and case-insensitive search read it back from the database.
+    let found: ImagePage = client.ok(Method::GET, "/v1/images?q=A%20B", None).await;
+    assert_eq!(
+        found
+            .items
+            .iter()
+            .map(|i| i.id.as_str())
+            .collect::<Vec<_>>(),
+        vec![image.id.as_str()]
     );
 
     // Object store down → not ready, and uploads answer 502 `upstream`.

@@ -540,35 +540,42 @@ pub async fn upload_sessions(store: &dyn Store) {
 }
 
 /// Generates one `#[tokio::test]` per conformance check; `$open` is an async expression giving
-/// `(guard, Arc<dyn Store>)` on a fresh database.
+/// `(guard, Arc<dyn Store>)` on a fresh database. Attributes after it (such as
+/// `#[ignore = "…"]` for a backend that needs a server) go on every test.
 macro_rules! store_conformance_tests {
-    ($open:expr) => {
+    ($open:expr $(, #[$attr:meta])* $(,)?) => {
         #[tokio::test]
+        $(#[$attr])*
         async fn users_and_tokens() {
             let (_guard, store) = $open.await;
             $crate::store::conformance::users_and_tokens(&*store).await;
         }
         #[tokio::test]
+        $(#[$attr])*
         async fn insert_dedupes_per_owner() {
             let (_guard, store) = $open.await;
             $crate::store::conformance::insert_dedupes_per_owner(&*store).await;
         }
         #[tokio::test]
+        $(#[$attr])*
         async fn list_paginates_searches_and_isolates() {
             let (_guard, store) = $open.await;
             $crate::store::conformance::list_paginates_searches_and_isolates(&*store).await;
         }
         #[tokio::test]
+        $(#[$attr])*
         async fn updates_are_owner_scoped() {
             let (_guard, store) = $open.await;
             $crate::store::conformance::updates_are_owner_scoped(&*store).await;
         }
         #[tokio::test]
+        $(#[$attr])*
         async fn change_feed() {
             let (_guard, store) = $open.await;
             $crate::store::conformance::change_feed(&*store).await;
         }
         #[tokio::test]
+        $(#[$attr])*
         async fn upload_sessions() {
             let (_guard, store) = $open.await;
             $crate::store::conformance::upload_sessions(&*store).await;

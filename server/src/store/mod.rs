@@ -1,12 +1,13 @@
 //! Metadata storage behind one async trait, with one module per backend (each owning its
 //! migrations) and the cache decorator in `crate::cache`. The backend is chosen from the
-//! database URL at start-up ([`open`]). The PostgreSQL backend comes next and implements the same
-//! trait; nothing here is SQLite-specific.
+//! database URL at start-up ([`open`]): PostgreSQL (production) or SQLite (embedded). Nothing
+//! here is specific to one backend; `conformance` is the behaviour both must have.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+pub mod postgres;
 pub mod sqlite;
 
 #[cfg(test)]
@@ -163,15 +164,41 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<UploadRecord>>;
 }
 
-/// Opens the backend named by `url` (`sqlite://PATH` or `sqlite::memory:`) and runs its
-/// migrations.
+/// Opens the backend named by `url` and runs its migrations: `postgres://…` or
+/// `postgresql://…` (PostgreSQL), `sqlite://PATH`, `sqlite:PATH` or `sqlite::memory:` (SQLite).
 pub async fn open(url: &str) -> anyhow::Result<std::sync::Arc<dyn Store>> {
-    if url.starts_with("sqlite:") {
-        return Ok(std::sync::Arc::new(sqlite::SqliteStore::open(url).await?));
+    match Backend::of_url(url)? {
+        Backend::Postgres => Ok(std::sync::Arc::new(
+            postgres::PostgresStore::open(url).await?,
+        )),
+        Backend::Sqlite => Ok(std::sync::Arc::new(sqlite::SqliteStore::open(url).await?)),
     }
-    anyhow::bail!(
-        "unsupported database URL {url:?}: expected sqlite://PATH (PostgreSQL support is coming)"
-    )
+}
+
+/// The database backends, as named by a database URL's scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    /// The backend for `url`, from its scheme (case-insensitive). The error names the scheme
+    /// only: the rest of the URL may hold a password.
+    pub fn of_url(url: &str) -> anyhow::Result<Self> {
+        let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+        match scheme.to_ascii_lowercase().as_str() {
+            "postgres" | "postgresql" => Ok(Self::Postgres),
+            "sqlite" => Ok(Self::Sqlite),
+            "" => anyhow::bail!(
+                "database URL has no scheme: expected postgres://…, postgresql://… or sqlite://PATH"
+            ),
+            other => anyhow::bail!(
+                "unsupported database URL scheme {other:?}: expected postgres://…, \
+                 postgresql://… or sqlite://PATH"
+            ),
+        }
+    }
 }
 
 /// The current time at the precision every backend keeps (microseconds).
@@ -255,6 +282,39 @@ mod tests {
             PageCursor::decode(&no_colon),
             Err(StoreError::BadCursor)
         ));
+    }
+
+    #[test]
+    fn backend_is_chosen_from_the_url_scheme() {
+        for url in [
+            "postgres://u:p@db.example:5432/imgcloud",
+            "postgresql://u@localhost/imgcloud?sslmode=require",
+            "PostgreSQL://host/db",
+        ] {
+            assert_eq!(Backend::of_url(url).unwrap(), Backend::Postgres, "{url}");
+        }
+        for url in [
+            "sqlite:///var/lib/imgcloud/db",
+            "sqlite:x.db",
+            "sqlite::memory:",
+        ] {
+            assert_eq!(Backend::of_url(url).unwrap(), Backend::Sqlite, "{url}");
+        }
+        let err = Backend::of_url("mysql://root:hunter2@db/imgcloud")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("\"mysql\"") && err.contains("postgres://"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "no password in errors: {err}");
+        assert!(Backend::of_url("/var/lib/imgcloud.db").is_err());
+    }
+
+    #[tokio::test]
+    async fn open_rejects_unknown_schemes_before_connecting() {
+        let err = open("redis://localhost/0").await.err().unwrap().to_string();
+        assert!(err.contains("unsupported database URL scheme"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,686 @@
+//! PostgreSQL backend (production, "the managed DB"): migrations in `migrations/postgres`.
+//!
+//! Same semantics as the SQLite backend:
+//! - `insert_image` is `INSERT … ON CONFLICT DO NOTHING`, and a conflict on (owner, SHA-256)
+//!   returns the existing row, so racing completes get the same image;
+//! - every write that records a change first takes a transaction-scoped advisory lock on the
+//!   owner, so one owner's writes are serialised and the change feed's `seq` order is commit
+//!   order (a reader polling `since` never skips a change committed late);
+//! - filename search is a case-insensitive substring (`ILIKE` on the server-folded name, with
+//!   `%`, `_` and `\` escaped, so they match themselves);
+//! - upload sessions are deduplicated on (owner, idempotency key) with `ON CONFLICT`.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{PgPool, Row};
+use time::OffsetDateTime;
+
+use super::{
+    ChangeRecord, ImageRecord, ListQuery, PageCursor, Store, StoreError, StoreResult, UploadRecord,
+    User, from_micros, now,
+};
+
+/// Connections per server process. A replica's requests are short; PostgreSQL's default
+/// `max_connections` (100) leaves room for several replicas plus admin sessions.
+const MAX_CONNECTIONS: u32 = 16;
+/// How long a request waits for a free (or new) connection before failing as unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The PostgreSQL [`Store`].
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+/// Image columns, for queries that name the table `i`.
+const IMAGE_COLUMNS: &str = "i.id, i.owner_id, i.filename, i.key, i.size, i.sha256, i.content_type, \
+     i.width, i.height, i.taken_at, i.created_at, i.updated_at, i.deleted_at, i.tags";
+
+const UPLOAD_COLUMNS: &str = "u.id, u.owner_id, u.idempotency_key, u.image_id, u.key, u.filename, u.size, \
+     u.sha256, u.content_type, u.width, u.height, u.taken_at, u.multipart_id, u.part_size, \
+     u.thumbs_json, u.parts_json, u.created_at";
+
+fn db_err(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+        sqlx::Error::Database(ref db) if db.is_unique_violation() => {
+            StoreError::Conflict(db.message().to_string())
+        }
+        // Class 08 (connection exception) and 57P01–57P03 (shutdown, crash recovery, "cannot
+        // connect now"): the database is going away or not back yet.
+        sqlx::Error::Database(ref db)
+            if db
+                .code()
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P0")) =>
+        {
+            StoreError::Unavailable(db.message().to_string())
+        }
+        other => StoreError::Other(other.to_string()),
+    }
+}
+
+fn to_i64(v: u64) -> StoreResult<i64> {
+    i64::try_from(v).map_err(|_| StoreError::Other(format!("value {v} out of range")))
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn to_u32(v: i64) -> u32 {
+    u32::try_from(v).unwrap_or(0)
+}
+
+/// `search` as an `ILIKE` pattern matching it as a plain substring (escape character `\`).
+fn contains_pattern(search: &str) -> String {
+    let mut pattern = String::with_capacity(search.len() + 2);
+    pattern.push('%');
+    for c in search.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+fn image_from_row(row: &PgRow) -> StoreResult<ImageRecord> {
+    Ok(ImageRecord {
+        id: row.try_get("id").map_err(db_err)?,
+        owner_id: row.try_get("owner_id").map_err(db_err)?,
+        filename: row.try_get("filename").map_err(db_err)?,
+        key: row.try_get("key").map_err(db_err)?,
+        size: to_u64(row.try_get("size").map_err(db_err)?),
+        sha256: row.try_get("sha256").map_err(db_err)?,
+        content_type: row.try_get("content_type").map_err(db_err)?,
+        width: to_u32(row.try_get("width").map_err(db_err)?),
+        height: to_u32(row.try_get("height").map_err(db_err)?),
+        taken_at: row.try_get("taken_at").map_err(db_err)?,
+        created_at: row.try_get("created_at").map_err(db_err)?,
+        updated_at: row.try_get("updated_at").map_err(db_err)?,
+        deleted_at: row.try_get("deleted_at").map_err(db_err)?,
+        tags: row.try_get("tags").map_err(db_err)?,
+    })
+}
+
+fn upload_from_row(row: &PgRow) -> StoreResult<UploadRecord> {
+    Ok(UploadRecord {
+        id: row.try_get("id").map_err(db_err)?,
+        owner_id: row.try_get("owner_id").map_err(db_err)?,
+        idempotency_key: row.try_get("idempotency_key").map_err(db_err)?,
+        image_id: row.try_get("image_id").map_err(db_err)?,
+        key: row.try_get("key").map_err(db_err)?,
+        filename: row.try_get("filename").map_err(db_err)?,
+        size: to_u64(row.try_get("size").map_err(db_err)?),
+        sha256: row.try_get("sha256").map_err(db_err)?,
+        content_type: row.try_get("content_type").map_err(db_err)?,
+        width: to_u32(row.try_get("width").map_err(db_err)?),
+        height: to_u32(row.try_get("height").map_err(db_err)?),
+        taken_at: row.try_get("taken_at").map_err(db_err)?,
+        multipart_id: row.try_get("multipart_id").map_err(db_err)?,
+        part_size: row
+            .try_get::<Option<i64>, _>("part_size")
+            .map_err(db_err)?
+            .map(to_u64),
+        thumbs_json: row.try_get("thumbs_json").map_err(db_err)?,
+        parts_json: row.try_get("parts_json").map_err(db_err)?,
+        created_at: row.try_get("created_at").map_err(db_err)?,
+    })
+}
+
+fn user_from_row(row: &PgRow) -> StoreResult<User> {
+    Ok(User {
+        id: row.try_get("id").map_err(db_err)?,
+        username: row.try_get("username").map_err(db_err)?,
+        disabled: row.try_get("disabled").map_err(db_err)?,
+    })
+}
+
+/// Times go to the database at the precision it keeps, so what is returned equals what was
+/// stored.
+fn micros(t: OffsetDateTime) -> OffsetDateTime {
+    from_micros(super::to_micros(t))
+}
+
+type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://…` or `postgresql://…`, libpq-style parameters such as
+    /// `sslmode` and `application_name` included) and runs the migrations.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        // The URL may hold a password: never put it in an error.
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Other(format!("invalid PostgreSQL URL: {e}")))?;
+        Self::connect_with(options).await
+    }
+
+    /// Connects with `options` and runs the migrations.
+    pub async fn connect_with(options: PgConnectOptions) -> Result<Self, StoreError> {
+        let name = format!(
+            "PostgreSQL database {:?} on {}:{}",
+            options.get_database().unwrap_or_default(),
+            options.get_host(),
+            options.get_port()
+        );
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .min_connections(0)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .idle_timeout(Some(Duration::from_secs(600)))
+            .max_lifetime(Some(Duration::from_secs(1800)))
+            // A connection broken by a database restart is found out before a request gets it.
+            .test_before_acquire(true)
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("cannot connect to {name}: {e}")))?;
+        // sqlx holds an advisory lock while migrating, so replicas starting together are safe.
+        sqlx::migrate!("migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Other(format!("migrating {name}: {e}")))?;
+        Ok(Self { pool })
+    }
+
+    /// The connection pool (tests and ops).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// A transaction holding the owner's write lock until it ends.
+    async fn owner_tx(&self, owner: &str) -> StoreResult<Tx> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(owner)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        Ok(tx)
+    }
+
+    async fn record_change(
+        conn: &mut sqlx::PgConnection,
+        owner: &str,
+        image_id: &str,
+    ) -> StoreResult<()> {
+        sqlx::query("DELETE FROM changes WHERE owner_id = $1 AND image_id = $2")
+            .bind(owner)
+            .bind(image_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        sqlx::query("INSERT INTO changes (owner_id, image_id) VALUES ($1, $2)")
+            .bind(owner)
+            .bind(image_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Applies `update` to the owner's image `id`, bumps `updated_at`, records a change and
+    /// returns the new row.
+    async fn update_image(
+        &self,
+        owner: &str,
+        id: &str,
+        update: Update<'_>,
+    ) -> StoreResult<ImageRecord> {
+        let mut tx = self.owner_tx(owner).await?;
+        let set = match update {
+            Update::Rename(_) => "filename = $3, filename_folded = $4, updated_at = $5",
+            Update::Tags(_) => "tags = $3, updated_at = $4",
+            Update::Deleted(_) => "deleted_at = $3, updated_at = $4",
+        };
+        let sql = format!(
+            "UPDATE images AS i SET {set} WHERE i.owner_id = $1 AND i.id = $2 \
+             RETURNING {IMAGE_COLUMNS}"
+        );
+        let query = sqlx::query(&sql).bind(owner).bind(id);
+        let query = match update {
+            Update::Rename(filename) => query.bind(filename).bind(filename.to_lowercase()),
+            Update::Tags(tags) => query.bind(tags),
+            Update::Deleted(deleted_at) => query.bind(deleted_at.map(micros)),
+        };
+        let row = query
+            .bind(now())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .ok_or(StoreError::NotFound)?;
+        let image = image_from_row(&row)?;
+        Self::record_change(&mut tx, owner, id).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(image)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Update<'a> {
+    Rename(&'a str),
+    Tags(&'a [String]),
+    Deleted(Option<OffsetDateTime>),
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(())
+    }
+
+    async fn create_user(&self, username: &str) -> StoreResult<User> {
+        let user = User {
+            id: crate::keys::new_user_id(),
+            username: username.to_string(),
+            disabled: false,
+        };
+        sqlx::query(
+            "INSERT INTO users (id, username, disabled, created_at) VALUES ($1, $2, false, $3)",
+        )
+        .bind(&user.id)
+        .bind(&user.username)
+        .bind(now())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match db_err(e) {
+            StoreError::Conflict(_) => {
+                StoreError::Conflict(format!("user {username:?} already exists"))
+            }
+            other => other,
+        })?;
+        Ok(user)
+    }
+
+    async fn user_by_name(&self, username: &str) -> StoreResult<User> {
+        let row = sqlx::query("SELECT id, username, disabled FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .ok_or(StoreError::NotFound)?;
+        user_from_row(&row)
+    }
+
+    async fn add_token(&self, user_id: &str, token_hash: &str, name: &str) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO tokens (token_hash, user_id, name, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(name)
+        .bind(now())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match e {
+            // a missing user fails the foreign key
+            sqlx::Error::Database(ref db) if db.is_foreign_key_violation() => StoreError::NotFound,
+            other => db_err(other),
+        })?;
+        Ok(())
+    }
+
+    async fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<User> {
+        let row = sqlx::query(
+            "SELECT u.id, u.username, u.disabled FROM tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.token_hash = $1 AND NOT t.revoked AND NOT u.disabled",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .ok_or(StoreError::NotFound)?;
+        let user = user_from_row(&row)?;
+        // Record the use at minute granularity so hot tokens do not write on every request.
+        let now = now();
+        let result = sqlx::query(
+            "UPDATE tokens SET last_used_at = $1 WHERE token_hash = $2 \
+             AND (last_used_at IS NULL OR last_used_at < $3)",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .bind(now - time::Duration::minutes(1))
+        .execute(&self.pool)
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not record token use");
+        }
+        Ok(user)
+    }
+
+    async fn revoke_tokens(&self, user_id: &str, name: &str) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(
+            "UPDATE tokens SET revoked = true WHERE user_id = $1 AND name = $2 AND NOT revoked \
+             RETURNING token_hash",
+        )
+        .bind(user_id)
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|row| row.try_get("token_hash").map_err(db_err))
+            .collect()
+    }
+
+    async fn image(&self, owner: &str, id: &str) -> StoreResult<ImageRecord> {
+        let sql =
+            format!("SELECT {IMAGE_COLUMNS} FROM images i WHERE i.owner_id = $1 AND i.id = $2");
+        let row = sqlx::query(&sql)
+            .bind(owner)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .ok_or(StoreError::NotFound)?;
+        image_from_row(&row)
+    }
+
+    async fn images_by_sha256(
+        &self,
+        owner: &str,
+        hashes: &[String],
+    ) -> StoreResult<Vec<ImageRecord>> {
+        if hashes.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One array parameter, however many hashes.
+        let sql = format!(
+            "SELECT {IMAGE_COLUMNS} FROM images i WHERE i.owner_id = $1 AND i.sha256 = ANY($2)"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(owner)
+            .bind(hashes)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(image_from_row).collect()
+    }
+
+    async fn list_images(
+        &self,
+        owner: &str,
+        query: &ListQuery,
+    ) -> StoreResult<(Vec<ImageRecord>, Option<String>)> {
+        let limit = query.limit.clamp(1, 1000);
+        let mut builder = sqlx::QueryBuilder::<sqlx::Postgres>::new(format!(
+            "SELECT {IMAGE_COLUMNS} FROM images i WHERE i.owner_id = "
+        ));
+        builder.push_bind(owner);
+        builder.push(if query.trash {
+            " AND i.deleted_at IS NOT NULL"
+        } else {
+            " AND i.deleted_at IS NULL"
+        });
+        if let Some(search) = query.search.as_deref().filter(|s| !s.is_empty()) {
+            // The name is folded by the server (Unicode lower case) so the result does not
+            // depend on the database's locale; ILIKE folds ASCII on top.
+            builder
+                .push(" AND i.filename_folded ILIKE ")
+                .push_bind(contains_pattern(&search.to_lowercase()))
+                .push(" ESCAPE '\\'");
+        }
+        if let Some(cursor) = query.cursor.as_deref() {
+            let cursor = PageCursor::decode(cursor)?;
+            builder
+                .push(" AND (i.created_at, i.id) < (")
+                .push_bind(from_micros(cursor.created_at_micros))
+                .push(", ")
+                .push_bind(cursor.id)
+                .push(")");
+        }
+        builder
+            .push(" ORDER BY i.created_at DESC, i.id DESC LIMIT ")
+            .push_bind(i64::from(limit) + 1);
+        let rows = builder
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let mut images = rows
+            .iter()
+            .map(image_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next = if images.len() > limit as usize {
+            images.truncate(limit as usize);
+            images.last().map(|last| PageCursor::after(last).encode())
+        } else {
+            None
+        };
+        Ok((images, next))
+    }
+
+    async fn insert_image(&self, image: &ImageRecord) -> StoreResult<ImageRecord> {
+        let mut tx = self.owner_tx(&image.owner_id).await?;
+        let sql = format!(
+            "INSERT INTO images AS i (id, owner_id, filename, filename_folded, key, size, sha256, \
+             content_type, width, height, taken_at, created_at, updated_at, deleted_at, tags) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+             ON CONFLICT DO NOTHING RETURNING {IMAGE_COLUMNS}"
+        );
+        let inserted = sqlx::query(&sql)
+            .bind(&image.id)
+            .bind(&image.owner_id)
+            .bind(&image.filename)
+            .bind(image.filename.to_lowercase())
+            .bind(&image.key)
+            .bind(to_i64(image.size)?)
+            .bind(&image.sha256)
+            .bind(&image.content_type)
+            .bind(i64::from(image.width))
+            .bind(i64::from(image.height))
+            .bind(image.taken_at.map(micros))
+            .bind(micros(image.created_at))
+            .bind(micros(image.updated_at))
+            .bind(image.deleted_at.map(micros))
+            .bind(&image.tags)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let Some(row) = inserted else {
+            // Read committed: this statement sees the row the conflicting insert committed.
+            let sql = format!(
+                "SELECT {IMAGE_COLUMNS} FROM images i WHERE i.owner_id = $1 AND i.sha256 = $2"
+            );
+            let row = sqlx::query(&sql)
+                .bind(&image.owner_id)
+                .bind(&image.sha256)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .ok_or_else(|| {
+                    StoreError::Conflict(format!("image id {} or key is taken", image.id))
+                })?;
+            return image_from_row(&row);
+        };
+        let stored = image_from_row(&row)?;
+        Self::record_change(&mut tx, &image.owner_id, &image.id).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(stored)
+    }
+
+    async fn rename_image(
+        &self,
+        owner: &str,
+        id: &str,
+        filename: &str,
+    ) -> StoreResult<ImageRecord> {
+        self.update_image(owner, id, Update::Rename(filename)).await
+    }
+
+    async fn set_tags(&self, owner: &str, id: &str, tags: &[String]) -> StoreResult<ImageRecord> {
+        self.update_image(owner, id, Update::Tags(tags)).await
+    }
+
+    async fn set_deleted(
+        &self,
+        owner: &str,
+        id: &str,
+        deleted_at: Option<OffsetDateTime>,
+    ) -> StoreResult<ImageRecord> {
+        self.update_image(owner, id, Update::Deleted(deleted_at))
+            .await
+    }
+
+    async fn purge_image(&self, owner: &str, id: &str) -> StoreResult<ImageRecord> {
+        let mut tx = self.owner_tx(owner).await?;
+        let sql = format!(
+            "DELETE FROM images AS i WHERE i.owner_id = $1 AND i.id = $2 RETURNING {IMAGE_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(owner)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .ok_or(StoreError::NotFound)?;
+        let image = image_from_row(&row)?;
+        Self::record_change(&mut tx, owner, id).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(image)
+    }
+
+    async fn changes(&self, owner: &str, since: i64, limit: u32) -> StoreResult<Vec<ChangeRecord>> {
+        let sql = format!(
+            "SELECT c.seq AS seq, c.image_id AS change_image_id, i.id IS NOT NULL AS present, \
+             {IMAGE_COLUMNS} \
+             FROM changes c LEFT JOIN images i ON i.id = c.image_id AND i.owner_id = c.owner_id \
+             WHERE c.owner_id = $1 AND c.seq > $2 ORDER BY c.seq LIMIT $3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(owner)
+            .bind(since)
+            .bind(i64::from(limit.max(1)))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(|row| {
+                let present: bool = row.try_get("present").map_err(db_err)?;
+                Ok(ChangeRecord {
+                    seq: row.try_get("seq").map_err(db_err)?,
+                    image_id: row.try_get("change_image_id").map_err(db_err)?,
+                    image: if present {
+                        Some(image_from_row(row)?)
+                    } else {
+                        None
+                    },
+                })
+            })
+            .collect()
+    }
+
+    async fn create_upload(&self, upload: &UploadRecord) -> StoreResult<UploadRecord> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // Only the (owner, idempotency key) conflict returns the existing session; a taken id
+        // is a unique violation (Conflict). Sessions without a key never conflict (NULLs are
+        // distinct).
+        let sql = format!(
+            "INSERT INTO uploads AS u (id, owner_id, idempotency_key, image_id, key, filename, size, \
+             sha256, content_type, width, height, taken_at, multipart_id, part_size, thumbs_json, \
+             parts_json, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+             ON CONFLICT (owner_id, idempotency_key) DO NOTHING RETURNING {UPLOAD_COLUMNS}"
+        );
+        let inserted = sqlx::query(&sql)
+            .bind(&upload.id)
+            .bind(&upload.owner_id)
+            .bind(&upload.idempotency_key)
+            .bind(&upload.image_id)
+            .bind(&upload.key)
+            .bind(&upload.filename)
+            .bind(to_i64(upload.size)?)
+            .bind(&upload.sha256)
+            .bind(&upload.content_type)
+            .bind(i64::from(upload.width))
+            .bind(i64::from(upload.height))
+            .bind(upload.taken_at.map(micros))
+            .bind(&upload.multipart_id)
+            .bind(upload.part_size.map(to_i64).transpose()?)
+            .bind(&upload.thumbs_json)
+            .bind(&upload.parts_json)
+            .bind(micros(upload.created_at))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let row = match inserted {
+            Some(row) => row,
+            None => {
+                let sql = format!(
+                    "SELECT {UPLOAD_COLUMNS} FROM uploads u \
+                     WHERE u.owner_id = $1 AND u.idempotency_key = $2"
+                );
+                sqlx::query(&sql)
+                    .bind(&upload.owner_id)
+                    .bind(&upload.idempotency_key)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?
+                    // the conflicting session was deleted in between: let the client retry
+                    .ok_or_else(|| {
+                        StoreError::Conflict("upload session changed concurrently".into())
+                    })?
+            }
+        };
+        tx.commit().await.map_err(db_err)?;
+        upload_from_row(&row)
+    }
+
+    async fn upload(&self, owner: &str, id: &str) -> StoreResult<UploadRecord> {
+        let sql =
+            format!("SELECT {UPLOAD_COLUMNS} FROM uploads u WHERE u.owner_id = $1 AND u.id = $2");
+        let row = sqlx::query(&sql)
+            .bind(owner)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .ok_or(StoreError::NotFound)?;
+        upload_from_row(&row)
+    }
+
+    async fn delete_upload(&self, owner: &str, id: &str) -> StoreResult<()> {
+        let result = sqlx::query("DELETE FROM uploads WHERE owner_id = $1 AND id = $2")
+            .bind(owner)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn stale_uploads(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<UploadRecord>> {
+        let sql = format!(
+            "SELECT {UPLOAD_COLUMNS} FROM uploads u WHERE u.created_at < $1 \
+             ORDER BY u.created_at LIMIT $2"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(before)
+            .bind(i64::from(limit.max(1)))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(upload_from_row).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

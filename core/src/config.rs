@@ -59,20 +59,7 @@ pub enum ConfigError {
 impl ClientConfig {
     /// Reads `path`; a missing file gives the defaults.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(source) => {
-                return Err(ConfigError::Read {
-                    path: path.display().to_string(),
-                    source,
-                });
-            }
-        };
-        toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })
+        load_toml(path)
     }
 
     /// Applies `IMGCLOUD_SERVER` and `IMGCLOUD_FORMAT` from the environment.
@@ -95,6 +82,26 @@ impl ClientConfig {
         let text = toml::to_string_pretty(self).expect("config serialises");
         write_atomic(path, text.as_bytes(), None)
     }
+}
+
+/// Reads the TOML file at `path`; a missing file gives `T::default()`. Errors name the file.
+pub(crate) fn load_toml<T: serde::de::DeserializeOwned + Default>(
+    path: &Path,
+) -> Result<T, ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(T::default()),
+        Err(source) => {
+            return Err(ConfigError::Read {
+                path: path.display().to_string(),
+                source,
+            });
+        }
+    };
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
 }
 
 /// Writes `bytes` to `path` via a temp file and rename; `mode` sets Unix permissions first.

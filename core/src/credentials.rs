@@ -34,20 +34,7 @@ pub fn server_key(server: &str) -> String {
 impl Credentials {
     /// Reads `path`; a missing file is empty.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(source) => {
-                return Err(ConfigError::Read {
-                    path: path.display().to_string(),
-                    source,
-                });
-            }
-        };
-        toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })
+        crate::config::load_toml(path)
     }
 
     pub fn token(&self, server: &str) -> Option<&str> {

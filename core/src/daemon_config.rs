@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, write_atomic};
+use crate::config::{ConfigError, load_toml, write_atomic};
 use crate::daemon_api::WatchedFolder;
 use crate::paths::Dirs;
 
@@ -68,20 +68,7 @@ impl Default for DaemonConfig {
 impl DaemonConfig {
     /// Reads `path`; a missing file gives the defaults.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(source) => {
-                return Err(ConfigError::Read {
-                    path: path.display().to_string(),
-                    source,
-                });
-            }
-        };
-        let config: Self = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let config: Self = load_toml(path)?;
         config.validate().map_err(|message| ConfigError::Parse {
             path: path.display().to_string(),
             message,

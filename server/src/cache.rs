@@ -16,7 +16,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
-use crate::store::{ChangeRecord, ImageRecord, ListQuery, Store, StoreResult, UploadRecord, User};
+use crate::store::{
+    ChangeRecord, ImageRecord, ListQuery, Store, StoreResult, TokenRecord, UploadRecord, User,
+    UserSummary,
+};
 
 /// Bytes by key with a TTL. Implementations swallow their own failures (logging them) and
 /// behave as a miss.
@@ -217,6 +220,56 @@ impl Store for CachedStore {
             self.cache.delete(&token_key(hash)).await;
         }
         Ok(revoked)
+    }
+
+    async fn set_password_hash(&self, user_id: &str, hash: Option<&str>) -> StoreResult<()> {
+        self.inner.set_password_hash(user_id, hash).await
+    }
+
+    async fn login_record(&self, username: &str) -> StoreResult<(User, Option<String>)> {
+        self.inner.login_record(username).await
+    }
+
+    async fn set_disabled(&self, user_id: &str, disabled: bool) -> StoreResult<Vec<String>> {
+        let hashes = self.inner.set_disabled(user_id, disabled).await?;
+        for hash in &hashes {
+            self.cache.delete(&token_key(hash)).await;
+        }
+        Ok(hashes)
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<UserSummary>> {
+        self.inner.list_users().await
+    }
+
+    async fn list_tokens(&self, user_id: &str) -> StoreResult<Vec<TokenRecord>> {
+        self.inner.list_tokens(user_id).await
+    }
+
+    async fn revoke_token(&self, user_id: &str, token_id: &str) -> StoreResult<String> {
+        let hash = self.inner.revoke_token(user_id, token_id).await?;
+        self.cache.delete(&token_key(&hash)).await;
+        Ok(hash)
+    }
+
+    async fn revoke_all_tokens(&self, user_id: &str) -> StoreResult<Vec<String>> {
+        let hashes = self.inner.revoke_all_tokens(user_id).await?;
+        for hash in &hashes {
+            self.cache.delete(&token_key(hash)).await;
+        }
+        Ok(hashes)
+    }
+
+    async fn record_login_failure(&self, key: &str, at: OffsetDateTime) -> StoreResult<()> {
+        self.inner.record_login_failure(key, at).await
+    }
+
+    async fn login_failures_since(&self, key: &str, since: OffsetDateTime) -> StoreResult<u32> {
+        self.inner.login_failures_since(key, since).await
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
+        self.inner.clear_login_failures(key).await
     }
 
     async fn image(&self, owner: &str, id: &str) -> StoreResult<ImageRecord> {

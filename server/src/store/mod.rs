@@ -21,6 +21,26 @@ pub struct User {
     pub disabled: bool,
 }
 
+/// A user as listed by the admin CLI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSummary {
+    pub user: User,
+    pub has_password: bool,
+    pub created_at: OffsetDateTime,
+    /// Live (not revoked) tokens.
+    pub tokens: u32,
+}
+
+/// A live API token as listed to its owner (never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// Public id: the first 16 hex digits of the token's SHA-256.
+    pub id: String,
+    pub name: String,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
 /// An image row as stored (the API's `Image` adds CDN links). Times have microsecond precision
 /// (what every backend keeps).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,6 +140,50 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes every live token of `user_id` named `name`; returns their hashes (so caches can
     /// drop them).
     async fn revoke_tokens(&self, user_id: &str, name: &str) -> StoreResult<Vec<String>>;
+
+    // accounts (passwords are stored as argon2id PHC strings, never in clear)
+    // TRANSITIONAL: the default bodies go away once both backends implement them.
+    /// Sets (or with `None` removes) the password hash of `user_id`.
+    async fn set_password_hash(&self, _user_id: &str, _hash: Option<&str>) -> StoreResult<()> {
+        Err(StoreError::Other("set_password_hash not implemented".into()))
+    }
+    /// The user named `username` (disabled or not) and its password hash, if it has one.
+    async fn login_record(&self, _username: &str) -> StoreResult<(User, Option<String>)> {
+        Err(StoreError::Other("login_record not implemented".into()))
+    }
+    /// Disables or enables `user_id`; returns the hashes of its live tokens (so caches can drop
+    /// them: a disabled user's tokens stop working at once).
+    async fn set_disabled(&self, _user_id: &str, _disabled: bool) -> StoreResult<Vec<String>> {
+        Err(StoreError::Other("set_disabled not implemented".into()))
+    }
+    /// Every user, by name.
+    async fn list_users(&self) -> StoreResult<Vec<UserSummary>> {
+        Err(StoreError::Other("list_users not implemented".into()))
+    }
+    /// The live tokens of `user_id`, oldest first.
+    async fn list_tokens(&self, _user_id: &str) -> StoreResult<Vec<TokenRecord>> {
+        Err(StoreError::Other("list_tokens not implemented".into()))
+    }
+    /// Revokes the live token of `user_id` whose public id is `token_id`; returns its hash.
+    /// `NotFound` when there is none (or it belongs to someone else).
+    async fn revoke_token(&self, _user_id: &str, _token_id: &str) -> StoreResult<String> {
+        Err(StoreError::Other("revoke_token not implemented".into()))
+    }
+    /// Revokes every live token of `user_id`; returns their hashes.
+    async fn revoke_all_tokens(&self, _user_id: &str) -> StoreResult<Vec<String>> {
+        Err(StoreError::Other("revoke_all_tokens not implemented".into()))
+    }
+
+    // login throttling, shared by every replica (`key` is e.g. `user:NAME`)
+    async fn record_login_failure(&self, _key: &str, _at: OffsetDateTime) -> StoreResult<()> {
+        Err(StoreError::Other("record_login_failure not implemented".into()))
+    }
+    async fn login_failures_since(&self, _key: &str, _since: OffsetDateTime) -> StoreResult<u32> {
+        Err(StoreError::Other("login_failures_since not implemented".into()))
+    }
+    async fn clear_login_failures(&self, _key: &str) -> StoreResult<()> {
+        Err(StoreError::Other("clear_login_failures not implemented".into()))
+    }
 
     // images
     async fn image(&self, owner: &str, id: &str) -> StoreResult<ImageRecord>;

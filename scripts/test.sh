@@ -25,8 +25,10 @@ results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 
 # --- packages --------------------------------------------------------------------------------
+# memcached and nginx are the production stack's cache and load balancer/CDN (PostgreSQL is
+# installed by scripts/with-postgres.sh when missing).
 apt_packages=(build-essential pkg-config file curl ca-certificates keyutils dbus gnome-keyring
-  libturbojpeg0-dev)
+  libturbojpeg0-dev memcached nginx-light)
 if [ -z "${SKIP_DESKTOP:-}" ]; then
   apt_packages+=(libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev
     librsvg2-dev xvfb xauth imagemagick x11-utils)

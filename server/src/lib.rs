@@ -15,6 +15,7 @@ pub mod limits;
 pub mod links;
 pub mod metrics;
 pub mod openapi;
+pub mod passwords;
 pub mod routes;
 pub mod state;
 pub mod store;

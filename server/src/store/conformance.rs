@@ -103,6 +103,243 @@ pub async fn users_and_tokens(store: &dyn Store) {
     assert!(store.revoke_tokens(&a, "laptop").await.unwrap().is_empty());
 }
 
+pub async fn passwords_and_disabling(store: &dyn Store) {
+    let (a, b) = two_users(store).await;
+    // No password until one is set.
+    let (user, hash) = store.login_record("alice").await.unwrap();
+    assert_eq!((user.id.as_str(), hash), (a.as_str(), None));
+    assert!(matches!(
+        store.login_record("carol").await,
+        Err(StoreError::NotFound)
+    ));
+    store
+        .set_password_hash(&a, Some("$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.login_record("alice").await.unwrap().1.as_deref(),
+        Some("$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA")
+    );
+    // bob is untouched
+    assert_eq!(store.login_record("bob").await.unwrap().1, None);
+    assert!(matches!(
+        store.set_password_hash("no-such-user", Some("x")).await,
+        Err(StoreError::NotFound)
+    ));
+
+    let a1 = crate::keys::token_hash("alice-1");
+    let a2 = crate::keys::token_hash("alice-2");
+    let b1 = crate::keys::token_hash("bob-1");
+    store.add_token(&a, &a1, "laptop").await.unwrap();
+    store.add_token(&a, &a2, "phone").await.unwrap();
+    store.add_token(&b, &b1, "laptop").await.unwrap();
+    store.revoke_tokens(&a, "phone").await.unwrap();
+
+    let users = store.list_users().await.unwrap();
+    let summary: Vec<_> = users
+        .iter()
+        .map(|u| {
+            (
+                u.user.username.as_str(),
+                u.has_password,
+                u.tokens,
+                u.user.disabled,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![("alice", true, 1, false), ("bob", false, 1, false)],
+        "by name, live tokens only"
+    );
+    assert!(users.iter().all(|u| u.created_at <= now()));
+
+    // Disabling returns the live token hashes and stops them resolving; login_record still
+    // finds the user (the route answers the same 401 either way).
+    assert_eq!(
+        store.set_disabled(&a, true).await.unwrap(),
+        vec![a1.clone()]
+    );
+    assert!(matches!(
+        store.user_by_token_hash(&a1).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store.login_record("alice").await.unwrap().0.disabled);
+    assert!(store.user_by_name("alice").await.unwrap().disabled);
+    assert_eq!(store.user_by_token_hash(&b1).await.unwrap().id, b);
+    let listed = store.list_users().await.unwrap();
+    assert!(listed[0].user.disabled && !listed[1].user.disabled);
+    // Enabling brings the (unrevoked) token back.
+    assert_eq!(
+        store.set_disabled(&a, false).await.unwrap(),
+        vec![a1.clone()]
+    );
+    assert_eq!(store.user_by_token_hash(&a1).await.unwrap().id, a);
+    assert!(matches!(
+        store.set_disabled("no-such-user", true).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // Removing the password.
+    store.set_password_hash(&a, None).await.unwrap();
+    assert_eq!(store.login_record("alice").await.unwrap().1, None);
+    assert!(!store.list_users().await.unwrap()[0].has_password);
+}
+
+pub async fn token_listing_and_revocation(store: &dyn Store) {
+    let (a, b) = two_users(store).await;
+    let a1 = crate::keys::token_hash("alice-1");
+    let a2 = crate::keys::token_hash("alice-2");
+    let a3 = crate::keys::token_hash("alice-3");
+    let b1 = crate::keys::token_hash("bob-1");
+    store.add_token(&a, &a1, "laptop").await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    store.add_token(&a, &a2, "phone").await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    store.add_token(&a, &a3, "ci").await.unwrap();
+    store.add_token(&b, &b1, "laptop").await.unwrap();
+    store.user_by_token_hash(&a2).await.unwrap();
+
+    let tokens = store.list_tokens(&a).await.unwrap();
+    let listed: Vec<_> = tokens
+        .iter()
+        .map(|t| (t.id.as_str(), t.name.as_str()))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            (&a1[..16], "laptop"),
+            (&a2[..16], "phone"),
+            (&a3[..16], "ci")
+        ],
+        "oldest first, ids are the first 16 hex digits of the hash"
+    );
+    assert!(super::is_token_id(&tokens[0].id));
+    assert!(tokens[0].last_used_at.is_none());
+    assert!(tokens[1].last_used_at.is_some(), "use is recorded");
+    assert!(tokens.iter().all(|t| t.created_at <= now()));
+
+    // bob cannot revoke alice's token by its id: NotFound, and it keeps working.
+    assert!(matches!(
+        store.revoke_token(&b, &a1[..16]).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(store.user_by_token_hash(&a1).await.unwrap().id, a);
+    // Ids that are not token ids (a whole hash, a prefix, garbage) match nothing.
+    for bad in [a1.as_str(), &a1[..8], "", "%", "zzzzzzzzzzzzzzzz"] {
+        assert!(
+            matches!(store.revoke_token(&a, bad).await, Err(StoreError::NotFound)),
+            "{bad:?}"
+        );
+    }
+    // alice revokes her laptop token by id: the hash comes back, it stops resolving and is
+    // no longer listed; revoking it again is NotFound.
+    assert_eq!(store.revoke_token(&a, &a1[..16]).await.unwrap(), a1);
+    assert!(matches!(
+        store.user_by_token_hash(&a1).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.revoke_token(&a, &a1[..16]).await,
+        Err(StoreError::NotFound)
+    ));
+    let left: Vec<_> = store
+        .list_tokens(&a)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(left, vec!["phone", "ci"]);
+
+    // Revoking all: her remaining two, not bob's.
+    let mut all = store.revoke_all_tokens(&a).await.unwrap();
+    all.sort();
+    let mut expected = vec![a2.clone(), a3.clone()];
+    expected.sort();
+    assert_eq!(all, expected);
+    assert!(store.list_tokens(&a).await.unwrap().is_empty());
+    for hash in [&a2, &a3] {
+        assert!(matches!(
+            store.user_by_token_hash(hash).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+    assert!(store.revoke_all_tokens(&a).await.unwrap().is_empty());
+    assert_eq!(store.user_by_token_hash(&b1).await.unwrap().id, b);
+    assert_eq!(store.list_tokens(&b).await.unwrap().len(), 1);
+    assert!(store.list_tokens("no-such-user").await.unwrap().is_empty());
+}
+
+pub async fn login_throttling(store: &dyn Store) {
+    let t0 = now();
+    let window_start = t0 - Duration::minutes(15);
+    assert_eq!(
+        store
+            .login_failures_since("user:alice", window_start)
+            .await
+            .unwrap(),
+        0
+    );
+    // Two old failures (outside the window), three recent ones, one for another key.
+    for minutes in [40, 20, 10, 5, 0] {
+        store
+            .record_login_failure("user:alice", t0 - Duration::minutes(minutes))
+            .await
+            .unwrap();
+    }
+    store.record_login_failure("user:bob", t0).await.unwrap();
+    assert_eq!(
+        store
+            .login_failures_since("user:alice", window_start)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        store
+            .login_failures_since("user:alice", t0 - Duration::hours(1))
+            .await
+            .unwrap(),
+        5
+    );
+    // `since` is inclusive.
+    assert_eq!(
+        store.login_failures_since("user:alice", t0).await.unwrap(),
+        1
+    );
+    // Clearing forgets one key only.
+    store.clear_login_failures("user:alice").await.unwrap();
+    assert_eq!(
+        store
+            .login_failures_since("user:alice", t0 - Duration::hours(1))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .login_failures_since("user:bob", window_start)
+            .await
+            .unwrap(),
+        1
+    );
+    store.clear_login_failures("user:nobody").await.unwrap();
+    // Failures older than the retention are pruned when a new one is recorded.
+    store
+        .record_login_failure("user:carol", t0 - Duration::days(2))
+        .await
+        .unwrap();
+    store.record_login_failure("user:dave", t0).await.unwrap();
+    assert_eq!(
+        store
+            .login_failures_since("user:carol", t0 - Duration::days(3))
+            .await
+            .unwrap(),
+        0
+    );
+}
+
 pub async fn insert_dedupes_per_owner(store: &dyn Store) {
     let (a, b) = two_users(store).await;
     let mut first = image(&a, "imgA1", "cat.png", "cat");
@@ -549,6 +786,24 @@ macro_rules! store_conformance_tests {
         async fn users_and_tokens() {
             let (_guard, store) = $open.await;
             $crate::store::conformance::users_and_tokens(&*store).await;
+        }
+        #[tokio::test]
+        $(#[$attr])*
+        async fn passwords_and_disabling() {
+            let (_guard, store) = $open.await;
+            $crate::store::conformance::passwords_and_disabling(&*store).await;
+        }
+        #[tokio::test]
+        $(#[$attr])*
+        async fn token_listing_and_revocation() {
+            let (_guard, store) = $open.await;
+            $crate::store::conformance::token_listing_and_revocation(&*store).await;
+        }
+        #[tokio::test]
+        $(#[$attr])*
+        async fn login_throttling() {
+            let (_guard, store) = $open.await;
+            $crate::store::conformance::login_throttling(&*store).await;
         }
         #[tokio::test]
         $(#[$attr])*

@@ -142,48 +142,31 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_tokens(&self, user_id: &str, name: &str) -> StoreResult<Vec<String>>;
 
     // accounts (passwords are stored as argon2id PHC strings, never in clear)
-    // TRANSITIONAL: the default bodies go away once both backends implement them.
-    /// Sets (or with `None` removes) the password hash of `user_id`.
-    async fn set_password_hash(&self, _user_id: &str, _hash: Option<&str>) -> StoreResult<()> {
-        Err(StoreError::Other("set_password_hash not implemented".into()))
-    }
+    /// Sets (or with `None` removes) the password hash of `user_id`; `NotFound` if no such user.
+    async fn set_password_hash(&self, user_id: &str, hash: Option<&str>) -> StoreResult<()>;
     /// The user named `username` (disabled or not) and its password hash, if it has one.
-    async fn login_record(&self, _username: &str) -> StoreResult<(User, Option<String>)> {
-        Err(StoreError::Other("login_record not implemented".into()))
-    }
+    async fn login_record(&self, username: &str) -> StoreResult<(User, Option<String>)>;
     /// Disables or enables `user_id`; returns the hashes of its live tokens (so caches can drop
-    /// them: a disabled user's tokens stop working at once).
-    async fn set_disabled(&self, _user_id: &str, _disabled: bool) -> StoreResult<Vec<String>> {
-        Err(StoreError::Other("set_disabled not implemented".into()))
-    }
+    /// them: a disabled user's tokens stop working at once). `NotFound` if no such user.
+    async fn set_disabled(&self, user_id: &str, disabled: bool) -> StoreResult<Vec<String>>;
     /// Every user, by name.
-    async fn list_users(&self) -> StoreResult<Vec<UserSummary>> {
-        Err(StoreError::Other("list_users not implemented".into()))
-    }
+    async fn list_users(&self) -> StoreResult<Vec<UserSummary>>;
     /// The live tokens of `user_id`, oldest first.
-    async fn list_tokens(&self, _user_id: &str) -> StoreResult<Vec<TokenRecord>> {
-        Err(StoreError::Other("list_tokens not implemented".into()))
-    }
-    /// Revokes the live token of `user_id` whose public id is `token_id`; returns its hash.
-    /// `NotFound` when there is none (or it belongs to someone else).
-    async fn revoke_token(&self, _user_id: &str, _token_id: &str) -> StoreResult<String> {
-        Err(StoreError::Other("revoke_token not implemented".into()))
-    }
+    async fn list_tokens(&self, user_id: &str) -> StoreResult<Vec<TokenRecord>>;
+    /// Revokes the live token of `user_id` whose public id ([`token_id`]) is `token_id`;
+    /// returns its hash. `NotFound` when there is none (or it belongs to someone else).
+    async fn revoke_token(&self, user_id: &str, token_id: &str) -> StoreResult<String>;
     /// Revokes every live token of `user_id`; returns their hashes.
-    async fn revoke_all_tokens(&self, _user_id: &str) -> StoreResult<Vec<String>> {
-        Err(StoreError::Other("revoke_all_tokens not implemented".into()))
-    }
+    async fn revoke_all_tokens(&self, user_id: &str) -> StoreResult<Vec<String>>;
 
     // login throttling, shared by every replica (`key` is e.g. `user:NAME`)
-    async fn record_login_failure(&self, _key: &str, _at: OffsetDateTime) -> StoreResult<()> {
-        Err(StoreError::Other("record_login_failure not implemented".into()))
-    }
-    async fn login_failures_since(&self, _key: &str, _since: OffsetDateTime) -> StoreResult<u32> {
-        Err(StoreError::Other("login_failures_since not implemented".into()))
-    }
-    async fn clear_login_failures(&self, _key: &str) -> StoreResult<()> {
-        Err(StoreError::Other("clear_login_failures not implemented".into()))
-    }
+    /// Records one failed login for `key` at `at` (and prunes failures older than
+    /// [`LOGIN_FAILURE_RETENTION`], of every key).
+    async fn record_login_failure(&self, key: &str, at: OffsetDateTime) -> StoreResult<()>;
+    /// Failed logins for `key` at or after `since`.
+    async fn login_failures_since(&self, key: &str, since: OffsetDateTime) -> StoreResult<u32>;
+    /// Forgets the failed logins of `key` (after a successful login).
+    async fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
 
     // images
     async fn image(&self, owner: &str, id: &str) -> StoreResult<ImageRecord>;
@@ -263,6 +246,23 @@ impl Backend {
             ),
         }
     }
+}
+
+/// How long failed logins are kept (far longer than any throttling window).
+pub const LOGIN_FAILURE_RETENTION: time::Duration = time::Duration::days(1);
+
+/// Length of a token's public id.
+pub const TOKEN_ID_LEN: usize = 16;
+
+/// The public id of the token whose (hex SHA-256) hash is `token_hash`: its first 16 hex
+/// digits. Safe to show and log: it cannot be turned back into the token.
+pub fn token_id(token_hash: &str) -> String {
+    token_hash.chars().take(TOKEN_ID_LEN).collect()
+}
+
+/// Whether `id` looks like a token id (16 lower-case hex digits).
+pub fn is_token_id(id: &str) -> bool {
+    id.len() == TOKEN_ID_LEN && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// The current time at the precision every backend keeps (microseconds).

@@ -19,8 +19,9 @@ use sqlx::{PgPool, Row};
 use time::OffsetDateTime;
 
 use super::{
-    ChangeRecord, ImageRecord, ListQuery, PageCursor, Store, StoreError, StoreResult, UploadRecord,
-    User, from_micros, now,
+    ChangeRecord, ImageRecord, LOGIN_FAILURE_RETENTION, ListQuery, PageCursor, Store, StoreError,
+    StoreResult, TokenRecord, UploadRecord, User, UserSummary, from_micros, is_token_id, now,
+    token_id,
 };
 
 /// Connections per server process. A replica's requests are short; PostgreSQL's default
@@ -372,6 +373,166 @@ impl Store for PostgresStore {
         rows.iter()
             .map(|row| row.try_get("token_hash").map_err(db_err))
             .collect()
+    }
+
+    async fn set_password_hash(&self, user_id: &str, hash: Option<&str>) -> StoreResult<()> {
+        let touched = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        if touched == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn login_record(&self, username: &str) -> StoreResult<(User, Option<String>)> {
+        let row = sqlx::query(
+            "SELECT id, username, disabled, password_hash FROM users WHERE username = $1",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .ok_or(StoreError::NotFound)?;
+        Ok((
+            user_from_row(&row)?,
+            row.try_get("password_hash").map_err(db_err)?,
+        ))
+    }
+
+    async fn set_disabled(&self, user_id: &str, disabled: bool) -> StoreResult<Vec<String>> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let touched = sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+            .bind(disabled)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        if touched == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let hashes =
+            sqlx::query_scalar("SELECT token_hash FROM tokens WHERE user_id = $1 AND NOT revoked")
+                .bind(user_id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(hashes)
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<UserSummary>> {
+        let rows = sqlx::query(
+            "SELECT u.id, u.username, u.disabled, u.password_hash IS NOT NULL AS has_password, \
+             u.created_at, \
+             (SELECT count(*) FROM tokens t WHERE t.user_id = u.id AND NOT t.revoked) AS tokens \
+             FROM users u ORDER BY u.username COLLATE \"C\"",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|row| {
+                Ok(UserSummary {
+                    user: user_from_row(row)?,
+                    has_password: row.try_get("has_password").map_err(db_err)?,
+                    created_at: row.try_get("created_at").map_err(db_err)?,
+                    tokens: to_u32(row.try_get("tokens").map_err(db_err)?),
+                })
+            })
+            .collect()
+    }
+
+    async fn list_tokens(&self, user_id: &str) -> StoreResult<Vec<TokenRecord>> {
+        let rows = sqlx::query(
+            "SELECT token_hash, name, created_at, last_used_at FROM tokens \
+             WHERE user_id = $1 AND NOT revoked ORDER BY created_at, token_hash COLLATE \"C\"",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|row| {
+                let hash: String = row.try_get("token_hash").map_err(db_err)?;
+                Ok(TokenRecord {
+                    id: token_id(&hash),
+                    name: row.try_get("name").map_err(db_err)?,
+                    created_at: row.try_get("created_at").map_err(db_err)?,
+                    last_used_at: row.try_get("last_used_at").map_err(db_err)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn revoke_token(&self, user_id: &str, token_id: &str) -> StoreResult<String> {
+        if !is_token_id(token_id) {
+            return Err(StoreError::NotFound);
+        }
+        let hashes: Vec<String> = sqlx::query_scalar(
+            "UPDATE tokens SET revoked = true \
+             WHERE user_id = $1 AND substr(token_hash, 1, 16) = $2 AND NOT revoked \
+             RETURNING token_hash",
+        )
+        .bind(user_id)
+        .bind(token_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        hashes.into_iter().next().ok_or(StoreError::NotFound)
+    }
+
+    async fn revoke_all_tokens(&self, user_id: &str) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar(
+            "UPDATE tokens SET revoked = true WHERE user_id = $1 AND NOT revoked \
+             RETURNING token_hash",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)
+    }
+
+    async fn record_login_failure(&self, key: &str, at: OffsetDateTime) -> StoreResult<()> {
+        let at = micros(at);
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        sqlx::query("DELETE FROM login_failures WHERE at < $1")
+            .bind(at - LOGIN_FAILURE_RETENTION)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        sqlx::query("INSERT INTO login_failures (key, at) VALUES ($1, $2)")
+            .bind(key)
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn login_failures_since(&self, key: &str, since: OffsetDateTime) -> StoreResult<u32> {
+        let count: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM login_failures WHERE key = $1 AND at >= $2")
+                .bind(key)
+                .bind(micros(since))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_err)?;
+        Ok(to_u32(count))
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM login_failures WHERE key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
     }
 
     async fn image(&self, owner: &str, id: &str) -> StoreResult<ImageRecord> {

@@ -14,9 +14,12 @@ use sqlx::{Row, SqlitePool};
 use time::OffsetDateTime;
 
 use super::{
-    ChangeRecord, ImageRecord, ListQuery, PageCursor, Store, StoreError, StoreResult, UploadRecord,
-    User, from_micros, now, to_micros,
+    ChangeRecord, ImageRecord, LOGIN_FAILURE_RETENTION, ListQuery, PageCursor, Store, StoreError,
+    StoreResult, TokenRecord, UploadRecord, User, UserSummary, from_micros, is_token_id, now,
+    to_micros, token_id,
 };
+
+const LOGIN_FAILURE_RETENTION_MICROS: i64 = LOGIN_FAILURE_RETENTION.whole_microseconds() as i64;
 
 /// The SQLite [`Store`].
 #[derive(Debug, Clone)]
@@ -393,6 +396,168 @@ impl Store for SqliteStore {
         rows.iter()
             .map(|row| row.try_get("token_hash").map_err(db_err))
             .collect()
+    }
+
+    async fn set_password_hash(&self, user_id: &str, hash: Option<&str>) -> StoreResult<()> {
+        let touched = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(hash)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        if touched == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn login_record(&self, username: &str) -> StoreResult<(User, Option<String>)> {
+        let row = sqlx::query(
+            "SELECT id, username, disabled, password_hash FROM users WHERE username = ?",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .ok_or(StoreError::NotFound)?;
+        Ok((
+            user_from_row(&row)?,
+            row.try_get("password_hash").map_err(db_err)?,
+        ))
+    }
+
+    async fn set_disabled(&self, user_id: &str, disabled: bool) -> StoreResult<Vec<String>> {
+        let mut tx = self.write_tx().await?;
+        let touched = sqlx::query("UPDATE users SET disabled = ? WHERE id = ?")
+            .bind(i64::from(disabled))
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        if touched == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let hashes =
+            sqlx::query_scalar("SELECT token_hash FROM tokens WHERE user_id = ? AND revoked = 0")
+                .bind(user_id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(hashes)
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<UserSummary>> {
+        let rows = sqlx::query(
+            "SELECT u.id, u.username, u.disabled, u.password_hash IS NOT NULL AS has_password, \
+             u.created_at, \
+             (SELECT count(*) FROM tokens t WHERE t.user_id = u.id AND t.revoked = 0) AS tokens \
+             FROM users u ORDER BY u.username",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|row| {
+                Ok(UserSummary {
+                    user: user_from_row(row)?,
+                    has_password: row.try_get::<i64, _>("has_password").map_err(db_err)? != 0,
+                    created_at: from_micros(row.try_get("created_at").map_err(db_err)?),
+                    tokens: to_u32(row.try_get("tokens").map_err(db_err)?),
+                })
+            })
+            .collect()
+    }
+
+    async fn list_tokens(&self, user_id: &str) -> StoreResult<Vec<TokenRecord>> {
+        let rows = sqlx::query(
+            "SELECT token_hash, name, created_at, last_used_at FROM tokens \
+             WHERE user_id = ? AND revoked = 0 ORDER BY created_at, token_hash",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|row| {
+                let hash: String = row.try_get("token_hash").map_err(db_err)?;
+                Ok(TokenRecord {
+                    id: token_id(&hash),
+                    name: row.try_get("name").map_err(db_err)?,
+                    created_at: from_micros(row.try_get("created_at").map_err(db_err)?),
+                    last_used_at: row
+                        .try_get::<Option<i64>, _>("last_used_at")
+                        .map_err(db_err)?
+                        .map(from_micros),
+                })
+            })
+            .collect()
+    }
+
+    async fn revoke_token(&self, user_id: &str, token_id: &str) -> StoreResult<String> {
+        if !is_token_id(token_id) {
+            return Err(StoreError::NotFound);
+        }
+        let hashes: Vec<String> = sqlx::query_scalar(
+            "UPDATE tokens SET revoked = 1 \
+             WHERE user_id = ? AND substr(token_hash, 1, 16) = ? AND revoked = 0 \
+             RETURNING token_hash",
+        )
+        .bind(user_id)
+        .bind(token_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        hashes.into_iter().next().ok_or(StoreError::NotFound)
+    }
+
+    async fn revoke_all_tokens(&self, user_id: &str) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar(
+            "UPDATE tokens SET revoked = 1 WHERE user_id = ? AND revoked = 0 RETURNING token_hash",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)
+    }
+
+    async fn record_login_failure(&self, key: &str, at: OffsetDateTime) -> StoreResult<()> {
+        let at = to_micros(at);
+        let mut tx = self.write_tx().await?;
+        sqlx::query("DELETE FROM login_failures WHERE at < ?")
+            .bind(at.saturating_sub(LOGIN_FAILURE_RETENTION_MICROS))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        sqlx::query("INSERT INTO login_failures (key, at) VALUES (?, ?)")
+            .bind(key)
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn login_failures_since(&self, key: &str, since: OffsetDateTime) -> StoreResult<u32> {
+        let count: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM login_failures WHERE key = ? AND at >= ?")
+                .bind(key)
+                .bind(to_micros(since))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_err)?;
+        Ok(to_u32(count))
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM login_failures WHERE key = ?")
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
     }
 
     async fn image(&self, owner: &str, id: &str) -> StoreResult<ImageRecord> {

@@ -1,0 +1,338 @@
+//! HTTP load generator of `scripts/bench/api.sh`, for the production stack (server and token
+//! from `IMGCLOUD_SERVER` / `IMGCLOUD_TOKEN`, replicas from `IMGCLOUD_STACK_REPLICAS`).
+//!
+//! - `seed COUNT`: uploads COUNT small distinct images through the server (skipped when the
+//!   library already holds at least COUNT).
+//! - `run ROUTE [--connections N] [--duration SECS] [--warmup SECS] [--rate R]`: drives
+//!   `GET /v1/images?limit=50` (ROUTE `list`) or `GET /v1/images/{id}` over the seeded ids
+//!   (ROUTE `get`) with N keep-alive connections for SECS seconds after a warm-up. Without
+//!   `--rate` it is a closed loop (each connection sends its next request when the last one is
+//!   answered: the most the stack can do); with `--rate R` it sends R requests/s in total on a
+//!   fixed schedule and measures each latency from the moment it was due (no coordinated
+//!   omission). Prints one line of `key=value` figures: requests/s, p50/p90/p99/max latency,
+//!   errors, and database queries per request (delta of `imgcloud_db_queries_total` summed over
+//!   the replicas, divided by the requests sent in the window).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use imgcloud_core::api::ImagePage;
+use imgcloud_core::client::Client;
+use imgcloud_core::upload::{UploadOptions, upload_paths};
+
+#[derive(Debug, Clone)]
+struct RunArgs {
+    route: String,
+    connections: usize,
+    duration: Duration,
+    warmup: Duration,
+    rate: Option<f64>,
+}
+
+fn env(name: &str) -> anyhow::Result<String> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .with_context(|| {
+            format!("{name} is not set: source the lines `scripts/stack.sh up` prints")
+        })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let server = env("IMGCLOUD_SERVER")?.trim_end_matches('/').to_string();
+    let token = env("IMGCLOUD_TOKEN")?;
+    match args.first().map(String::as_str) {
+        Some("seed") if args.len() == 2 => seed(&server, &token, args[1].parse()?).await,
+        Some("run") if args.len() >= 2 => {
+            let run = parse_run(&args[1..])?;
+            let replicas: Vec<String> = env("IMGCLOUD_STACK_REPLICAS")?
+                .split(',')
+                .map(|u| u.trim().trim_end_matches('/').to_string())
+                .filter(|u| !u.is_empty())
+                .collect();
+            bench(&server, &token, &replicas, &run).await
+        }
+        _ => bail!(
+            "usage: bench-api seed COUNT | run list|get [--connections N] [--duration SECS] \
+             [--warmup SECS] [--rate R]"
+        ),
+    }
+}
+
+fn parse_run(args: &[String]) -> anyhow::Result<RunArgs> {
+    let route = args[0].clone();
+    ensure!(
+        route == "list" || route == "get",
+        "ROUTE must be `list` or `get`, not {route:?}"
+    );
+    let mut run = RunArgs {
+        route,
+        connections: 8,
+        duration: Duration::from_secs(10),
+        warmup: Duration::from_secs(2),
+        rate: None,
+    };
+    let mut rest = args[1..].iter();
+    while let Some(flag) = rest.next() {
+        let value = rest
+            .next()
+            .with_context(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--connections" => run.connections = value.parse()?,
+            "--duration" => run.duration = Duration::from_secs_f64(value.parse()?),
+            "--warmup" => run.warmup = Duration::from_secs_f64(value.parse()?),
+            "--rate" => run.rate = Some(value.parse()?),
+            _ => bail!("unknown option {flag}"),
+        }
+    }
+    ensure!(run.connections > 0, "--connections must be > 0");
+    ensure!(run.rate.is_none_or(|r| r > 0.0), "--rate must be > 0");
+    Ok(run)
+}
+
+/// How many images the library holds (pages through it).
+async fn library_ids(server: &str, token: &str, max: usize) -> anyhow::Result<Vec<String>> {
+    let http = reqwest::Client::new();
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut request = http
+            .get(format!("{server}/v1/images"))
+            .bearer_auth(token)
+            .query(&[("limit", "200")]);
+        if let Some(c) = &cursor {
+            request = request.query(&[("cursor", c)]);
+        }
+        let response = request.send().await?;
+        ensure!(
+            response.status().is_success(),
+            "GET /v1/images answered {}",
+            response.status()
+        );
+        let page: ImagePage = response.json().await?;
+        ids.extend(page.items.into_iter().map(|i| i.id));
+        cursor = page.next_cursor;
+        if cursor.is_none() || ids.len() >= max {
+            return Ok(ids);
+        }
+    }
+}
+
+async fn seed(server: &str, token: &str, count: usize) -> anyhow::Result<()> {
+    let have = library_ids(server, token, count).await?.len();
+    if have >= count {
+        println!("seeded 0 (library already holds {have})");
+        return Ok(());
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("imgcloud-bench-seed-")
+        .tempdir()?;
+    let mut paths = Vec::new();
+    for i in have..count {
+        let path = dir.path().join(format!("seed-{i:05}.jpg"));
+        std::fs::write(&path, imgcloud_tests::jpeg(64, 48, 900_000 + i as u64))?;
+        paths.push(path);
+    }
+    let client = Client::new(server, Some(token.to_string()))?;
+    let options = UploadOptions {
+        concurrency: 8,
+        ..UploadOptions::default()
+    };
+    let start = Instant::now();
+    let outcomes = upload_paths(&client, &paths, &options, |_| {}).await;
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| o.result.as_ref().err().map(|e| e.to_string()))
+        .collect();
+    ensure!(
+        failed.is_empty(),
+        "{} uploads failed, first: {}",
+        failed.len(),
+        failed[0]
+    );
+    println!(
+        "seeded {} in {:.1} s",
+        paths.len(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// `imgcloud_db_queries_total` summed over every replica.
+async fn db_queries(replicas: &[String]) -> anyhow::Result<f64> {
+    let http = reqwest::Client::new();
+    let mut total = 0.0;
+    for replica in replicas {
+        let text = http
+            .get(format!("{replica}/metrics"))
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        total += imgcloud_tests::metrics::sum(&text, "imgcloud_db_queries_total", &[]);
+    }
+    Ok(total)
+}
+
+/// What one connection measured: latencies in µs, errors.
+#[derive(Default)]
+struct Tally {
+    latencies: Vec<u32>,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+async fn bench(
+    server: &str,
+    token: &str,
+    replicas: &[String],
+    run: &RunArgs,
+) -> anyhow::Result<()> {
+    let ids = if run.route == "get" {
+        let ids = library_ids(server, token, 5000).await?;
+        ensure!(
+            !ids.is_empty(),
+            "the library is empty: run `bench-api seed N` first"
+        );
+        ids
+    } else {
+        Vec::new()
+    };
+    let urls: Vec<String> = match run.route.as_str() {
+        "list" => vec![format!("{server}/v1/images?limit=50")],
+        _ => ids
+            .iter()
+            .map(|id| format!("{server}/v1/images/{id}"))
+            .collect(),
+    };
+    let urls = std::sync::Arc::new(urls);
+
+    // Warm-up (fills caches and connection pools), then the measured window.
+    if !run.warmup.is_zero() {
+        drive(token, &urls, run, run.warmup).await;
+    }
+    let queries_before = db_queries(replicas).await?;
+    let started = Instant::now();
+    let tallies = drive(token, &urls, run, run.duration).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let queries_after = db_queries(replicas).await?;
+
+    let mut latencies: Vec<u32> = tallies.iter().flat_map(|t| t.latencies.clone()).collect();
+    let errors: u64 = tallies.iter().map(|t| t.errors).sum();
+    if let Some(e) = tallies.iter().find_map(|t| t.first_error.clone()) {
+        eprintln!("first error: {e}");
+    }
+    latencies.sort_unstable();
+    let requests = latencies.len() as u64 + errors;
+    ensure!(requests > 0, "no request was sent");
+    let pct = |p: f64| -> f64 {
+        if latencies.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
+        f64::from(latencies[i]) / 1000.0
+    };
+    let mode = match run.rate {
+        Some(r) => format!("rate={r}"),
+        None => "closed".to_string(),
+    };
+    println!(
+        "route={} mode={mode} connections={} seconds={elapsed:.1} requests={requests} \
+         errors={errors} rps={:.0} p50_ms={:.2} p90_ms={:.2} p99_ms={:.2} max_ms={:.2} \
+         db_queries_per_request={:.3}",
+        run.route,
+        run.connections,
+        latencies.len() as f64 / elapsed,
+        pct(0.50),
+        pct(0.90),
+        pct(0.99),
+        latencies
+            .last()
+            .map_or(f64::NAN, |&m| f64::from(m) / 1000.0),
+        (queries_after - queries_before) / requests as f64,
+    );
+    Ok(())
+}
+
+/// Runs the connections for `duration`; one tally per connection.
+async fn drive(
+    token: &str,
+    urls: &std::sync::Arc<Vec<String>>,
+    run: &RunArgs,
+    duration: Duration,
+) -> Vec<Tally> {
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut tasks = Vec::new();
+    for connection in 0..run.connections {
+        // One client per connection: one keep-alive connection each.
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(1)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("HTTP client");
+        let urls = urls.clone();
+        let token = token.to_string();
+        // Fixed rate: this connection's share of the schedule, staggered.
+        let period = run
+            .rate
+            .map(|r| Duration::from_secs_f64(run.connections as f64 / r));
+        let offset = period.map(|p| p.mul_f64(connection as f64 / run.connections as f64));
+        tasks.push(tokio::spawn(async move {
+            let mut tally = Tally::default();
+            let mut n: usize = connection;
+            let mut k: u32 = 0;
+            loop {
+                let due = match (period, offset) {
+                    (Some(p), Some(o)) => {
+                        let due = start + o + p * k;
+                        k += 1;
+                        if due >= deadline {
+                            break;
+                        }
+                        tokio::time::sleep_until(due.into()).await;
+                        due
+                    }
+                    _ => {
+                        let now = Instant::now();
+                        if now >= deadline {
+                            break;
+                        }
+                        now
+                    }
+                };
+                let url = &urls[n % urls.len()];
+                n = n.wrapping_add(7919);
+                let outcome = match http.get(url).bearer_auth(&token).send().await {
+                    Ok(response) => {
+                        let status = response.status();
+                        match response.bytes().await {
+                            Ok(_) if status.is_success() => Ok(()),
+                            Ok(_) => Err(format!("status {status}")),
+                            Err(e) => Err(e.to_string()),
+                        }
+                    }
+                    Err(e) => Err(e.to_string()),
+                };
+                match outcome {
+                    Ok(()) => tally
+                        .latencies
+                        .push(u32::try_from(due.elapsed().as_micros()).unwrap_or(u32::MAX)),
+                    Err(e) => {
+                        tally.errors += 1;
+                        tally.first_error.get_or_insert(e);
+                    }
+                }
+            }
+            tally
+        }));
+    }
+    let mut tallies = Vec::new();
+    for task in tasks {
+        tallies.push(task.await.unwrap_or_default());
+    }
+    tallies
+}

@@ -1,0 +1,154 @@
+//! Through the production stack's load balancer, a client uploads 200 images and lists them
+//! while one replica is killed with SIGKILL: no client-visible failure, every image listed
+//! once, no duplicate (the client's retries are idempotent).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use imgcloud_core::client::{Client, ListParams};
+use imgcloud_core::upload::{UploadEvent, UploadOptions, upload_paths};
+use imgcloud_tests::{Stack, jpeg, sha256_hex};
+
+const IMAGES: usize = 200;
+/// Uploads finished before the replica is killed.
+const KILL_AFTER: usize = 60;
+
+/// Every image of the library, page by page (50 a page).
+async fn list_all(client: &Client) -> anyhow::Result<Vec<imgcloud_core::api::Image>> {
+    let mut items = Vec::new();
+    let mut params = ListParams {
+        limit: Some(50),
+        ..ListParams::default()
+    };
+    loop {
+        let page = client.list_images(&params).await?;
+        items.extend(page.items);
+        match page.next_cursor {
+            Some(cursor) => params.cursor = Some(cursor),
+            None => return Ok(items),
+        }
+        anyhow::ensure!(items.len() <= 10 * IMAGES, "the listing does not end");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs the production stack (PostgreSQL, memcached, nginx); run by scripts/test.sh"]
+async fn uploads_and_lists_survive_a_replica_killed_mid_run() {
+    let stack = Stack::up().expect("stack up");
+    let client = stack.client().unwrap();
+
+    let dir = stack.work_dir.join("photos");
+    let mut expected = BTreeMap::new();
+    for i in 0..IMAGES {
+        let bytes = jpeg(96, 64, 10_000 + i as u64);
+        let path = stack.write_file(&format!("photos/img-{i:03}.jpg"), &bytes);
+        assert!(
+            expected.insert(sha256_hex(&bytes), path).is_none(),
+            "test images must be distinct"
+        );
+    }
+
+    // A lister that pages through the library the whole time, as a second client would.
+    let stop_listing = Arc::new(AtomicBool::new(false));
+    let lister = {
+        let client = client.clone();
+        let stop = stop_listing.clone();
+        tokio::spawn(async move {
+            let (mut ok, mut failures) = (0usize, Vec::new());
+            while !stop.load(Ordering::Relaxed) {
+                match list_all(&client).await {
+                    Ok(_) => ok += 1,
+                    Err(e) => failures.push(e.to_string()),
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            (ok, failures)
+        })
+    };
+
+    let finished = AtomicUsize::new(0);
+    let failed = AtomicUsize::new(0);
+    let options = UploadOptions {
+        concurrency: 4,
+        ..UploadOptions::default()
+    };
+    let inputs = [dir];
+    let upload = upload_paths(&client, &inputs, &options, |event| match event {
+        UploadEvent::Finished { .. } => {
+            finished.fetch_add(1, Ordering::SeqCst);
+        }
+        UploadEvent::Failed { .. } => {
+            failed.fetch_add(1, Ordering::SeqCst);
+        }
+        _ => {}
+    });
+    // Kill replica-1 once part of the uploads are through.
+    let killer = async {
+        let start = Instant::now();
+        while finished.load(Ordering::SeqCst) + failed.load(Ordering::SeqCst) < KILL_AFTER {
+            assert!(
+                start.elapsed() < Duration::from_secs(300),
+                "uploads too slow: {} finished in 5 min",
+                finished.load(Ordering::SeqCst)
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let killed_at = finished.load(Ordering::SeqCst);
+        stack.kill("replica-1").expect("SIGKILL replica-1");
+        killed_at
+    };
+    let (outcomes, killed_at) = tokio::join!(upload, killer);
+    assert!(killed_at < IMAGES, "kill must happen mid-run");
+    // Keep listing a moment after the uploads, with the replica still dead.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop_listing.store(true, Ordering::Relaxed);
+    let (listings, list_failures) = lister.await.expect("lister task");
+
+    assert!(
+        !stack.is_running("replica-1"),
+        "replica-1 should still be dead"
+    );
+    let upload_failures: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| o.result.as_ref().err().map(|e| e.to_string()))
+        .collect();
+    assert!(
+        upload_failures.is_empty(),
+        "{} of {IMAGES} uploads failed (replica killed after {killed_at}): {:?}",
+        upload_failures.len(),
+        &upload_failures[..upload_failures.len().min(5)]
+    );
+    assert_eq!(outcomes.len(), IMAGES);
+    assert!(
+        list_failures.is_empty(),
+        "{} of {} listings failed: {:?}",
+        list_failures.len(),
+        listings + list_failures.len(),
+        &list_failures[..list_failures.len().min(5)]
+    );
+    assert!(listings > 0, "the lister never completed a listing");
+
+    let listed = list_all(&client).await.expect("final listing");
+    let shas: Vec<&str> = listed.iter().map(|i| i.sha256.as_str()).collect();
+    let unique: BTreeSet<&str> = shas.iter().copied().collect();
+    assert_eq!(
+        shas.len(),
+        unique.len(),
+        "duplicate images in the library (a retry was not idempotent)"
+    );
+    assert_eq!(listed.len(), IMAGES, "every image listed exactly once");
+    let expected_shas: BTreeSet<&str> = expected.keys().map(String::as_str).collect();
+    assert_eq!(
+        unique, expected_shas,
+        "the library holds exactly the uploaded images"
+    );
+    let ids: BTreeSet<&str> = listed.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(ids.len(), IMAGES, "ids are distinct");
+
+    // The survivor alone serves the library; the killed replica comes back on its port.
+    stack.start("replica-1").expect("restart replica-1");
+    let replica_1 = stack.client_at(&stack.replicas[0], &stack.token).unwrap();
+    assert_eq!(list_all(&replica_1).await.unwrap().len(), IMAGES);
+}

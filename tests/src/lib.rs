@@ -20,6 +20,6 @@ pub mod stack;
 pub use cli::CliOutput;
 pub use cloud::EmbeddedCloud;
 pub use daemon::SyncDaemon;
-pub use stack::Stack;
 pub use http::{Fetched, fetch, head};
 pub use images::{jpeg, jpeg_with_orientation, noisy_rgb, png, sha256_hex};
+pub use stack::Stack;

@@ -103,7 +103,14 @@ impl LimitsConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CacheConfig {
-    /// How long a cached token or image may be served.
+    /// `memcached://host:port[,host:port…]`: memcached (keys spread over the servers). Absent:
+    /// an in-process cache (one replica only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Longest time one memcached operation may take (connecting included); slower is a miss.
+    #[serde(with = "duration")]
+    pub timeout: Duration,
+    /// How long a cached token, image, list page or change-feed answer may be served.
     #[serde(with = "duration")]
     pub ttl: Duration,
     /// Most entries kept by the in-process cache.
@@ -113,6 +120,8 @@ pub struct CacheConfig {
 impl Default for CacheConfig {
     fn default() -> Self {
         Self {
+            url: None,
+            timeout: Duration::from_millis(100),
             ttl: Duration::from_secs(30),
             capacity: 10_000,
         }
@@ -231,6 +240,9 @@ impl ServerConfig {
         if let Some(v) = var("IMGCLOUD_MIN_PART_SIZE") {
             self.limits.min_part_size = parse("IMGCLOUD_MIN_PART_SIZE", &v)?;
         }
+        if let Some(v) = var("IMGCLOUD_CACHE_URL") {
+            self.cache.url = Some(v);
+        }
         Ok(())
     }
 
@@ -262,6 +274,16 @@ impl ServerConfig {
         }
         if self.janitor_interval.is_zero() {
             return bad("janitor_interval must be > 0");
+        }
+        if let Some(url) = &self.cache.url
+            && let Err(e) = crate::cache::memcached::parse_url(url)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "cache.url (or IMGCLOUD_CACHE_URL) {e}"
+            )));
+        }
+        if self.cache.timeout.is_zero() || self.cache.ttl.is_zero() {
+            return bad("cache.timeout and cache.ttl must be > 0");
         }
         Ok(())
     }

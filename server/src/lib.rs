@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod cache;
 pub mod config;
+pub mod db_metrics;
 pub mod embedded;
 pub mod error;
 pub mod janitor;
@@ -29,7 +30,8 @@ use std::sync::Arc;
 pub use config::ServerConfig;
 pub use state::AppState;
 
-use crate::cache::{CachedStore, MemoryCache};
+use crate::cache::{CacheStats, CachedStore};
+use crate::db_metrics::CountingStore;
 use crate::metrics::Metrics;
 use crate::objects::ObjectStore;
 use crate::store::Store;
@@ -47,12 +49,17 @@ pub fn build_app_with_store(
     store: Arc<dyn Store>,
 ) -> anyhow::Result<(axum::Router, AppState)> {
     config.validate()?;
-    let cached = CachedStore::new(
-        store,
-        Arc::new(MemoryCache::new(config.cache.capacity)),
+    // database ← query counter ← cache (memcached when cache.url is set, else in-process)
+    let counting = CountingStore::new(store);
+    let db_stats = counting.stats();
+    let cache_stats = Arc::new(CacheStats::default());
+    let cached = CachedStore::with_stats(
+        Arc::new(counting),
+        cache::backend(&config.cache, cache_stats.clone())?,
         config.cache.ttl,
+        cache_stats,
     );
-    let metrics = Arc::new(Metrics::new(Some(cached.stats())));
+    let metrics = Arc::new(Metrics::new(Some(cached.stats()), Some(db_stats)));
     let objects = ObjectStore::new(config.s3.clone())?;
     let state = AppState {
         store: Arc::new(cached),

@@ -1,10 +1,13 @@
 //! Prometheus metrics, written by hand in the text exposition format:
 //! `imgcloud_http_requests_total{route,method,status}`, `imgcloud_http_errors_total{route,code}`,
-//! `imgcloud_http_request_duration_seconds_sum/count{route}`, `imgcloud_cache_hits_total`,
-//! `imgcloud_cache_misses_total`.
+//! `imgcloud_http_request_duration_seconds_sum/count{route}`,
+//! `imgcloud_http_request_body_bytes_total`, `imgcloud_http_response_body_bytes_total`,
+//! `imgcloud_cache_hits_total`, `imgcloud_cache_misses_total`, `imgcloud_cache_errors_total`,
+//! `imgcloud_cache_up`, `imgcloud_db_queries_total{op}` and `imgcloud_db_queries_all_total`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -14,6 +17,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::cache::CacheStats;
+use crate::db_metrics::DbStats;
 use crate::error::ErrorCode;
 
 #[derive(Debug, Default)]
@@ -28,14 +32,29 @@ struct Counters {
 pub struct Metrics {
     counters: Mutex<Counters>,
     cache: Option<Arc<CacheStats>>,
+    db: Option<Arc<DbStats>>,
+    request_body_bytes: AtomicU64,
+    response_body_bytes: AtomicU64,
 }
 
 impl Metrics {
-    pub fn new(cache: Option<Arc<CacheStats>>) -> Self {
+    pub fn new(cache: Option<Arc<CacheStats>>, db: Option<Arc<DbStats>>) -> Self {
         Self {
             counters: Mutex::default(),
             cache,
+            db,
+            request_body_bytes: AtomicU64::new(0),
+            response_body_bytes: AtomicU64::new(0),
         }
+    }
+
+    /// Counts HTTP body bytes in and out (as declared by `Content-Length` or known from the
+    /// body).
+    pub fn record_body_bytes(&self, request: u64, response: u64) {
+        self.request_body_bytes
+            .fetch_add(request, Ordering::Relaxed);
+        self.response_body_bytes
+            .fetch_add(response, Ordering::Relaxed);
     }
 
     fn counters(&self) -> std::sync::MutexGuard<'_, Counters> {
@@ -103,11 +122,29 @@ impl Metrics {
             );
         }
         drop(c);
-        let (hits, misses) = self
+        out.push_str(
+            "# HELP imgcloud_http_request_body_bytes_total Bytes of HTTP request bodies received.\n",
+        );
+        out.push_str("# TYPE imgcloud_http_request_body_bytes_total counter\n");
+        let _ = writeln!(
+            out,
+            "imgcloud_http_request_body_bytes_total {}",
+            self.request_body_bytes.load(Ordering::Relaxed)
+        );
+        out.push_str(
+            "# HELP imgcloud_http_response_body_bytes_total Bytes of HTTP response bodies sent.\n",
+        );
+        out.push_str("# TYPE imgcloud_http_response_body_bytes_total counter\n");
+        let _ = writeln!(
+            out,
+            "imgcloud_http_response_body_bytes_total {}",
+            self.response_body_bytes.load(Ordering::Relaxed)
+        );
+        let (hits, misses, errors, up) = self
             .cache
             .as_ref()
-            .map(|s| (s.hits(), s.misses()))
-            .unwrap_or_default();
+            .map(|s| (s.hits(), s.misses(), s.errors(), s.up()))
+            .unwrap_or((0, 0, 0, true));
         out.push_str("# HELP imgcloud_cache_hits_total Store lookups answered by the cache.\n");
         out.push_str("# TYPE imgcloud_cache_hits_total counter\n");
         let _ = writeln!(out, "imgcloud_cache_hits_total {hits}");
@@ -116,6 +153,31 @@ impl Metrics {
         );
         out.push_str("# TYPE imgcloud_cache_misses_total counter\n");
         let _ = writeln!(out, "imgcloud_cache_misses_total {misses}");
+        out.push_str(
+            "# HELP imgcloud_cache_errors_total Cache operations that failed, timed out or were \
+             skipped because the cache was down.\n",
+        );
+        out.push_str("# TYPE imgcloud_cache_errors_total counter\n");
+        let _ = writeln!(out, "imgcloud_cache_errors_total {errors}");
+        out.push_str(
+            "# HELP imgcloud_cache_up Whether every cache server is reachable (1) or not (0).\n",
+        );
+        out.push_str("# TYPE imgcloud_cache_up gauge\n");
+        let _ = writeln!(out, "imgcloud_cache_up {}", u8::from(up));
+        if let Some(db) = &self.db {
+            out.push_str(
+                "# HELP imgcloud_db_queries_total Store calls that reached the database, by method.\n",
+            );
+            out.push_str("# TYPE imgcloud_db_queries_total counter\n");
+            for (op, n) in db.snapshot() {
+                let _ = writeln!(out, "imgcloud_db_queries_total{{op=\"{op}\"}} {n}");
+            }
+            out.push_str(
+                "# HELP imgcloud_db_queries_all_total Store calls that reached the database.\n",
+            );
+            out.push_str("# TYPE imgcloud_db_queries_all_total counter\n");
+            let _ = writeln!(out, "imgcloud_db_queries_all_total {}", db.total());
+        }
         out
     }
 }
@@ -136,9 +198,11 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
     let method = request.method().as_str().to_string();
+    let request_bytes = body_len(request.headers(), request.body());
     let start = Instant::now();
     let response = next.run(request).await;
     let status = response.status();
+    metrics.record_body_bytes(request_bytes, body_len(response.headers(), response.body()));
     let code = response
         .extensions()
         .get::<ErrorCode>()
@@ -155,6 +219,18 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
         start.elapsed().as_secs_f64(),
     );
     response
+}
+
+/// A body's length: exact when known, else its `Content-Length`, else the lower bound.
+fn body_len(headers: &header::HeaderMap, body: &axum::body::Body) -> u64 {
+    let hint = axum::body::HttpBody::size_hint(body);
+    hint.exact().unwrap_or_else(|| {
+        headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(hint.lower())
+    })
 }
 
 /// `GET /metrics`.
@@ -178,7 +254,9 @@ mod tests {
         stats
             .hits
             .fetch_add(3, std::sync::atomic::Ordering::Relaxed);
-        let m = Metrics::new(Some(stats));
+        let db = Arc::new(DbStats::default());
+        let m = Metrics::new(Some(stats), Some(db));
+        m.record_body_bytes(10, 300);
         m.record("/v1/images/{id}", "GET", 200, None, 0.01);
         m.record("/v1/images/{id}", "GET", 200, None, 0.01);
         m.record("/v1/images/{id}", "GET", 404, Some("not_found"), 0.01);
@@ -192,5 +270,11 @@ mod tests {
         );
         assert!(text.contains("imgcloud_cache_hits_total 3"));
         assert!(text.contains("imgcloud_cache_misses_total 0"));
+        assert!(text.contains("imgcloud_cache_errors_total 0"));
+        assert!(text.contains("imgcloud_cache_up 1"));
+        assert!(text.contains("imgcloud_http_request_body_bytes_total 10"));
+        assert!(text.contains("imgcloud_http_response_body_bytes_total 300"));
+        assert!(text.contains(r#"imgcloud_db_queries_total{op="list_images"} 0"#));
+        assert!(text.contains("imgcloud_db_queries_all_total 0"));
     }
 }

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Runs a command against a private, throw-away memcached:
+#
+#   scripts/with-memcached.sh cargo test -p imgcloud-server --lib cache:: -- --ignored
+#
+# It installs memcached if it is missing, starts one on a free loopback port (64 MB, no UDP;
+# as root it runs with `-u root`, which memcached requires to start as root), runs the command
+# with IMGCLOUD_TEST_MEMCACHED=127.0.0.1:PORT set, then stops exactly that memcached (by its
+# pid). The machine's own memcached (systemd) is never touched. Tests that stop and restart a
+# memcached start their own (the `memcached` binary from PATH).
+set -euo pipefail
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+[ $# -gt 0 ] || { echo "usage: $0 COMMAND [ARG...]" >&2; exit 2; }
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+
+if ! command -v memcached >/dev/null 2>&1; then
+  log "installing memcached"
+  export DEBIAN_FRONTEND=noninteractive
+  for attempt in 1 2 3; do
+    $sudo apt-get update -qq && break
+    sleep 2
+  done
+  ok=""
+  for attempt in 1 2 3; do
+    if $sudo apt-get install -y -qq --no-install-recommends memcached; then ok=1; break; fi
+    log "apt-get install memcached failed (attempt $attempt), retrying"
+    sleep 3
+  done
+  [ -n "$ok" ] || { echo "error: could not install memcached" >&2; exit 1; }
+  command -v memcached >/dev/null 2>&1 || { echo "error: no memcached on PATH after installing" >&2; exit 1; }
+fi
+
+user_args=()
+[ "$(id -u)" -ne 0 ] || user_args=(-u root)
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/imgcloud-memcached.XXXXXX")
+pid=""
+stop_memcached() {
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.2
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -rf "$dir"
+}
+trap stop_memcached EXIT
+trap 'exit 130' INT TERM
+
+# A free loopback port: pick one nothing answers on; retry if another process took it.
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+started=""
+for attempt in 1 2 3 4 5; do
+  port=$((20000 + RANDOM % 40000))
+  port_in_use "$port" && continue
+  memcached "${user_args[@]}" -l 127.0.0.1 -p "$port" -U 0 -m 64 >"$dir/memcached.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 50); do
+    port_in_use "$port" && { started=1; break; }
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -n "$started" ] && break
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  pid=""
+done
+[ -n "$started" ] || { echo "error: memcached did not start" >&2; cat "$dir/memcached.log" >&2; exit 1; }
+
+export IMGCLOUD_TEST_MEMCACHED="127.0.0.1:$port"
+log "memcached $(memcached -V | cut -d' ' -f2) on 127.0.0.1:$port (IMGCLOUD_TEST_MEMCACHED is set)"
+
+status=0
+"$@" || status=$?
+exit "$status"

@@ -1,0 +1,838 @@
+//! Cache-aside decorator around a [`Store`]: token lookups, image records, list pages and the
+//! change feed are served from a [`CacheBackend`] for a short TTL; every write through the
+//! decorator drops the keys it affects.
+//!
+//! List pages and change-feed answers of one owner are keyed by that owner's *generation*, a
+//! random value kept in the cache itself: every write that can change the owner's lists deletes
+//! it, and the next read starts a fresh one (stored *before* that read queries the database, so
+//! a page read before a write can never be filed under the generation in force after it). A
+//! fresh random value rather than a counter, so an evicted or lost generation can never come
+//! back with old pages under it.
+//!
+//! The backend only stores bytes, so an in-process map ([`MemoryCache`], embedded mode) and a
+//! networked cache ([`MemcachedCache`], production) are interchangeable. A backend failure is
+//! a miss: the server keeps working, slower, when the cache is down.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::config::CacheConfig;
+use crate::store::{
+    ChangeRecord, ImageRecord, ListQuery, Store, StoreResult, TokenRecord, UploadRecord, User,
+    UserSummary,
+};
+
+pub mod memcached;
+pub mod memory;
+
+pub use memcached::MemcachedCache;
+pub use memory::MemoryCache;
+
+/// Bytes by key with a TTL. Implementations swallow their own failures (logging them) and
+/// behave as a miss.
+#[async_trait]
+pub trait CacheBackend: Send + Sync + 'static {
+    async fn get(&self, key: &str) -> Option<Vec<u8>>;
+    async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration);
+    async fn delete(&self, key: &str);
+}
+
+/// Cache counters (exported at `/metrics`): hits and misses of the decorator, errors and
+/// reachability of the backend.
+#[derive(Debug)]
+pub struct CacheStats {
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+    /// Backend operations that failed, timed out or were skipped because it is down.
+    pub errors: AtomicU64,
+    /// Whether every cache server is reachable (as last seen).
+    pub up: AtomicBool,
+}
+
+impl Default for CacheStats {
+    fn default() -> Self {
+        Self {
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            up: AtomicBool::new(true),
+        }
+    }
+}
+
+impl CacheStats {
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+    pub fn misses(&self) -> u64 {
+        self.misses.load(Ordering::Relaxed)
+    }
+    pub fn errors(&self) -> u64 {
+        self.errors.load(Ordering::Relaxed)
+    }
+    pub fn up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+}
+
+/// The backend `config` names: memcached when `cache.url` is set, else the in-process cache.
+/// `stats` receives the backend's errors and reachability.
+pub fn backend(
+    config: &CacheConfig,
+    stats: Arc<CacheStats>,
+) -> anyhow::Result<Arc<dyn CacheBackend>> {
+    match &config.url {
+        Some(url) => {
+            let cache = MemcachedCache::from_url(url, config.timeout, stats)
+                .map_err(|e| anyhow::anyhow!("cache.url (IMGCLOUD_CACHE_URL) {e}"))?;
+            tracing::info!(servers = ?cache.servers(), timeout = ?config.timeout, "using memcached");
+            Ok(Arc::new(cache))
+        }
+        None => Ok(Arc::new(MemoryCache::new(config.capacity))),
+    }
+}
+
+/// The decorator.
+pub struct CachedStore {
+    inner: Arc<dyn Store>,
+    cache: Arc<dyn CacheBackend>,
+    ttl: Duration,
+    stats: Arc<CacheStats>,
+}
+
+/// A cache key safe for memcached (≤ 250 bytes, no spaces or control characters): parts that
+/// are not plain ASCII identifiers are replaced by their hash.
+fn key(kind: &str, parts: &[&str]) -> String {
+    let mut out = format!("imgcloud:v1:{kind}");
+    for part in parts {
+        out.push(':');
+        if !part.is_empty()
+            && part.len() <= 80
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            out.push_str(part);
+        } else {
+            out.push('#');
+            out.push_str(&crate::keys::token_hash(part)[..32]);
+        }
+    }
+    out
+}
+
+fn token_key(token_hash: &str) -> String {
+    key("tok", &[token_hash])
+}
+
+fn image_key(owner: &str, id: &str) -> String {
+    key("img", &[owner, id])
+}
+
+fn generation_key(owner: &str) -> String {
+    key("gen", &[owner])
+}
+
+/// One page of `owner`'s images under generation `generation`.
+fn list_key(owner: &str, generation: &str, query: &ListQuery) -> String {
+    let limit = query.limit.to_string();
+    // "-" for none; a prefix keeps `Some("")` and `None` apart
+    let cursor = query.cursor.as_deref().map(|c| format!("c{c}"));
+    let search = query.search.as_deref().map(|s| format!("q{s}"));
+    key(
+        "list",
+        &[
+            owner,
+            generation,
+            if query.trash { "trash" } else { "library" },
+            &limit,
+            cursor.as_deref().unwrap_or("-"),
+            search.as_deref().unwrap_or("-"),
+        ],
+    )
+}
+
+fn changes_key(owner: &str, generation: &str, since: i64, limit: u32) -> String {
+    key(
+        "chg",
+        &[owner, generation, &since.to_string(), &limit.to_string()],
+    )
+}
+
+/// A fresh generation: 64 random bits, never reused.
+fn new_generation() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// [`ChangeRecord`] as cached.
+#[derive(Serialize, Deserialize)]
+struct CachedChange {
+    seq: i64,
+    image_id: String,
+    image: Option<ImageRecord>,
+}
+
+impl CachedStore {
+    pub fn new(inner: Arc<dyn Store>, cache: Arc<dyn CacheBackend>, ttl: Duration) -> Self {
+        Self::with_stats(inner, cache, ttl, Arc::default())
+    }
+
+    /// Like [`CachedStore::new`], counting into `stats` (shared with the backend, which counts
+    /// its errors and reachability there).
+    pub fn with_stats(
+        inner: Arc<dyn Store>,
+        cache: Arc<dyn CacheBackend>,
+        ttl: Duration,
+        stats: Arc<CacheStats>,
+    ) -> Self {
+        Self {
+            inner,
+            cache,
+            ttl,
+            stats,
+        }
+    }
+
+    pub fn stats(&self) -> Arc<CacheStats> {
+        self.stats.clone()
+    }
+
+    async fn cached<T: Serialize + DeserializeOwned>(
+        &self,
+        key: String,
+        load: impl Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
+        self.cached_unless_new(key, false, load).await
+    }
+
+    /// Cache-aside read of `key`; `known_absent` skips the lookup (a key under a generation
+    /// that was just created cannot exist).
+    async fn cached_unless_new<T: Serialize + DeserializeOwned>(
+        &self,
+        key: String,
+        known_absent: bool,
+        load: impl Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
+        if !known_absent && let Some(bytes) = self.cache.get(&key).await {
+            match serde_json::from_slice(&bytes) {
+                Ok(value) => {
+                    self.stats.hits.fetch_add(1, Ordering::Relaxed);
+                    return Ok(value);
+                }
+                Err(e) => tracing::warn!(error = %e, "dropping undecodable cache entry"),
+            }
+        }
+        self.stats.misses.fetch_add(1, Ordering::Relaxed);
+        let value = load.await?;
+        match serde_json::to_vec(&value) {
+            Ok(bytes) => self.cache.set(&key, bytes, self.ttl).await,
+            Err(e) => tracing::warn!(error = %e, "cannot serialise cache entry"),
+        }
+        Ok(value)
+    }
+
+    /// The owner's current list generation, and whether it was just created. A new one is
+    /// stored before the caller reads the database (see the module documentation).
+    async fn generation(&self, owner: &str) -> (String, bool) {
+        let key = generation_key(owner);
+        if let Some(bytes) = self.cache.get(&key).await
+            && let Ok(generation) = String::from_utf8(bytes)
+            && !generation.is_empty()
+            && generation.len() <= 32
+            && generation.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return (generation, false);
+        }
+        let generation = new_generation();
+        self.cache
+            .set(&key, generation.clone().into_bytes(), self.ttl)
+            .await;
+        (generation, true)
+    }
+
+    /// After a write to one of `owner`'s images: drop the image and every cached list page and
+    /// change-feed answer of the owner (by ending its generation).
+    async fn forget_image(&self, owner: &str, id: &str) {
+        self.cache.delete(&image_key(owner, id)).await;
+        self.cache.delete(&generation_key(owner)).await;
+    }
+}
+
+#[async_trait]
+impl Store for CachedStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.inner.ping().await
+    }
+
+    async fn create_user(&self, username: &str) -> StoreResult<User> {
+        self.inner.create_user(username).await
+    }
+
+    async fn user_by_name(&self, username: &str) -> StoreResult<User> {
+        self.inner.user_by_name(username).await
+    }
+
+    async fn add_token(&self, user_id: &str, token_hash: &str, name: &str) -> StoreResult<()> {
+        let result = self.inner.add_token(user_id, token_hash, name).await;
+        self.cache.delete(&token_key(token_hash)).await;
+        result
+    }
+
+    async fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<User> {
+        self.cached(
+            token_key(token_hash),
+            self.inner.user_by_token_hash(token_hash),
+        )
+        .await
+    }
+
+    async fn revoke_tokens(&self, user_id: &str, name: &str) -> StoreResult<Vec<String>> {
+        let revoked = self.inner.revoke_tokens(user_id, name).await?;
+        for hash in &revoked {
+            self.cache.delete(&token_key(hash)).await;
+        }
+        Ok(revoked)
+    }
+
+    async fn set_password_hash(&self, user_id: &str, hash: Option<&str>) -> StoreResult<()> {
+        self.inner.set_password_hash(user_id, hash).await
+    }
+
+    async fn login_record(&self, username: &str) -> StoreResult<(User, Option<String>)> {
+        self.inner.login_record(username).await
+    }
+
+    async fn set_disabled(&self, user_id: &str, disabled: bool) -> StoreResult<Vec<String>> {
+        let hashes = self.inner.set_disabled(user_id, disabled).await?;
+        for hash in &hashes {
+            self.cache.delete(&token_key(hash)).await;
+        }
+        Ok(hashes)
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<UserSummary>> {
+        self.inner.list_users().await
+    }
+
+    async fn list_tokens(&self, user_id: &str) -> StoreResult<Vec<TokenRecord>> {
+        self.inner.list_tokens(user_id).await
+    }
+
+    async fn revoke_token(&self, user_id: &str, token_id: &str) -> StoreResult<String> {
+        let hash = self.inner.revoke_token(user_id, token_id).await?;
+        self.cache.delete(&token_key(&hash)).await;
+        Ok(hash)
+    }
+
+    async fn revoke_all_tokens(&self, user_id: &str) -> StoreResult<Vec<String>> {
+        let hashes = self.inner.revoke_all_tokens(user_id).await?;
+        for hash in &hashes {
+            self.cache.delete(&token_key(hash)).await;
+        }
+        Ok(hashes)
+    }
+
+    async fn record_login_failure(&self, key: &str, at: OffsetDateTime) -> StoreResult<()> {
+        self.inner.record_login_failure(key, at).await
+    }
+
+    async fn login_failures_since(&self, key: &str, since: OffsetDateTime) -> StoreResult<u32> {
+        self.inner.login_failures_since(key, since).await
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
+        self.inner.clear_login_failures(key).await
+    }
+
+    async fn image(&self, owner: &str, id: &str) -> StoreResult<ImageRecord> {
+        self.cached(image_key(owner, id), self.inner.image(owner, id))
+            .await
+    }
+
+    async fn images_by_sha256(
+        &self,
+        owner: &str,
+        hashes: &[String],
+    ) -> StoreResult<Vec<ImageRecord>> {
+        self.inner.images_by_sha256(owner, hashes).await
+    }
+
+    async fn list_images(
+        &self,
+        owner: &str,
+        query: &ListQuery,
+    ) -> StoreResult<(Vec<ImageRecord>, Option<String>)> {
+        let (generation, new) = self.generation(owner).await;
+        self.cached_unless_new(
+            list_key(owner, &generation, query),
+            new,
+            self.inner.list_images(owner, query),
+        )
+        .await
+    }
+
+    async fn insert_image(&self, image: &ImageRecord) -> StoreResult<ImageRecord> {
+        let stored = self.inner.insert_image(image).await;
+        self.forget_image(&image.owner_id, &image.id).await;
+        stored
+    }
+
+    async fn rename_image(
+        &self,
+        owner: &str,
+        id: &str,
+        filename: &str,
+    ) -> StoreResult<ImageRecord> {
+        let result = self.inner.rename_image(owner, id, filename).await;
+        self.forget_image(owner, id).await;
+        result
+    }
+
+    async fn set_tags(&self, owner: &str, id: &str, tags: &[String]) -> StoreResult<ImageRecord> {
+        let result = self.inner.set_tags(owner, id, tags).await;
+        self.forget_image(owner, id).await;
+        result
+    }
+
+    async fn set_deleted(
+        &self,
+        owner: &str,
+        id: &str,
+        deleted_at: Option<OffsetDateTime>,
+    ) -> StoreResult<ImageRecord> {
+        let result = self.inner.set_deleted(owner, id, deleted_at).await;
+        self.forget_image(owner, id).await;
+        result
+    }
+
+    async fn purge_image(&self, owner: &str, id: &str) -> StoreResult<ImageRecord> {
+        let result = self.inner.purge_image(owner, id).await;
+        self.forget_image(owner, id).await;
+        result
+    }
+
+    async fn changes(&self, owner: &str, since: i64, limit: u32) -> StoreResult<Vec<ChangeRecord>> {
+        let (generation, new) = self.generation(owner).await;
+        let load = async {
+            let changes = self.inner.changes(owner, since, limit).await?;
+            Ok(changes
+                .into_iter()
+                .map(|c| CachedChange {
+                    seq: c.seq,
+                    image_id: c.image_id,
+                    image: c.image,
+                })
+                .collect::<Vec<_>>())
+        };
+        let cached = self
+            .cached_unless_new(changes_key(owner, &generation, since, limit), new, load)
+            .await?;
+        Ok(cached
+            .into_iter()
+            .map(|c| ChangeRecord {
+                seq: c.seq,
+                image_id: c.image_id,
+                image: c.image,
+            })
+            .collect())
+    }
+
+    async fn create_upload(&self, upload: &UploadRecord) -> StoreResult<UploadRecord> {
+        self.inner.create_upload(upload).await
+    }
+
+    async fn upload(&self, owner: &str, id: &str) -> StoreResult<UploadRecord> {
+        self.inner.upload(owner, id).await
+    }
+
+    async fn delete_upload(&self, owner: &str, id: &str) -> StoreResult<()> {
+        self.inner.delete_upload(owner, id).await
+    }
+
+    async fn stale_uploads(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<UploadRecord>> {
+        self.inner.stale_uploads(before, limit).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::{StoreError, now};
+
+    async fn setup() -> (tempfile::TempDir, Arc<dyn Store>, CachedStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("db.sqlite").display());
+        let inner: Arc<dyn Store> = Arc::new(SqliteStore::open(&url).await.unwrap());
+        let cached = CachedStore::new(
+            inner.clone(),
+            Arc::new(MemoryCache::new(100)),
+            Duration::from_secs(60),
+        );
+        (dir, inner, cached)
+    }
+
+    fn image(owner: &str, id: &str) -> ImageRecord {
+        let t = now();
+        ImageRecord {
+            id: id.into(),
+            owner_id: owner.into(),
+            filename: "a.png".into(),
+            key: format!("i/{id}/a.png"),
+            size: 1,
+            sha256: crate::keys::token_hash(id),
+            content_type: "image/png".into(),
+            width: 1,
+            height: 1,
+            taken_at: None,
+            created_at: t,
+            updated_at: t,
+            deleted_at: None,
+            tags: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn token_lookups_hit_the_cache_and_revocation_invalidates() {
+        let (_dir, _inner, store) = setup().await;
+        let user = store.create_user("ann").await.unwrap();
+        store.add_token(&user.id, "h1", "laptop").await.unwrap();
+        assert_eq!(store.user_by_token_hash("h1").await.unwrap(), user);
+        assert_eq!(store.user_by_token_hash("h1").await.unwrap(), user);
+        let stats = store.stats();
+        assert_eq!((stats.hits(), stats.misses()), (1, 1));
+        assert_eq!(
+            store.revoke_tokens(&user.id, "laptop").await.unwrap(),
+            vec!["h1".to_string()]
+        );
+        assert!(matches!(
+            store.user_by_token_hash("h1").await,
+            Err(StoreError::NotFound)
+        ));
+    }
+
+    #[tokio::test]
+    async fn writes_invalidate_cached_images() {
+        let (_dir, inner, store) = setup().await;
+        let user = store.create_user("ann").await.unwrap();
+        store.insert_image(&image(&user.id, "img1")).await.unwrap();
+        assert_eq!(
+            store.image(&user.id, "img1").await.unwrap().filename,
+            "a.png"
+        );
+        // A write behind the decorator's back is not seen while cached…
+        inner
+            .rename_image(&user.id, "img1", "behind.png")
+            .await
+            .unwrap();
+        assert_eq!(
+            store.image(&user.id, "img1").await.unwrap().filename,
+            "a.png"
+        );
+        // …but every write through it drops the entry.
+        store.rename_image(&user.id, "img1", "b.png").await.unwrap();
+        assert_eq!(
+            store.image(&user.id, "img1").await.unwrap().filename,
+            "b.png"
+        );
+        store
+            .set_tags(&user.id, "img1", &["x".into()])
+            .await
+            .unwrap();
+        assert_eq!(store.image(&user.id, "img1").await.unwrap().tags, vec!["x"]);
+        store
+            .set_deleted(&user.id, "img1", Some(now()))
+            .await
+            .unwrap();
+        assert!(
+            store
+                .image(&user.id, "img1")
+                .await
+                .unwrap()
+                .deleted_at
+                .is_some()
+        );
+        store.purge_image(&user.id, "img1").await.unwrap();
+        assert!(matches!(
+            store.image(&user.id, "img1").await,
+            Err(StoreError::NotFound)
+        ));
+        // other owners never see it, cached or not
+        assert!(matches!(
+            store.image("someone-else", "img1").await,
+            Err(StoreError::NotFound)
+        ));
+    }
+
+    /// sqlite ← query counter ← cache over `backend`.
+    pub(crate) async fn counted_setup(
+        backend: Arc<dyn CacheBackend>,
+    ) -> (
+        tempfile::TempDir,
+        Arc<dyn Store>,
+        Arc<crate::db_metrics::DbStats>,
+        CachedStore,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("db.sqlite").display());
+        let raw: Arc<dyn Store> = Arc::new(SqliteStore::open(&url).await.unwrap());
+        let counting = crate::db_metrics::CountingStore::new(raw.clone());
+        let db = counting.stats();
+        let cached = CachedStore::new(Arc::new(counting), backend, Duration::from_secs(60));
+        (dir, raw, db, cached)
+    }
+
+    fn page(limit: u32) -> ListQuery {
+        ListQuery {
+            limit,
+            ..ListQuery::default()
+        }
+    }
+
+    /// List pages and change-feed answers are cached per owner and every kind of write ends
+    /// them; shared by the in-process and the memcached backends.
+    pub(crate) async fn lists_follow_writes(backend: Arc<dyn CacheBackend>) {
+        let (_dir, raw, db, store) = counted_setup(backend.clone()).await;
+        let ann = store.create_user("ann").await.unwrap();
+        let bob = store.create_user("bob").await.unwrap();
+        store.insert_image(&image(&ann.id, "img1")).await.unwrap();
+        store.insert_image(&image(&bob.id, "bob1")).await.unwrap();
+        let names = |(images, _): (Vec<ImageRecord>, Option<String>)| {
+            images.into_iter().map(|i| i.filename).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(store.list_images(&ann.id, &page(10)).await.unwrap()),
+            ["a.png"]
+        );
+        assert_eq!(
+            names(store.list_images(&ann.id, &page(10)).await.unwrap()),
+            ["a.png"]
+        );
+        assert_eq!(db.get("list_images"), 1, "second read is a hit");
+        store.list_images(&bob.id, &page(10)).await.unwrap();
+        assert_eq!(db.get("list_images"), 2);
+        // a different query is a different entry
+        store.list_images(&ann.id, &page(5)).await.unwrap();
+        assert_eq!(db.get("list_images"), 3);
+        assert_eq!(store.changes(&ann.id, 0, 100).await.unwrap().len(), 1);
+        assert_eq!(store.changes(&ann.id, 0, 100).await.unwrap().len(), 1);
+        assert_eq!(db.get("changes"), 1);
+
+        // every kind of write is seen by the next read
+        store.rename_image(&ann.id, "img1", "b.png").await.unwrap();
+        assert_eq!(
+            names(store.list_images(&ann.id, &page(10)).await.unwrap()),
+            ["b.png"]
+        );
+        let changes = store.changes(&ann.id, 0, 100).await.unwrap();
+        assert_eq!(changes[0].image.as_ref().unwrap().filename, "b.png");
+        store
+            .set_tags(&ann.id, "img1", &["t".into()])
+            .await
+            .unwrap();
+        let (images, _) = store.list_images(&ann.id, &page(10)).await.unwrap();
+        assert_eq!(images[0].tags, ["t"]);
+        store
+            .set_deleted(&ann.id, "img1", Some(now()))
+            .await
+            .unwrap();
+        assert!(names(store.list_images(&ann.id, &page(10)).await.unwrap()).is_empty());
+        let trash = ListQuery {
+            trash: true,
+            ..page(10)
+        };
+        assert_eq!(
+            names(store.list_images(&ann.id, &trash).await.unwrap()),
+            ["b.png"]
+        );
+        store.set_deleted(&ann.id, "img1", None).await.unwrap();
+        assert!(names(store.list_images(&ann.id, &trash).await.unwrap()).is_empty());
+        store.insert_image(&image(&ann.id, "img2")).await.unwrap();
+        assert_eq!(
+            store.list_images(&ann.id, &page(10)).await.unwrap().0.len(),
+            2
+        );
+        store.purge_image(&ann.id, "img2").await.unwrap();
+        assert_eq!(
+            store.list_images(&ann.id, &page(10)).await.unwrap().0.len(),
+            1
+        );
+        let changes = store.changes(&ann.id, 0, 100).await.unwrap();
+        assert!(
+            changes
+                .iter()
+                .any(|c| c.image_id == "img2" && c.image.is_none())
+        );
+
+        // ann's writes never dropped bob's pages
+        let before = db.get("list_images");
+        store.list_images(&bob.id, &page(10)).await.unwrap();
+        assert_eq!(db.get("list_images"), before);
+
+        // a lost generation (evicted, cache restarted) never brings old pages back
+        raw.rename_image(&ann.id, "img1", "behind.png")
+            .await
+            .unwrap();
+        assert_eq!(
+            names(store.list_images(&ann.id, &page(10)).await.unwrap()),
+            ["b.png"]
+        );
+        backend.delete(&generation_key(&ann.id)).await;
+        assert_eq!(
+            names(store.list_images(&ann.id, &page(10)).await.unwrap()),
+            ["behind.png"]
+        );
+    }
+
+    /// Repeated reads (token check, image, list page, change feed) need ≥ 90% fewer database
+    /// queries with the cache.
+    pub(crate) async fn repeated_reads_spare_the_database(backend: Arc<dyn CacheBackend>) {
+        let (_dir, _raw, db, store) = counted_setup(backend).await;
+        let user = store.create_user("ann").await.unwrap();
+        store
+            .add_token(&user.id, "tokhash", "laptop")
+            .await
+            .unwrap();
+        for i in 0..30 {
+            store
+                .insert_image(&image(&user.id, &format!("img{i}")))
+                .await
+                .unwrap();
+        }
+        let before = db.total();
+        let rounds = 50;
+        for _ in 0..rounds {
+            store.user_by_token_hash("tokhash").await.unwrap();
+            store.image(&user.id, "img7").await.unwrap();
+            let (first, cursor) = store.list_images(&user.id, &page(20)).await.unwrap();
+            assert_eq!(first.len(), 20);
+            let next = ListQuery { cursor, ..page(20) };
+            assert_eq!(
+                store.list_images(&user.id, &next).await.unwrap().0.len(),
+                10
+            );
+            store.changes(&user.id, 0, 100).await.unwrap();
+        }
+        let queries = db.total() - before;
+        let uncached = rounds * 5;
+        assert!(
+            queries * 10 <= uncached,
+            "{queries} database queries for {uncached} reads"
+        );
+    }
+
+    #[tokio::test]
+    async fn memory_cache_lists_follow_writes() {
+        lists_follow_writes(Arc::new(MemoryCache::new(1000))).await;
+    }
+
+    #[tokio::test]
+    async fn memory_cache_spares_the_database() {
+        repeated_reads_spare_the_database(Arc::new(MemoryCache::new(1000))).await;
+    }
+
+    /// A backend that is always down: every read goes to the database and succeeds.
+    struct DownCache;
+
+    #[async_trait]
+    impl CacheBackend for DownCache {
+        async fn get(&self, _: &str) -> Option<Vec<u8>> {
+            None
+        }
+        async fn set(&self, _: &str, _: Vec<u8>, _: Duration) {}
+        async fn delete(&self, _: &str) {}
+    }
+
+    #[tokio::test]
+    async fn a_cache_that_is_down_means_database_reads() {
+        let (_dir, _raw, db, store) = counted_setup(Arc::new(DownCache)).await;
+        let user = store.create_user("ann").await.unwrap();
+        store.insert_image(&image(&user.id, "img1")).await.unwrap();
+        for _ in 0..3 {
+            assert_eq!(
+                store
+                    .list_images(&user.id, &page(10))
+                    .await
+                    .unwrap()
+                    .0
+                    .len(),
+                1
+            );
+        }
+        assert_eq!(db.get("list_images"), 3);
+    }
+
+    #[test]
+    fn list_keys_tell_every_query_apart() {
+        let base = ListQuery {
+            cursor: None,
+            limit: 50,
+            search: None,
+            trash: false,
+        };
+        let variants = [
+            base.clone(),
+            ListQuery {
+                limit: 51,
+                ..base.clone()
+            },
+            ListQuery {
+                trash: true,
+                ..base.clone()
+            },
+            ListQuery {
+                search: Some(String::new()),
+                ..base.clone()
+            },
+            ListQuery {
+                search: Some("cat".into()),
+                ..base.clone()
+            },
+            ListQuery {
+                search: Some("Cat dog/…".into()),
+                ..base.clone()
+            },
+            ListQuery {
+                cursor: Some("MTcwMDAwOmFi".into()),
+                ..base.clone()
+            },
+            ListQuery {
+                cursor: Some("-".into()),
+                ..base.clone()
+            },
+        ];
+        let mut keys: Vec<String> = variants.iter().map(|q| list_key("o1", "g1", q)).collect();
+        keys.push(list_key("o1", "g2", &base));
+        keys.push(list_key("o2", "g1", &base));
+        for k in &keys {
+            assert!(
+                k.len() <= 250 && k.bytes().all(|b| b.is_ascii_graphic()),
+                "{k}"
+            );
+        }
+        let unique: std::collections::HashSet<_> = keys.iter().collect();
+        assert_eq!(unique.len(), keys.len(), "{keys:#?}");
+        assert_ne!(changes_key("o", "g", 1, 10), changes_key("o", "g", 11, 0));
+        assert_ne!(new_generation(), new_generation());
+    }
+
+    #[test]
+    fn keys_are_memcached_safe() {
+        let k = key("img", &["owner", "a b/../\u{1}"]);
+        assert!(
+            k.len() <= 250 && k.bytes().all(|b| b.is_ascii_graphic()),
+            "{k}"
+        );
+        assert_ne!(key("img", &["o", "x y"]), key("img", &["o", "x z"]));
+    }
+}

@@ -67,6 +67,26 @@ enum UserCommand {
         /// Name of the token.
         #[arg(long, default_value = "cli")]
         token_name: String,
+        /// Also set a password (so `imgcloud login` works), read as one line from stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List every user: status, whether it has a password, live tokens.
+    List {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable a user: its tokens stop working and it cannot log in (nothing is deleted).
+    Disable { name: String },
+    /// Enable a disabled user again (its unrevoked tokens work again).
+    Enable { name: String },
+    /// Set a user's password (prompted twice on a terminal, hidden) and revoke all its tokens.
+    ResetPassword {
+        name: String,
+        /// Read the password as one line from stdin instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
     },
 }
 
@@ -161,14 +181,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 embedded::run(options, imgcloud_server::shutdown_signal()).await
             }
         },
-        Some(Command::User {
-            command: UserCommand::Add { name, token_name },
-        }) => {
-            let store = open_store(&cli).await?;
-            let (_, token) = users::add_user(store.as_ref(), name, token_name).await?;
-            println!("{token}");
-            Ok(())
-        }
+        Some(Command::User { command }) => user_command(&cli, command).await,
         Some(Command::Token {
             command: TokenCommand::Add { user, name },
         }) => {
@@ -192,6 +205,58 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `imgcloud-server user …` (the work is in `users`). Passwords come from stdin or a hidden
+/// prompt, never from the command line.
+async fn user_command(cli: &Cli, command: &UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add {
+            name,
+            token_name,
+            password_stdin,
+        } => {
+            users::validate_username(name)?;
+            let password = if *password_stdin {
+                Some(users::read_new_password(name, true)?)
+            } else {
+                None
+            };
+            let store = open_store(cli).await?;
+            let (_, token) = users::add_user_with_password(
+                store.as_ref(),
+                name,
+                token_name,
+                password.as_deref(),
+            )
+            .await?;
+            println!("{token}");
+        }
+        UserCommand::List { json } => {
+            let store = open_store(cli).await?;
+            print!("{}", users::format_users(&store.list_users().await?, *json));
+        }
+        UserCommand::Disable { name } | UserCommand::Enable { name } => {
+            let disable = matches!(command, UserCommand::Disable { .. });
+            let store = open_store(cli).await?;
+            users::set_disabled(store.as_ref(), name, disable).await?;
+            eprintln!(
+                "user {name} {}",
+                if disable { "disabled" } else { "enabled" }
+            );
+        }
+        UserCommand::ResetPassword {
+            name,
+            password_stdin,
+        } => {
+            let store = open_store(cli).await?;
+            users::find_user(store.as_ref(), name).await?;
+            let password = users::read_new_password(name, *password_stdin)?;
+            let revoked = users::reset_password(store.as_ref(), name, &password).await?;
+            eprintln!("password of {name} set; {revoked} token(s) revoked");
+        }
+    }
+    Ok(())
 }
 
 #[tokio::main]

@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{account, changes, images, ops, uploads};
+use crate::routes::{account, auth, changes, images, ops, uploads};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -13,6 +13,7 @@ use crate::routes::{account, changes, images, ops, uploads};
     paths(
         ops::healthz, ops::readyz, crate::metrics::handler, serve,
         account::me, account::limits,
+        auth::login, auth::list, auth::revoke,
         uploads::check, uploads::create, uploads::complete, uploads::abort,
         images::list, images::get, images::patch, images::trash, images::restore, images::purge,
         changes::list,
@@ -21,6 +22,7 @@ use crate::routes::{account, changes, images, ops, uploads};
     tags(
         (name = "ops", description = "Health, readiness, metrics"),
         (name = "account", description = "The caller and the server's limits"),
+        (name = "auth", description = "Password login and the caller's API tokens"),
         (name = "uploads", description = "Presigned uploads straight to object storage"),
         (name = "images", description = "The library"),
         (name = "changes", description = "Change feed for local catalogs"),
@@ -71,11 +73,19 @@ mod tests {
                 "{method} {path} missing from the OpenAPI document"
             );
         }
-        assert!(
-            doc.components
-                .unwrap()
-                .schemas
-                .contains_key("CreateUploadResponse")
-        );
+        // Logging in needs no token; the token routes do.
+        let login = doc.paths.paths["/v1/auth/login"].post.as_ref().unwrap();
+        assert!(login.security.as_ref().is_none_or(Vec::is_empty));
+        let tokens = doc.paths.paths["/v1/tokens"].get.as_ref().unwrap();
+        assert!(tokens.security.as_ref().is_some_and(|s| !s.is_empty()));
+        let schemas = doc.components.unwrap().schemas;
+        for schema in [
+            "CreateUploadResponse",
+            "LoginRequest",
+            "LoginResponse",
+            "TokenList",
+        ] {
+            assert!(schemas.contains_key(schema), "{schema}");
+        }
     }
 }

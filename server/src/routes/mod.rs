@@ -1,6 +1,7 @@
 //! The HTTP routes, one module per feature, and the router with its layers.
 
 pub mod account;
+pub mod auth;
 pub mod changes;
 pub mod images;
 pub mod ops;
@@ -26,6 +27,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("/openapi.json", "GET"),
     ("/v1/me", "GET"),
     ("/v1/limits", "GET"),
+    ("/v1/auth/login", "POST"),
+    ("/v1/tokens", "GET"),
+    ("/v1/tokens/{id}", "DELETE"),
     ("/v1/uploads/check", "POST"),
     ("/v1/uploads", "POST"),
     ("/v1/uploads/{id}/complete", "POST"),
@@ -53,6 +57,9 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(crate::openapi::serve))
         .route("/v1/me", get(account::me))
         .route("/v1/limits", get(account::limits))
+        .route("/v1/auth/login", post(auth::login))
+        .route("/v1/tokens", get(auth::list))
+        .route("/v1/tokens/{id}", delete(auth::revoke))
         .route("/v1/uploads/check", post(uploads::check))
         .route("/v1/uploads", post(uploads::create))
         .route("/v1/uploads/{id}/complete", post(uploads::complete))

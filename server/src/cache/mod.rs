@@ -836,3 +836,135 @@ mod tests {
         assert_ne!(key("img", &["o", "x y"]), key("img", &["o", "x z"]));
     }
 }
+
+/// The cache as wired by `build_app`, seen through HTTP and `/metrics`.
+#[cfg(test)]
+mod app_tests {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    use crate::store::Store;
+    use crate::store::sqlite::SqliteStore;
+
+    fn config(cache_url: Option<&str>) -> crate::ServerConfig {
+        let mut config = crate::ServerConfig::from_toml(
+            r#"
+            database_url = "sqlite::memory:"
+            [s3]
+            endpoint = "http://127.0.0.1:9"
+            region = "us-east-1"
+            bucket = "imgcloud"
+            access_key = "test-access"
+            secret_key = "test-secret-key"
+            path_style = true
+            [cdn]
+            base_url = "http://127.0.0.1:9/imgcloud"
+            [cache]
+            timeout = "500ms"
+            "#,
+        )
+        .unwrap();
+        config
+            .apply_vars(|name| {
+                (name == "IMGCLOUD_CACHE_URL")
+                    .then(|| cache_url.map(str::to_string))
+                    .flatten()
+            })
+            .unwrap();
+        config
+    }
+
+    async fn get(app: &axum::Router, path: &str, token: Option<&str>) -> (StatusCode, String) {
+        let mut request = Request::builder().uri(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let response = app
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    fn metric(text: &str, name: &str) -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {name} in /metrics"))
+            .parse()
+            .unwrap()
+    }
+
+    async fn repeated_reads_through_http(cache_url: Option<&str>) {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open("sqlite::memory:").await.unwrap());
+        let (app, state) = crate::build_app_with_store(config(cache_url), store).unwrap();
+        let (_, token) = crate::users::add_user(&*state.store, "ann", "test")
+            .await
+            .unwrap();
+        for _ in 0..20 {
+            let (status, body) = get(&app, "/v1/images?limit=10", Some(&token)).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        let (_, text) = get(&app, "/metrics", None).await;
+        assert_eq!(
+            metric(&text, r#"imgcloud_db_queries_total{op="list_images"}"#),
+            1,
+            "{text}"
+        );
+        assert_eq!(
+            metric(
+                &text,
+                r#"imgcloud_db_queries_total{op="user_by_token_hash"}"#
+            ),
+            1
+        );
+        assert!(metric(&text, "imgcloud_cache_hits_total") >= 38);
+        assert_eq!(metric(&text, "imgcloud_cache_errors_total"), 0);
+        assert_eq!(metric(&text, "imgcloud_cache_up"), 1);
+        assert!(metric(&text, "imgcloud_db_queries_all_total") >= 2);
+        assert_eq!(metric(&text, "imgcloud_http_request_body_bytes_total"), 0);
+        assert!(metric(&text, "imgcloud_http_response_body_bytes_total") > 20 * 10);
+    }
+
+    #[tokio::test]
+    async fn in_process_cache_spares_the_database_over_http() {
+        repeated_reads_through_http(None).await;
+    }
+
+    #[tokio::test]
+    #[ignore = "needs memcached; run by scripts/test.sh"]
+    async fn memcached_spares_the_database_over_http() {
+        let addr = std::env::var("IMGCLOUD_TEST_MEMCACHED")
+            .expect("IMGCLOUD_TEST_MEMCACHED=127.0.0.1:PORT (scripts/with-memcached.sh sets it)");
+        repeated_reads_through_http(Some(&format!("memcached://{addr}"))).await;
+    }
+
+    #[test]
+    fn cache_url_comes_from_the_environment_and_bad_ones_are_named() {
+        let good = config(Some("memcached://127.0.0.1:11211,127.0.0.1:11212"));
+        assert_eq!(
+            good.cache.url.as_deref(),
+            Some("memcached://127.0.0.1:11211,127.0.0.1:11212")
+        );
+        assert_eq!(good.cache.timeout, std::time::Duration::from_millis(500));
+        good.validate().unwrap();
+        let err = config(Some("redis://127.0.0.1:6379"))
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cache.url") && err.contains("IMGCLOUD_CACHE_URL"),
+            "{err}"
+        );
+        let defaults = config(None);
+        assert_eq!(defaults.cache.url, None);
+        assert_eq!(defaults.cache.ttl, std::time::Duration::from_secs(30));
+    }
+}

@@ -28,7 +28,8 @@ use serde::de::DeserializeOwned;
 
 use crate::api::{
     ChangePage, CheckRequest, CheckResponse, CompleteUpload, CreateUpload, CreateUploadResponse,
-    IDEMPOTENCY_KEY_HEADER, Image, ImagePage, ImagePatch, Limits, Me,
+    IDEMPOTENCY_KEY_HEADER, Image, ImagePage, ImagePatch, Limits, LoginRequest, LoginResponse, Me,
+    TokenList,
 };
 use crate::config::ClientConfig;
 use crate::paths::Dirs;
@@ -307,6 +308,43 @@ impl Client {
             .await
     }
 
+    /// Logs in with a password (`POST /v1/auth/login`, no token needed) and returns a new
+    /// token named `device_name` (the server's default `login` when `None`). Not retried: a
+    /// 429 (too many failed logins) comes back at once as [`ClientError::Api`] with code
+    /// `rate_limited`, and a wrong password as [`ClientError::Unauthorized`].
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        device_name: Option<&str>,
+    ) -> Result<LoginResponse, ClientError> {
+        let body = LoginRequest {
+            username: username.to_string(),
+            password: password.to_string(),
+            device_name: device_name.map(str::to_string),
+        };
+        let once = Client {
+            retry: RetryPolicy::none(),
+            token: None,
+            ..self.clone()
+        };
+        once.api(Method::POST, "/v1/auth/login", &[], Some(&body), None)
+            .await
+    }
+
+    /// The caller's live tokens (`GET /v1/tokens`), oldest first.
+    pub async fn tokens(&self) -> Result<TokenList, ClientError> {
+        self.api(Method::GET, "/v1/tokens", &[], None::<&()>, None)
+            .await
+    }
+
+    /// Revokes one of the caller's tokens by its id (`DELETE /v1/tokens/{id}`); it stops
+    /// working at once. Revoking the token in use logs this client out.
+    pub async fn revoke_token(&self, id: &str) -> Result<(), ClientError> {
+        self.api_empty(Method::DELETE, &format!("/v1/tokens/{}", segment(id)))
+            .await
+    }
+
     // ---- plumbing -----------------------------------------------------------------------
 
     async fn api<B: Serialize + ?Sized, T: DeserializeOwned>(
@@ -409,6 +447,49 @@ mod tests {
             Client::new("not a url", None),
             Err(ClientError::Config(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn login_posts_the_password_once_without_a_token_and_does_not_retry_429() {
+        use crate::client::test_stub::{response, stub};
+        let ok =
+            r#"{"token":"tok-new","token_id":"0123456789abcdef","user_id":"u1","username":"ann"}"#;
+        let (url, seen) = stub(vec![response("200 OK", "", ok)]).await;
+        let client = Client::new(&url, Some("old-token".into())).unwrap();
+        let answer = client
+            .login("ann", "pass word 123", Some("laptop"))
+            .await
+            .unwrap();
+        assert_eq!(answer.token, "tok-new");
+        assert!(!format!("{answer:?}").contains("tok-new"));
+        {
+            let seen = seen.lock().unwrap();
+            assert_eq!(seen[0].line(), ("POST".into(), "/v1/auth/login".into()));
+            assert_eq!(seen[0].header("authorization"), None);
+            let body: serde_json::Value = serde_json::from_slice(&seen[0].body).unwrap();
+            assert_eq!(
+                body,
+                serde_json::json!({"username": "ann", "password": "pass word 123", "device_name": "laptop"})
+            );
+        }
+
+        let limited = r#"{"error":{"code":"rate_limited","message":"too many failed logins"}}"#;
+        let (url, seen) = stub(vec![response(
+            "429 Too Many Requests",
+            "Retry-After: 900\r\n",
+            limited,
+        )])
+        .await;
+        let err = Client::new(&url, None)
+            .unwrap()
+            .login("ann", "x", None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, ClientError::Api { status: 429, code, .. } if code == "rate_limited"),
+            "{err:?}"
+        );
+        assert_eq!(seen.lock().unwrap().len(), 1, "no retry");
     }
 
     #[test]

@@ -189,9 +189,10 @@ impl ServerConfig {
     }
 
     /// Applies `IMGCLOUD_LISTEN`, `IMGCLOUD_PUBLIC_URL`, `IMGCLOUD_DATABASE_URL`,
-    /// `IMGCLOUD_S3_ENDPOINT`, `IMGCLOUD_S3_BUCKET`, `IMGCLOUD_S3_ACCESS_KEY`,
-    /// `IMGCLOUD_S3_SECRET_KEY`, `IMGCLOUD_CDN_BASE_URL`, `IMGCLOUD_CDN_URL_SUFFIX`,
-    /// `IMGCLOUD_MULTIPART_CUTOFF` and `IMGCLOUD_MIN_PART_SIZE`.
+    /// `IMGCLOUD_S3_ENDPOINT`, `IMGCLOUD_S3_REGION`, `IMGCLOUD_S3_BUCKET`,
+    /// `IMGCLOUD_S3_ACCESS_KEY`, `IMGCLOUD_S3_SECRET_KEY`, `IMGCLOUD_S3_PATH_STYLE` (`true` /
+    /// `false`), `IMGCLOUD_CDN_BASE_URL`, `IMGCLOUD_CDN_URL_SUFFIX`,
+    /// `IMGCLOUD_MULTIPART_CUTOFF`, `IMGCLOUD_MIN_PART_SIZE` and `IMGCLOUD_CACHE_URL`.
     pub fn apply_env(&mut self) -> Result<(), ConfigError> {
         self.apply_vars(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
     }
@@ -218,6 +219,24 @@ impl ServerConfig {
         }
         if let Some(v) = var("IMGCLOUD_S3_ENDPOINT") {
             self.s3.endpoint = parse("IMGCLOUD_S3_ENDPOINT", &v)?;
+        }
+        if let Some(v) = var("IMGCLOUD_S3_REGION") {
+            self.s3.region = v;
+        }
+        if let Some(v) = var("IMGCLOUD_S3_PATH_STYLE") {
+            self.s3.path_style = match v.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" => false,
+                _ => {
+                    return Err(ConfigError::Env {
+                        name: "IMGCLOUD_S3_PATH_STYLE",
+                        message: format!(
+                            "{v:?} is not a boolean: use true (endpoint/bucket/key) or false \
+                             (virtual-host style bucket.endpoint/key)"
+                        ),
+                    });
+                }
+            };
         }
         if let Some(v) = var("IMGCLOUD_S3_BUCKET") {
             self.s3.bucket = v;
@@ -266,8 +285,42 @@ impl ServerConfig {
                 "limits.max_filename_bytes, limits.max_batch and limits.max_pixels must be > 0",
             );
         }
-        if url::Url::parse(&self.cdn.base_url).is_err() {
-            return bad("cdn.base_url must be an absolute URL such as https://cdn.example.com");
+        if !is_http_url(&self.cdn.base_url) {
+            return bad(
+                "cdn.base_url (IMGCLOUD_CDN_BASE_URL) must be an absolute http(s) URL such as \
+                 https://cdn.example.com",
+            );
+        }
+        if let Some(public_url) = &self.public_url
+            && !is_http_url(public_url)
+        {
+            return bad(
+                "public_url (IMGCLOUD_PUBLIC_URL) must be an absolute http(s) URL such as \
+                 https://api.example.com",
+            );
+        }
+        if self.s3.region.trim().is_empty() {
+            return bad(
+                "s3.region (IMGCLOUD_S3_REGION) must not be empty: use the bucket's region, or \
+                 us-east-1 for stores that ignore it",
+            );
+        }
+        if self.s3.bucket.trim().is_empty() {
+            return bad("s3.bucket (IMGCLOUD_S3_BUCKET) must not be empty");
+        }
+        if !matches!(self.s3.endpoint.scheme(), "http" | "https") {
+            return bad("s3.endpoint (IMGCLOUD_S3_ENDPOINT) must be an http(s) URL");
+        }
+        if !self.s3.path_style
+            && matches!(
+                self.s3.endpoint.host(),
+                Some(url::Host::Ipv4(_) | url::Host::Ipv6(_))
+            )
+        {
+            return bad(
+                "s3.path_style = false (virtual-host style) needs a DNS name in s3.endpoint; \
+                 set s3.path_style = true (IMGCLOUD_S3_PATH_STYLE=true) for an IP address",
+            );
         }
         if self.upload_expiry.is_zero() {
             return bad("upload_expiry must be > 0");
@@ -292,6 +345,10 @@ impl ServerConfig {
     pub fn presign_expiry(&self) -> Duration {
         self.upload_expiry.min(MAX_UPLOAD_EXPIRY)
     }
+}
+
+fn is_http_url(text: &str) -> bool {
+    url::Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
 }
 
 /// Parses `900`, `"500ms"`, `"30s"`, `"15m"`, `"24h"` or `"7d"`.
@@ -417,6 +474,59 @@ mod tests {
             .apply_vars(|n| (n == "IMGCLOUD_LISTEN").then(|| "nope".into()))
             .unwrap_err();
         assert!(err.to_string().contains("IMGCLOUD_LISTEN"), "{err}");
+    }
+
+    #[test]
+    fn s3_region_style_and_public_url_come_from_env() {
+        let mut config = ServerConfig::from_toml(MINIMAL).unwrap();
+        config
+            .apply_vars(|n| match n {
+                "IMGCLOUD_S3_REGION" => Some("eu-central-1".into()),
+                "IMGCLOUD_S3_PATH_STYLE" => Some("false".into()),
+                "IMGCLOUD_S3_ENDPOINT" => Some("https://s3.eu-central-1.amazonaws.com".into()),
+                "IMGCLOUD_PUBLIC_URL" => Some("https://api.example.com".into()),
+                "IMGCLOUD_CDN_BASE_URL" => Some("https://cdn.example.com".into()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(config.s3.region, "eu-central-1");
+        assert!(!config.s3.path_style);
+        assert_eq!(
+            config.public_url.as_deref(),
+            Some("https://api.example.com")
+        );
+        config.validate().unwrap();
+        assert_eq!(
+            config.s3.object_url("i/abc/a b.png").as_str(),
+            "https://imgcloud.s3.eu-central-1.amazonaws.com/i/abc/a%20b.png"
+        );
+        let err = config
+            .apply_vars(|n| (n == "IMGCLOUD_S3_PATH_STYLE").then(|| "maybe".into()))
+            .unwrap_err();
+        assert!(err.to_string().contains("IMGCLOUD_S3_PATH_STYLE"), "{err}");
+    }
+
+    #[test]
+    fn bad_urls_and_virtual_host_on_an_ip_are_named() {
+        let base = ServerConfig::from_toml(MINIMAL).unwrap();
+        let mut c = base.clone();
+        c.public_url = Some("api.example.com".into());
+        assert!(c.validate().unwrap_err().to_string().contains("public_url"));
+        let mut c = base.clone();
+        c.cdn.base_url = "ftp://cdn.example.com".into();
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("cdn.base_url")
+        );
+        let mut c = base.clone();
+        c.s3.path_style = false;
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("path_style"), "{err}");
+        let mut c = base;
+        c.s3.region = String::new();
+        assert!(c.validate().unwrap_err().to_string().contains("s3.region"));
     }
 
     #[test]

@@ -24,8 +24,11 @@ pub mod users;
 
 pub mod embedded_s3;
 pub mod objects;
+pub mod s3_standalone;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 pub use config::ServerConfig;
 pub use state::AppState;
@@ -93,11 +96,28 @@ pub async fn launch(
 }
 
 /// Serves a built application on `listener` until `shutdown` resolves, with the janitor.
+/// Same as [`serve_with_drain`] with no drain delay.
 pub async fn serve(
     app: axum::Router,
     state: AppState,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    serve_with_drain(app, state, listener, shutdown, Duration::ZERO).await
+}
+
+/// Serves a built application on `listener` until `shutdown` resolves, with the janitor.
+///
+/// Shutdown in three steps: when `shutdown` resolves, `/readyz` answers 503 (`draining`) at
+/// once, so a load balancer that probes it takes the replica out; the server keeps serving for
+/// `drain_delay` (new connections too, for balancers that have not noticed yet); then it stops
+/// accepting, lets in-flight requests finish (each is bounded by `request_timeout`) and returns.
+pub async fn serve_with_drain(
+    app: axum::Router,
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    drain_delay: Duration,
 ) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let janitor = tokio::spawn(janitor::run(state, async move {
@@ -107,12 +127,75 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "imgcloud API listening");
     }
+    let draining = Arc::new(AtomicBool::new(false));
+    let app = app.layer(axum::middleware::from_fn_with_state(
+        draining.clone(),
+        routes::ops::drain_gate,
+    ));
+    let graceful = async move {
+        shutdown.await;
+        draining.store(true, Ordering::SeqCst);
+        if drain_delay.is_zero() {
+            tracing::info!("draining: /readyz answers 503; finishing in-flight requests");
+        } else {
+            tracing::info!(
+                delay = ?drain_delay,
+                "draining: /readyz answers 503; still serving until the delay is over"
+            );
+            tokio::time::sleep(drain_delay).await;
+            tracing::info!("drain delay over: no new connections; finishing in-flight requests");
+        }
+    };
     let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(graceful)
         .await;
     let _ = stop_tx.send(true);
     let _ = janitor.await;
+    tracing::info!("imgcloud API stopped");
     result.map_err(|e| anyhow::anyhow!("HTTP server failed: {e}"))
+}
+
+/// Opens the database like [`store::open`], but while it is unreachable (still starting, a
+/// network blip) retries with backoff (0.25 s doubling to 4 s) until `wait` has passed, logging
+/// each failure (the messages name host, port and database, never the password). Errors that a
+/// retry cannot fix (bad URL, failed migration) fail at once.
+pub async fn open_store_with_retry(url: &str, wait: Duration) -> anyhow::Result<Arc<dyn Store>> {
+    let started = Instant::now();
+    let mut backoff = Duration::from_millis(250);
+    let mut attempt = 1u32;
+    loop {
+        match store::open(url).await {
+            Ok(store) => {
+                if attempt > 1 {
+                    tracing::info!(attempt, "database reachable");
+                }
+                return Ok(store);
+            }
+            Err(err) => {
+                let retryable = matches!(
+                    err.downcast_ref::<store::StoreError>(),
+                    Some(store::StoreError::Unavailable(_))
+                );
+                let elapsed = started.elapsed();
+                if !retryable || elapsed + backoff > wait {
+                    return Err(err.context(format!(
+                        "database not reachable (gave up after {attempt} attempt(s) in {:.1} s); \
+                         check database_url / IMGCLOUD_DATABASE_URL and that the database is up",
+                        elapsed.as_secs_f64()
+                    )));
+                }
+                tracing::warn!(
+                    attempt,
+                    retry_in = ?backoff,
+                    error = %err,
+                    "database not reachable yet; retrying"
+                );
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(4));
+                attempt += 1;
+            }
+        }
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -39,6 +39,11 @@ struct Cli {
     /// Smallest multipart part, in bytes.
     #[arg(long, env = "IMGCLOUD_MIN_PART_SIZE", global = true)]
     min_part_size: Option<u64>,
+    /// On SIGTERM, keep serving this long with /readyz answering 503 before no longer
+    /// accepting connections (production mode), e.g. `5s` behind a balancer probing /readyz.
+    #[arg(long, env = "IMGCLOUD_DRAIN_DELAY", global = true, value_name = "DURATION",
+          value_parser = imgcloud_server::config::parse_duration, default_value = "0s")]
+    drain_delay: std::time::Duration,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -57,7 +62,21 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Run the S3-compatible object store on its own (signed writes, anonymous GET/HEAD of
+    /// objects) on --listen (default 127.0.0.1:8421). Its key pair comes from
+    /// IMGCLOUD_S3_ACCESS_KEY and IMGCLOUD_S3_SECRET_KEY. Prints `ready http://ADDR`.
+    S3 {
+        /// Directory holding the buckets, one sub-directory each (created if missing).
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// Bucket to create at start.
+        #[arg(long, default_value = "imgcloud")]
+        bucket: String,
+    },
 }
+
+/// How long a production server waits at start-up for its database to become reachable.
+const DB_STARTUP_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[derive(Debug, Subcommand)]
 enum UserCommand {
@@ -151,15 +170,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         None | Some(Command::Serve) => match &cli.config {
             Some(path) => {
                 let config = production_config(&cli, path)?;
-                let listener = tokio::net::TcpListener::bind(config.listen)
+                // The database may still be starting (a stack coming up, a failover): wait
+                // for it before listening, so a balancer never queues requests on a replica
+                // that cannot serve them.
+                let store =
+                    imgcloud_server::open_store_with_retry(&config.database_url, DB_STARTUP_WAIT)
+                        .await?;
+                let listen = config.listen;
+                let (app, state) = imgcloud_server::build_app_with_store(config, store)?;
+                let listener = tokio::net::TcpListener::bind(listen)
                     .await
-                    .with_context(|| format!("cannot listen on {}", config.listen))?;
+                    .with_context(|| format!("cannot listen on {listen}"))?;
                 let addr = listener.local_addr()?;
-                let (app, state) = imgcloud_server::build_app(config).await?;
                 tracing::info!(%addr, "imgcloud API ready (production mode)");
-                println!("ready http://{addr}");
-                imgcloud_server::serve(app, state, listener, imgcloud_server::shutdown_signal())
-                    .await
+                {
+                    use std::io::Write;
+                    let mut stdout = std::io::stdout().lock();
+                    writeln!(stdout, "ready http://{addr}")?;
+                    stdout.flush()?;
+                }
+                imgcloud_server::serve_with_drain(
+                    app,
+                    state,
+                    listener,
+                    imgcloud_server::shutdown_signal(),
+                    cli.drain_delay,
+                )
+                .await
             }
             None => {
                 let mut options = EmbeddedOptions::from_env()?;
@@ -181,6 +218,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 embedded::run(options, imgcloud_server::shutdown_signal()).await
             }
         },
+        Some(Command::S3 { data, bucket }) => {
+            let options = imgcloud_server::s3_standalone::StandaloneS3Options::from_env(
+                cli.listen.unwrap_or(embedded::DEFAULT_S3_LISTEN),
+                data.clone(),
+                bucket.clone(),
+            )?;
+            imgcloud_server::s3_standalone::run(options, imgcloud_server::shutdown_signal()).await
+        }
         Some(Command::User { command }) => user_command(&cli, command).await,
         Some(Command::Token {
             command: TokenCommand::Add { user, name },

@@ -40,8 +40,10 @@ pub enum Command {
     Rm(IdsArgs),
     /// Bring images back from the trash.
     Restore(IdsArgs),
-    /// Log in to a server with an API token and remember it.
+    /// Log in to a server (user name and password, or an API token) and remember it.
     Login(LoginArgs),
+    /// List your API tokens (one per logged-in device), or revoke one.
+    Tokens(TokensArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Show the client configuration.
@@ -130,9 +132,36 @@ pub struct LoginArgs {
     /// Server base URL, e.g. https://img.example.com
     #[arg(value_name = "URL")]
     pub url: String,
-    /// Read the token from stdin instead of prompting for it.
-    #[arg(long)]
+    /// User name (prompted for on a terminal otherwise).
+    #[arg(long, short, value_name = "NAME")]
+    pub username: Option<String>,
+    /// Read the password as one line from stdin instead of prompting (for scripts).
+    #[arg(long, conflicts_with = "token_stdin")]
+    pub password_stdin: bool,
+    /// Log in with an existing API token read from stdin instead of a password.
+    #[arg(long, conflicts_with = "username")]
     pub token_stdin: bool,
+    /// Name of the token the server creates for this device (default: this machine's name).
+    #[arg(long, value_name = "NAME", conflicts_with = "token_stdin")]
+    pub device: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokensArgs {
+    #[command(subcommand)]
+    pub action: Option<TokensAction>,
+    /// Print the tokens as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensAction {
+    /// Revoke a token by its id (from `imgcloud tokens`); it stops working at once.
+    Revoke {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]

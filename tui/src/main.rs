@@ -52,6 +52,7 @@ async fn run(cli: &Cli, command: &Command) -> anyhow::Result<ExitCode> {
         Command::Rm(args) => commands::images::change(&ctx, args, Change::Trash).await,
         Command::Restore(args) => commands::images::change(&ctx, args, Change::Restore).await,
         Command::Login(args) => commands::login::run(&ctx, args).await,
+        Command::Tokens(args) => commands::login::tokens(&ctx, args).await,
         Command::Config(args) => commands::config::config(&ctx, args.action),
         Command::Completions(args) => commands::config::completions(args),
         Command::Status(args) => commands::daemon::status(&ctx, args).await,

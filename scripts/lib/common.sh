@@ -1,0 +1,67 @@
+# Shared shell helpers of imgcloud's scripts (sourced, not run).
+#
+#   log MSG...                      "==> MSG" on stderr
+#   die MSG...                      "error: MSG" on stderr, exit 1
+#   apt_install_missing PKG...      apt-get install the packages dpkg does not know yet, with
+#                                   retries (sudo when not root)
+#   port_in_use PORT                true when something answers on 127.0.0.1:PORT
+#   pick_free_port [TAKEN...]       prints a free loopback port in 20000-59999, not in TAKEN
+#   random_secret [LEN]             prints LEN (default 32) random letters and digits
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+die() {
+  printf 'error: %s\n' "$*" >&2
+  exit 1
+}
+
+imgcloud_sudo() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_install_missing() {
+  local missing=() pkg attempt ok=""
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -gt 0 ] || return 0
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  for attempt in 1 2 3; do
+    imgcloud_sudo apt-get update -qq && break
+    sleep 2
+  done
+  for attempt in 1 2 3; do
+    if imgcloud_sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2; then
+      ok=1
+      break
+    fi
+    log "apt-get install ${missing[*]} failed (attempt $attempt), retrying"
+    sleep 3
+  done
+  [ -n "$ok" ] || die "could not install ${missing[*]}"
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+pick_free_port() {
+  local port taken attempt
+  for attempt in $(seq 1 200); do
+    port=$((20000 + RANDOM % 40000))
+    for taken in "$@"; do
+      [ "$port" != "$taken" ] || continue 2
+    done
+    port_in_use "$port" && continue
+    echo "$port"
+    return 0
+  done
+  die "no free loopback port found"
+}
+
+random_secret() {
+  local len=${1:-32} out=""
+  while [ ${#out} -lt "$len" ]; do
+    out+=$(head -c 64 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+  done
+  printf '%s' "${out:0:$len}"
+}

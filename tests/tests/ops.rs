@@ -163,3 +163,162 @@ fn error_count(text: &str, requests: &str, errors: Option<&str>) -> f64 {
             .sum(),
     }
 }
+
+/// A child process killed on drop (the test may fail half-way).
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `imgcloud-server ARGS` with only `env` of the `IMGCLOUD_*` variables and waits for
+/// its `ready http://ADDR` line.
+fn start_ready(args: &[&str], env: &[(&str, &str)]) -> (Child, String) {
+    use std::io::BufRead;
+    let binary = imgcloud_tests::bins::binary("imgcloud-server").unwrap();
+    let mut command = std::process::Command::new(binary);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("IMGCLOUD_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .args(args)
+        .envs(env.iter().copied())
+        .env("IMGCLOUD_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit());
+    let mut child = Child(command.spawn().expect("start imgcloud-server"));
+    let stdout = child.0.stdout.take().unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("ready ")
+        .unwrap_or_else(|| panic!("imgcloud-server {args:?} printed {line:?}, not `ready URL`"))
+        .to_string();
+    (child, url)
+}
+
+/// Production mode against the standalone S3 store (`imgcloud-server s3`): ready while both
+/// answer; on SIGTERM `/readyz` says 503 `draining` at once while other requests are still
+/// served for the drain delay, then the server stops accepting and exits 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_drains_readiness_first_then_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("s3");
+    let keys = [
+        ("IMGCLOUD_S3_ACCESS_KEY", "ICOPSTESTACCESSKEY01"),
+        (
+            "IMGCLOUD_S3_SECRET_KEY",
+            "ops-test-secret-key-0123456789abcdefghij",
+        ),
+    ];
+    let (s3, s3_url) = start_ready(
+        &[
+            "s3",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &keys,
+    );
+    assert!(
+        data.join("imgcloud").is_dir(),
+        "the bucket directory is created"
+    );
+    let anonymous_put = reqwest::Client::new()
+        .put(format!("{s3_url}/imgcloud/x.png"))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        anonymous_put.status(),
+        403,
+        "the standalone store refuses unsigned writes"
+    );
+
+    let config = dir.path().join("server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"listen = "127.0.0.1:0"
+public_url = "http://127.0.0.1:1"
+database_url = "sqlite://{db}"
+[s3]
+endpoint = "{s3_url}"
+region = "us-east-1"
+bucket = "imgcloud"
+access_key = "{ak}"
+secret_key = "{sk}"
+path_style = true
+[cdn]
+base_url = "{s3_url}/imgcloud"
+"#,
+            db = dir.path().join("imgcloud.db").display(),
+            ak = keys[0].1,
+            sk = keys[1].1,
+        ),
+    )
+    .unwrap();
+    let (mut server, api) = start_ready(
+        &["--config", config.to_str().unwrap()],
+        &[("IMGCLOUD_DRAIN_DELAY", "3s")],
+    );
+    assert_eq!(fetch(&format!("{api}/readyz")).await.unwrap().status, 200);
+
+    let pid = server.0.id();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let draining = fetch(&format!("{api}/readyz")).await.unwrap();
+    assert_eq!(draining.status, 503, "/readyz fails at once on SIGTERM");
+    let body: serde_json::Value = serde_json::from_slice(&draining.body).unwrap();
+    assert_eq!(body["error"]["code"], "draining", "{body}");
+    let healthz = fetch(&format!("{api}/healthz")).await.unwrap();
+    assert_eq!(
+        healthz.status, 200,
+        "requests are still served while draining"
+    );
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server did not exit after SIGTERM"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+    assert!(
+        fetch(&format!("{api}/healthz")).await.is_err(),
+        "the port is closed after shutdown"
+    );
+
+    // The store stops cleanly on SIGTERM too.
+    let mut s3 = s3;
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &s3.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = s3.0.wait().unwrap();
+    assert!(
+        status.success(),
+        "imgcloud-server s3 exit status after SIGTERM: {status}"
+    );
+}

@@ -57,7 +57,7 @@ trap 'exit 130' INT TERM
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 started=""
 for attempt in 1 2 3 4 5; do
-  port=$((20000 + RANDOM % 40000))
+  port=$((15000 + RANDOM % 17000)) # below the ephemeral range
   port_in_use "$port" && continue
   memcached "${user_args[@]}" -l 127.0.0.1 -p "$port" -U 0 -m 64 >"$dir/memcached.log" 2>&1 &
   pid=$!

@@ -84,7 +84,7 @@ as_owner "$bindir/initdb" -D "$data" -U postgres -E UTF8 --no-locale \
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 started=""
 for attempt in 1 2 3 4 5; do
-  port=$((20000 + RANDOM % 40000))
+  port=$((15000 + RANDOM % 17000)) # below the ephemeral range
   port_in_use "$port" && continue
   if as_owner "$bindir/pg_ctl" -D "$data" -l "$cluster/postgres.log" -w -t 60 \
     -o "-p $port -k $sock -c listen_addresses=127.0.0.1" start >/dev/null; then

@@ -5,7 +5,7 @@
 #   apt_install_missing PKG...      apt-get install the packages dpkg does not know yet, with
 #                                   retries (sudo when not root)
 #   port_in_use PORT                true when something answers on 127.0.0.1:PORT
-#   pick_free_port [TAKEN...]       prints a free loopback port in 20000-59999, not in TAKEN
+#   pick_free_port [TAKEN...]       prints a free loopback port in 15000-32767, not in TAKEN
 #   random_secret [LEN]             prints LEN (default 32) random letters and digits
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -44,10 +44,14 @@ apt_install_missing() {
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Ports are picked below the kernel's ephemeral range, where no outgoing connection can hold
+# one (a listener's bind would fail with "Address already in use" though nothing listens).
 pick_free_port() {
-  local port taken attempt
+  local port taken attempt low=32768
+  read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  [ "$low" -gt 16000 ] || low=32768
   for attempt in $(seq 1 200); do
-    port=$((20000 + RANDOM % 40000))
+    port=$((15000 + RANDOM % (low - 15000)))
     for taken in "$@"; do
       [ "$port" != "$taken" ] || continue 2
     done

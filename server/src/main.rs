@@ -154,7 +154,11 @@ fn production_config(cli: &Cli, path: &std::path::Path) -> anyhow::Result<Server
 async fn open_store(cli: &Cli) -> anyhow::Result<std::sync::Arc<dyn Store>> {
     match &cli.config {
         Some(path) => {
-            imgcloud_server::store::open(&production_config(cli, path)?.database_url).await
+            let config = production_config(cli, path)?;
+            let store = imgcloud_server::store::open(&config.database_url).await?;
+            // Through the replicas' shared cache (memcached) when there is one, so what the
+            // admin changes (a revoked token, a disabled user) is invalidated there at once.
+            imgcloud_server::cache::shared_cache_around(store, &config.cache)
         }
         None => {
             let options = EmbeddedOptions::from_env()?;

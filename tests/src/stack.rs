@@ -432,7 +432,11 @@ impl Stack {
         let mut out = String::new();
         for path in self.log_files() {
             let text = std::fs::read_to_string(&path).unwrap_or_default();
-            let tail: Vec<&str> = text.lines().rev().take(lines).collect();
+            let is_access_log = path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().contains("access"));
+            let keep = if is_access_log { lines.min(8) } else { lines };
+            let tail: Vec<&str> = text.lines().rev().take(keep).collect();
             out.push_str(&format!(
                 "--- {} (last {} lines)\n",
                 path.file_name().unwrap_or_default().to_string_lossy(),
@@ -483,7 +487,7 @@ impl Stack {
 impl Drop for Stack {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!("{}", self.logs_tail(40));
+            eprintln!("{}", self.logs_tail(25));
         }
         if let Err(e) = self.down() {
             eprintln!("stack down: {e:#}");

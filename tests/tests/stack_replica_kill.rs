@@ -3,8 +3,8 @@
 //! once, no duplicate (the client's retries are idempotent).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use imgcloud_core::client::{Client, ListParams};
@@ -12,7 +12,7 @@ use imgcloud_core::upload::{UploadEvent, UploadOptions, upload_paths};
 use imgcloud_tests::{Stack, jpeg, sha256_hex};
 
 const IMAGES: usize = 200;
-/// Uploads finished before the replica is killed.
+/// Originals sent before the replica is killed.
 const KILL_AFTER: usize = 60;
 
 /// Every image of the library, page by page (50 a page).
@@ -68,39 +68,48 @@ async fn uploads_and_lists_survive_a_replica_killed_mid_run() {
         })
     };
 
-    let finished = AtomicUsize::new(0);
-    let failed = AtomicUsize::new(0);
+    // Originals fully sent to the object store (the upload is then about to complete).
+    let sent = Mutex::new(BTreeSet::new());
+    let upload_done = AtomicBool::new(false);
     let options = UploadOptions {
         concurrency: 4,
         ..UploadOptions::default()
     };
     let inputs = [dir];
-    let upload = upload_paths(&client, &inputs, &options, |event| match event {
-        UploadEvent::Finished { .. } => {
-            finished.fetch_add(1, Ordering::SeqCst);
-        }
-        UploadEvent::Failed { .. } => {
-            failed.fetch_add(1, Ordering::SeqCst);
-        }
-        _ => {}
-    });
+    let upload = async {
+        let outcomes = upload_paths(&client, &inputs, &options, |event| {
+            if let UploadEvent::Progress {
+                index,
+                bytes_done,
+                bytes_total,
+            } = event
+                && bytes_done == bytes_total
+            {
+                sent.lock().unwrap().insert(index);
+            }
+        })
+        .await;
+        upload_done.store(true, Ordering::SeqCst);
+        outcomes
+    };
     // Kill replica-1 once part of the uploads are through.
     let killer = async {
         let start = Instant::now();
-        while finished.load(Ordering::SeqCst) + failed.load(Ordering::SeqCst) < KILL_AFTER {
+        while sent.lock().unwrap().len() < KILL_AFTER && !upload_done.load(Ordering::SeqCst) {
             assert!(
                 start.elapsed() < Duration::from_secs(300),
-                "uploads too slow: {} finished in 5 min",
-                finished.load(Ordering::SeqCst)
+                "uploads too slow: {} sent in 5 min",
+                sent.lock().unwrap().len()
             );
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        let killed_at = finished.load(Ordering::SeqCst);
+        let killed_mid_run = !upload_done.load(Ordering::SeqCst);
         stack.kill("replica-1").expect("SIGKILL replica-1");
-        killed_at
+        (sent.lock().unwrap().len(), killed_mid_run)
     };
-    let (outcomes, killed_at) = tokio::join!(upload, killer);
-    assert!(killed_at < IMAGES, "kill must happen mid-run");
+    let (outcomes, (killed_at, killed_mid_run)) = tokio::join!(upload, killer);
+    assert!(killed_mid_run, "the upload ended before the kill point");
+    eprintln!("replica-1 killed after {killed_at} of {IMAGES} originals were sent");
     // Keep listing a moment after the uploads, with the replica still dead.
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop_listing.store(true, Ordering::Relaxed);

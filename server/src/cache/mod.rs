@@ -98,6 +98,23 @@ pub fn backend(
     }
 }
 
+/// `store` behind the shared cache when `config` names one (memcached), else `store` as is:
+/// for the admin commands, which must invalidate what the replicas cached but have no use for
+/// a private in-process cache.
+pub fn shared_cache_around(
+    store: Arc<dyn Store>,
+    config: &CacheConfig,
+) -> anyhow::Result<Arc<dyn Store>> {
+    if config.url.is_none() {
+        return Ok(store);
+    }
+    let stats = Arc::new(CacheStats::default());
+    let cache = backend(config, stats.clone())?;
+    Ok(Arc::new(CachedStore::with_stats(
+        store, cache, config.ttl, stats,
+    )))
+}
+
 /// The decorator.
 pub struct CachedStore {
     inner: Arc<dyn Store>,

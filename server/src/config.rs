@@ -535,4 +535,45 @@ mod tests {
             ServerConfig::from_toml(&MINIMAL.replace("database_url", "databse_url")).unwrap_err();
         assert!(err.contains("databse_url"), "{err}");
     }
+
+    /// `deploy/server.example.toml` parses, holds no secret, validates once the secrets come
+    /// from the environment, and names every key the configuration has (so it cannot drift).
+    #[test]
+    fn deploy_example_is_valid_complete_and_secret_free() {
+        use std::collections::BTreeSet;
+
+        const EXAMPLE: &str = include_str!("../../deploy/server.example.toml");
+        fn keys(value: &toml::Value, prefix: &str, out: &mut BTreeSet<String>) {
+            if let toml::Value::Table(table) = value {
+                for (name, inner) in table {
+                    let path = format!("{prefix}{name}");
+                    keys(inner, &format!("{path}."), out);
+                    out.insert(path);
+                }
+            }
+        }
+
+        let mut config = ServerConfig::from_toml(EXAMPLE).unwrap();
+        config.validate().unwrap();
+        assert!(config.s3.access_key.is_empty() && config.s3.secret_key.is_empty());
+        let database = url::Url::parse(&config.database_url).unwrap();
+        assert_eq!(database.password(), None, "no database password in the example");
+        config
+            .apply_vars(|n| match n {
+                "IMGCLOUD_DATABASE_URL" => {
+                    Some("postgres://imgcloud:pw@db.internal:5432/imgcloud".into())
+                }
+                "IMGCLOUD_S3_ACCESS_KEY" => Some("example-access".into()),
+                "IMGCLOUD_S3_SECRET_KEY" => Some("example-secret".into()),
+                _ => None,
+            })
+            .unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.s3.secret_key, "example-secret");
+
+        let (mut written, mut accepted) = (BTreeSet::new(), BTreeSet::new());
+        keys(&toml::from_str(EXAMPLE).unwrap(), "", &mut written);
+        keys(&toml::Value::try_from(&config).unwrap(), "", &mut accepted);
+        assert_eq!(written, accepted, "deploy/server.example.toml vs ServerConfig");
+    }
 }

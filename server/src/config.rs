@@ -557,7 +557,11 @@ mod tests {
         config.validate().unwrap();
         assert!(config.s3.access_key.is_empty() && config.s3.secret_key.is_empty());
         let database = url::Url::parse(&config.database_url).unwrap();
-        assert_eq!(database.password(), None, "no database password in the example");
+        assert_eq!(
+            database.password(),
+            None,
+            "no database password in the example"
+        );
         config
             .apply_vars(|n| match n {
                 "IMGCLOUD_DATABASE_URL" => {
@@ -574,6 +578,9 @@ mod tests {
         let (mut written, mut accepted) = (BTreeSet::new(), BTreeSet::new());
         keys(&toml::from_str(EXAMPLE).unwrap(), "", &mut written);
         keys(&toml::Value::try_from(&config).unwrap(), "", &mut accepted);
-        assert_eq!(written, accepted, "deploy/server.example.toml vs ServerConfig");
+        assert_eq!(
+            written, accepted,
+            "deploy/server.example.toml vs ServerConfig"
+        );
     }
 }

@@ -28,7 +28,7 @@ log() { printf '==> %s\n' "$*" >&2; }
 
 log "building release binaries"
 cd "$repo"
-cargo build --release --quiet -p imgcloud-server -p imgcloud-tests --bin bench-api
+cargo build --release --quiet -p imgcloud-server -p imgcloud-tests --bin imgcloud-server --bin bench-api
 target=${CARGO_TARGET_DIR:-$repo/target}/release
 bench="$target/bench-api"
 

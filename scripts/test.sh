@@ -5,9 +5,9 @@
 #   SKIP_DESKTOP=1 scripts/test.sh   leave out the desktop app (no GTK/WebKit needed)
 #
 # It installs missing Debian packages (with retries), builds all binaries, runs the Rust tests
-# with cargo-nextest (cargo test when nextest is absent), the tests that need a real OS keyring
-# or a real PostgreSQL (each in a private instance it starts and stops) and then the desktop
-# suite.
+# with cargo-nextest (cargo test when nextest is absent), the tests that need a real OS keyring,
+# a real PostgreSQL or memcached (each in a private instance it starts and stops), the
+# production stack's tests (scripts/stack.sh on loopback) and then the desktop suite.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -103,6 +103,20 @@ log "PostgreSQL store tests against a private cluster"
 scripts/with-postgres.sh \
   cargo test --locked -p imgcloud-server --lib --test embedded_e2e postgres -- --ignored 2>&1 |
   tee "$results/postgres.log"
+
+# The memcached client and cache tier against a real memcached (private, on a free loopback
+# port, stopped by pid); #[ignore]d in the plain run.
+log "memcached cache tests against a private memcached"
+scripts/with-memcached.sh \
+  cargo test --locked -p imgcloud-server --lib cache:: -- --ignored 2>&1 | tee "$results/memcached.log"
+
+# The production stack (scripts/stack.sh: PostgreSQL, memcached, the S3 store, two replicas,
+# nginx as load balancer and CDN) on loopback, one stack per test, one test at a time: replica
+# killed mid-run, memcached and PostgreSQL outages, CDN hits, token revocation everywhere.
+log "production stack tests (scripts/stack.sh)"
+IMGCLOUD_BIN_DIR="$CARGO_TARGET_DIR/debug" cargo test --locked -p imgcloud-tests \
+  --test stack_replica_kill --test stack_outages --test stack_cdn --test stack_tokens \
+  -- --ignored --test-threads=1 2>&1 | tee "$results/stack.log"
 
 if [ -z "${SKIP_DESKTOP:-}" ]; then
   log "desktop app"

@@ -76,6 +76,7 @@ pub enum S3Error {
 
 /// Where and as whom to reach an S3-compatible bucket.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct S3Config {
     /// Base URL of the store, e.g. `https://s3.eu-west-1.amazonaws.com` or `http://127.0.0.1:9000`.
     #[serde(with = "url_serde")]

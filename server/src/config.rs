@@ -308,6 +308,12 @@ impl ServerConfig {
         if self.s3.bucket.trim().is_empty() {
             return bad("s3.bucket (IMGCLOUD_S3_BUCKET) must not be empty");
         }
+        if self.s3.access_key.is_empty() || self.s3.secret_key.is_empty() {
+            return bad(
+                "s3.access_key and s3.secret_key must be set: put them in the environment \
+                 (IMGCLOUD_S3_ACCESS_KEY, IMGCLOUD_S3_SECRET_KEY) or in the [s3] table",
+            );
+        }
         if !matches!(self.s3.endpoint.scheme(), "http" | "https") {
             return bad("s3.endpoint (IMGCLOUD_S3_ENDPOINT) must be an http(s) URL");
         }
@@ -554,8 +560,12 @@ mod tests {
         }
 
         let mut config = ServerConfig::from_toml(EXAMPLE).unwrap();
-        config.validate().unwrap();
         assert!(config.s3.access_key.is_empty() && config.s3.secret_key.is_empty());
+        let missing = config.validate().unwrap_err().to_string();
+        assert!(
+            missing.contains("IMGCLOUD_S3_SECRET_KEY"),
+            "without the keys in the environment: {missing}"
+        );
         let database = url::Url::parse(&config.database_url).unwrap();
         assert_eq!(
             database.password(),

@@ -410,7 +410,7 @@ fn skip_entropy_coded<R: BufRead>(r: &mut R) -> io::Result<u8> {
                     }
                 }
             } else {
-                match buf[i..].iter().position(|&b| b == 0xFF) {
+                match find_ff(&buf[i..]) {
                     Some(p) => {
                         i += p + 1;
                         after_ff = true;
@@ -422,6 +422,23 @@ fn skip_entropy_coded<R: BufRead>(r: &mut R) -> io::Result<u8> {
         let n = buf.len();
         r.consume(n);
     }
+}
+
+/// The position of the first 0xFF byte, eight bytes at a time (entropy-coded data is
+/// megabytes with an 0xFF every few hundred bytes).
+fn find_ff(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut at = 0;
+    for word in bytes.chunks_exact(8) {
+        // A byte of `!v` is zero exactly where `v` has 0xFF.
+        let v = !u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        if v.wrapping_sub(ONES) & !v & HIGHS != 0 {
+            break;
+        }
+        at += 8;
+    }
+    bytes[at..].iter().position(|&b| b == 0xFF).map(|p| at + p)
 }
 
 /// Walks PNG chunks to `IEND`: size from `IHDR`, EXIF from `eXIf`.
@@ -561,6 +578,21 @@ fn taken_at(exif: &exif::Exif) -> Option<OffsetDateTime> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn find_ff_finds_the_first_ff_wherever_it_is() {
+        for len in 0..40 {
+            assert_eq!(find_ff(&vec![0xFEu8; len]), None, "len {len}");
+            for at in 0..len {
+                let mut bytes: Vec<u8> = (0..len).map(|i| (i * 37 % 255) as u8).collect();
+                bytes[at] = 0xFF;
+                if at + 3 < len {
+                    bytes[at + 3] = 0xFF;
+                }
+                assert_eq!(find_ff(&bytes), Some(at), "len {len} at {at}");
+            }
+        }
+    }
 
     pub(crate) fn png_bytes(w: u32, h: u32) -> Vec<u8> {
         let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, 7]));

@@ -52,7 +52,8 @@ pub fn report(copied: &Copied, count: usize) {
     }
 }
 
-fn system_copy(text: &str) -> Result<(), String> {
+/// Copies `text` to the system clipboard (X11/Wayland/macOS/Windows), or says why not.
+pub fn system_copy(text: &str) -> Result<(), String> {
     let mut clipboard = arboard::Clipboard::new().map_err(|e| e.to_string())?;
     clipboard.set_text(text).map_err(|e| e.to_string())
     // Dropping the clipboard hands the contents to a clipboard manager on X11/Wayland when one

@@ -1,5 +1,6 @@
 //! `imgcloud`: the terminal client. Parses the command line and hands over to a command.
 
+mod app;
 mod cli;
 mod clipboard;
 mod commands;
@@ -8,6 +9,7 @@ mod exit;
 mod output;
 mod progress;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
@@ -21,10 +23,18 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.global.verbose);
     let Some(command) = &cli.command else {
-        // The full-screen TUI lands here later; for now, help.
+        // The full-screen TUI needs a terminal on both ends; anything else gets the help.
+        if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+            return block_on(tui(&cli));
+        }
         let _ = Cli::command().print_help();
         return ExitCode::SUCCESS;
     };
+    block_on(run(&cli, command))
+}
+
+/// Runs `future` on a multi-threaded runtime and turns its error into an exit code.
+fn block_on(future: impl std::future::Future<Output = anyhow::Result<ExitCode>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -34,10 +44,15 @@ fn main() -> ExitCode {
             return exit::report(&anyhow::Error::new(e).context("cannot start the async runtime"));
         }
     };
-    match runtime.block_on(run(&cli, command)) {
+    match runtime.block_on(future) {
         Ok(code) => code,
         Err(err) => exit::report(&err),
     }
+}
+
+async fn tui(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let ctx = Context::load(&cli.global)?;
+    app::run::run(&ctx).await
 }
 
 async fn run(cli: &Cli, command: &Command) -> anyhow::Result<ExitCode> {

@@ -1,0 +1,280 @@
+//! Actions change the state; anything that talks to the world is returned as an [`Effect`]
+//! for the run loop, whose outcome comes back as another action.
+
+use imgcloud_core::api::{Change, Image};
+use imgcloud_core::links::format_link;
+
+use super::state::{AppState, Daemon, Loading, Overlay, View};
+
+#[derive(Debug, Clone)]
+pub enum Action {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    /// Start typing a search query.
+    StartSearch,
+    SearchChar(char),
+    SearchBackspace,
+    /// Keep the query and go back to the list.
+    SearchAccept,
+    /// Clear the query.
+    SearchCancel,
+    CycleSort,
+    ToggleTrash,
+    ToggleDetails,
+    ToggleHelp,
+    /// Open the copy-link format picker.
+    OpenFormats,
+    /// Copy the selected image's link in the format at this picker position.
+    CopyAs(usize),
+    /// Ask to move the selected image to the trash.
+    AskTrash,
+    ConfirmTrash,
+    /// Restore the selected image (trash view).
+    Restore,
+    /// Restore the image trashed last.
+    Undo,
+    Refresh,
+    /// Close the overlay, or clear the search.
+    Escape,
+    OverlayUp,
+    OverlayDown,
+    OverlayAccept,
+    Resize {
+        list_rows: usize,
+    },
+    Quit,
+    // Results of effects.
+    Loaded {
+        changes: Vec<Change>,
+        next_since: i64,
+        /// More pages follow.
+        more: bool,
+    },
+    LoadFailed(String),
+    Trashed(Image),
+    Restored(Image),
+    ChangeFailed {
+        what: String,
+        reason: String,
+    },
+    Copied {
+        what: String,
+        result: Result<String, String>,
+    },
+    DaemonChecked(Daemon),
+}
+
+/// Work for the run loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Fetch the change feed after this position.
+    Load {
+        since: i64,
+    },
+    Trash {
+        id: String,
+    },
+    Restore {
+        id: String,
+    },
+    /// Put `text` on the clipboard; `what` names it in the status line.
+    Copy {
+        text: String,
+        what: String,
+    },
+}
+
+/// Applies `action` to `state`; returns the effects to run.
+pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
+    use Action as A;
+    match action {
+        A::Up => state.select(state.selected.saturating_sub(1)),
+        A::Down => state.select(state.selected + 1),
+        A::PageUp => state.select(state.selected.saturating_sub(state.page)),
+        A::PageDown => state.select(state.selected + state.page),
+        A::Top => state.select(0),
+        A::Bottom => state.select(usize::MAX),
+        A::StartSearch => {
+            state.overlay = None;
+            state.searching = true;
+        }
+        A::SearchChar(c) => {
+            state.query.push(c);
+            state.rebuild_from_top();
+        }
+        A::SearchBackspace => {
+            state.query.pop();
+            state.rebuild_from_top();
+        }
+        A::SearchAccept => {
+            state.searching = false;
+            let n = state.rows.len();
+            state.set_status(format!("{n} match{}", if n == 1 { "" } else { "es" }));
+        }
+        A::SearchCancel => {
+            state.searching = false;
+            state.query.clear();
+            state.rebuild();
+        }
+        A::CycleSort => {
+            state.sort = state.sort.next();
+            state.rebuild();
+            state.set_status(format!("sorted by {}", state.sort.label()));
+        }
+        A::ToggleTrash => {
+            state.view = match state.view {
+                View::Library => View::Trash,
+                View::Trash => View::Library,
+            };
+            state.selected = 0;
+            state.rebuild_from_top();
+        }
+        A::ToggleDetails => state.show_details = !state.show_details,
+        A::ToggleHelp => {
+            state.overlay = match state.overlay {
+                Some(Overlay::Help) => None,
+                _ => Some(Overlay::Help),
+            }
+        }
+        A::OpenFormats => match state.selected_image() {
+            Some(_) => state.overlay = Some(Overlay::Formats { selected: 0 }),
+            None => state.set_error("nothing to copy: no image selected"),
+        },
+        A::CopyAs(position) => {
+            state.overlay = None;
+            let (Some(image), Some(format)) = (state.selected_image(), state.formats.get(position))
+            else {
+                state.set_error("nothing to copy: no image selected");
+                return vec![];
+            };
+            return vec![Effect::Copy {
+                text: format_link(image, format),
+                what: format!("{format} link of {}", image.filename),
+            }];
+        }
+        A::AskTrash => match (state.view, state.selected_image()) {
+            (View::Library, Some(image)) => {
+                state.overlay = Some(Overlay::ConfirmTrash {
+                    id: image.id.clone(),
+                    name: image.filename.clone(),
+                })
+            }
+            (View::Trash, Some(_)) => {
+                state.set_error("already in the trash: press r to restore it")
+            }
+            (_, None) => state.set_error("nothing to delete: no image selected"),
+        },
+        A::ConfirmTrash => {
+            if let Some(Overlay::ConfirmTrash { id, name }) = state.overlay.take() {
+                state.set_status(format!("moving {name} to the trash…"));
+                return vec![Effect::Trash { id }];
+            }
+        }
+        A::Restore => match (state.view, state.selected_image()) {
+            (View::Trash, Some(image)) => {
+                let id = image.id.clone();
+                state.set_status(format!("restoring {}…", image.filename));
+                return vec![Effect::Restore { id }];
+            }
+            (View::Library, _) => state.set_error("restore works in the trash view (press t)"),
+            (_, None) => state.set_error("nothing to restore: the trash is empty"),
+        },
+        A::Undo => match state.undo.pop() {
+            Some(id) => {
+                let name = state.image(&id).map_or(id.clone(), |i| i.filename.clone());
+                state.set_status(format!("restoring {name}…"));
+                return vec![Effect::Restore { id }];
+            }
+            None => state.set_error("nothing to undo"),
+        },
+        A::Refresh => {
+            if state.loading == Loading::Initial || state.loading == Loading::Refreshing {
+                return vec![];
+            }
+            state.loading = Loading::Refreshing;
+            state.set_status("refreshing…");
+            return vec![Effect::Load { since: state.since }];
+        }
+        A::Escape => {
+            if state.overlay.take().is_none() && !state.query.is_empty() {
+                state.query.clear();
+                state.rebuild();
+            }
+        }
+        A::OverlayUp | A::OverlayDown => {
+            if let Some(Overlay::Formats { selected }) = &mut state.overlay {
+                let n = state.formats.len();
+                *selected = if matches!(action, A::OverlayUp) {
+                    (*selected + n - 1) % n
+                } else {
+                    (*selected + 1) % n
+                };
+            }
+        }
+        A::OverlayAccept => match state.overlay.clone() {
+            Some(Overlay::Formats { selected }) => return update(state, A::CopyAs(selected)),
+            Some(Overlay::ConfirmTrash { .. }) => return update(state, A::ConfirmTrash),
+            Some(Overlay::Help) => state.overlay = None,
+            None => {}
+        },
+        A::Resize { list_rows } => state.set_page(list_rows),
+        A::Quit => state.quit = true,
+        A::Loaded {
+            changes,
+            next_since,
+            more,
+        } => {
+            let first = state.loading == Loading::Initial;
+            let n = changes.len();
+            state.apply_changes(changes, next_since);
+            if more {
+                return vec![Effect::Load { since: next_since }];
+            }
+            state.loading = Loading::Idle;
+            if first {
+                let total = state.count(View::Library);
+                state.set_status(format!(
+                    "{total} image{}",
+                    if total == 1 { "" } else { "s" }
+                ));
+            } else if state
+                .status
+                .as_ref()
+                .is_some_and(|s| s.text == "refreshing…")
+            {
+                state.set_status(if n == 0 {
+                    "up to date".to_string()
+                } else {
+                    format!("{n} change{}", if n == 1 { "" } else { "s" })
+                });
+            }
+        }
+        A::LoadFailed(reason) => {
+            state.set_error(format!("cannot load the library: {reason} (R retries)"));
+            state.loading = Loading::Failed(reason);
+        }
+        A::Trashed(image) => {
+            let name = image.filename.clone();
+            state.undo.push(image.id.clone());
+            state.put(image);
+            state.set_status(format!("moved {name} to the trash (u undoes)"));
+        }
+        A::Restored(image) => {
+            let name = image.filename.clone();
+            state.undo.retain(|id| *id != image.id);
+            state.put(image);
+            state.set_status(format!("restored {name}"));
+        }
+        A::ChangeFailed { what, reason } => state.set_error(format!("{what} failed: {reason}")),
+        A::Copied { what, result } => match result {
+            Ok(place) => state.set_status(format!("copied {what} {place}")),
+            Err(reason) => state.set_error(format!("cannot copy the {what}: {reason}")),
+        },
+        A::DaemonChecked(daemon) => state.daemon = daemon,
+    }
+    vec![]
+}

@@ -1,0 +1,15 @@
+//! The full-screen TUI (`imgcloud` with no subcommand on a terminal).
+//!
+//! [`state`] holds what is shown, [`action`] changes it and returns side effects as data,
+//! [`keys`] maps keys to actions, [`view`] draws the state, [`backend`] talks to the cloud, the
+//! daemon and the clipboard, and [`run`] ties them to the terminal.
+
+pub mod action;
+pub mod backend;
+pub mod keys;
+pub mod run;
+pub mod state;
+pub mod view;
+
+#[cfg(test)]
+mod tests;

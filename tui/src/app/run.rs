@@ -1,0 +1,151 @@
+//! The terminal side: raw mode and the alternate screen (restored on exit and on panic), the
+//! event loop that feeds keys and effect results to [`update`], and redraws when something
+//! changed.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use crossterm::event::{self, Event};
+use imgcloud_core::daemon_client::DaemonClient;
+use ratatui::DefaultTerminal;
+use tokio::sync::mpsc;
+
+use super::action::{Action, Effect, update};
+use super::backend::{Backend, Live, perform};
+use super::keys::action_for;
+use super::state::{AppState, Loading};
+use super::view;
+use crate::context::Context;
+
+/// How often the sync daemon is asked how it is.
+const DAEMON_EVERY: Duration = Duration::from_secs(5);
+/// How often the library is refreshed from the change feed in the background.
+const REFRESH_EVERY: Duration = Duration::from_secs(60);
+
+/// Opens the TUI and returns when the user quits.
+pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
+    // Configuration problems are reported before the screen is taken over.
+    let client = ctx.client()?;
+    let format = ctx.link_format(None)?;
+    let backend = Arc::new(Live {
+        client,
+        daemon: DaemonClient::from_dirs(&ctx.dirs),
+    });
+    // Raw mode + alternate screen, and a panic hook that restores the terminal before the
+    // panic message is printed.
+    let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
+    let result = event_loop(&mut terminal, backend, AppState::new(format)).await;
+    ratatui::restore();
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+async fn event_loop<B: Backend>(
+    terminal: &mut DefaultTerminal,
+    backend: Arc<B>,
+    mut state: AppState,
+) -> anyhow::Result<()> {
+    let (input_tx, mut input) = mpsc::unbounded_channel();
+    // crossterm's reader blocks; it gets a thread of its own. It ends with the process.
+    std::thread::spawn(move || {
+        while let Ok(event) = event::read() {
+            if input_tx.send(event).is_err() {
+                break;
+            }
+        }
+    });
+    let (results_tx, mut results) = mpsc::unbounded_channel();
+    let mut daemon_tick = tokio::time::interval(DAEMON_EVERY);
+    daemon_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut refresh_tick = tokio::time::interval(REFRESH_EVERY);
+    refresh_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    refresh_tick.tick().await;
+
+    let mut pending = vec![Effect::Load { since: 0 }];
+    let mut dirty = true;
+    loop {
+        for effect in pending.drain(..) {
+            if let Some(action) = spawn(&backend, effect, &results_tx) {
+                let more = update(&mut state, action);
+                debug_assert!(more.is_empty());
+            }
+        }
+        if state.quit {
+            return Ok(());
+        }
+        if dirty {
+            let size = terminal.size().context("cannot read the terminal size")?;
+            state.set_page(view::list_rows(size.width, size.height, &state));
+            terminal
+                .draw(|frame| view::draw(frame, &state))
+                .context("cannot draw on the terminal")?;
+            dirty = false;
+        }
+        let first = tokio::select! {
+            Some(event) = input.recv() => from_event(&state, event),
+            Some(action) = results.recv() => Some(action),
+            _ = daemon_tick.tick() => {
+                let backend = Arc::clone(&backend);
+                let tx = results_tx.clone();
+                tokio::spawn(async move {
+                    let _ = tx.send(Action::DaemonChecked(backend.daemon().await));
+                });
+                None
+            }
+            _ = refresh_tick.tick() => {
+                if state.loading == Loading::Idle {
+                    state.loading = Loading::Refreshing;
+                    pending.push(Effect::Load { since: state.since });
+                    dirty = true;
+                }
+                None
+            }
+        };
+        // Apply everything that is already waiting before drawing once.
+        let mut batch: Vec<Action> = first.into_iter().collect();
+        while let Ok(event) = input.try_recv() {
+            batch.extend(from_event(&state, event));
+        }
+        while let Ok(action) = results.try_recv() {
+            batch.push(action);
+        }
+        for action in batch {
+            pending.extend(update(&mut state, action));
+            dirty = true;
+        }
+    }
+}
+
+/// A terminal event as an action (a resize just redraws).
+fn from_event(state: &AppState, event: Event) -> Option<Action> {
+    match event {
+        Event::Key(key) => action_for(state, key),
+        Event::Resize(..) => Some(Action::Resize {
+            list_rows: state.page,
+        }),
+        _ => None,
+    }
+}
+
+/// Starts `effect` in the background, its result coming back on `results`. The clipboard is
+/// handled here at once (OSC 52 writes to the terminal, which must not race a draw): its
+/// result is returned.
+fn spawn<B: Backend>(
+    backend: &Arc<B>,
+    effect: Effect,
+    results: &mpsc::UnboundedSender<Action>,
+) -> Option<Action> {
+    if let Effect::Copy { text, what } = effect {
+        return Some(Action::Copied {
+            what,
+            result: backend.copy(&text),
+        });
+    }
+    let backend = Arc::clone(backend);
+    let results = results.clone();
+    tokio::spawn(async move {
+        let _ = results.send(perform(&*backend, effect).await);
+    });
+    None
+}

@@ -1,0 +1,85 @@
+//! Rendering: pure functions of [`AppState`] onto a frame. Nothing here changes state.
+
+mod bars;
+mod details;
+mod list;
+mod overlay;
+#[cfg(test)]
+mod tests;
+mod text;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+
+use super::state::{AppState, Daemon};
+
+/// Widest terminal that puts the details pane under the list instead of beside it.
+const SIDE_BY_SIDE: u16 = 120;
+/// Width of the details pane beside the list.
+const DETAILS_WIDTH: u16 = 48;
+/// Height of the details pane under the list.
+const DETAILS_HEIGHT: u16 = 9;
+
+/// Where each part of the screen goes.
+struct Areas {
+    title: Rect,
+    list: Rect,
+    details: Option<Rect>,
+    daemon: Rect,
+    status: Rect,
+}
+
+fn areas(area: Rect, state: &AppState) -> Areas {
+    let daemon_height = match state.daemon {
+        Daemon::Down { .. } => 4,
+        _ => 1,
+    };
+    let [title, main, daemon, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(daemon_height),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let (list, details) = if !state.show_details {
+        (main, None)
+    } else if area.width >= SIDE_BY_SIDE {
+        let [list, details] =
+            Layout::horizontal([Constraint::Min(40), Constraint::Length(DETAILS_WIDTH)])
+                .areas(main);
+        (list, Some(details))
+    } else {
+        let [list, details] = Layout::default()
+            .direction(Direction::Vertical)
+            .constraints([Constraint::Min(3), Constraint::Length(DETAILS_HEIGHT)])
+            .areas(main);
+        (list, Some(details))
+    };
+    Areas {
+        title,
+        list,
+        details,
+        daemon,
+        status,
+    }
+}
+
+/// How many image rows the list shows on a terminal of this size (for paging and scrolling).
+pub fn list_rows(width: u16, height: u16, state: &AppState) -> usize {
+    let areas = areas(Rect::new(0, 0, width, height), state);
+    // One line for the column header.
+    usize::from(areas.list.height.saturating_sub(1)).max(1)
+}
+
+/// Draws the whole screen.
+pub fn draw(frame: &mut Frame, state: &AppState) {
+    let areas = areas(frame.area(), state);
+    bars::title(frame, areas.title, state);
+    list::draw(frame, areas.list, state);
+    if let Some(area) = areas.details {
+        details::draw(frame, area, state);
+    }
+    bars::daemon(frame, areas.daemon, state);
+    bars::status(frame, areas.status, state);
+    overlay::draw(frame, frame.area(), state);
+}

@@ -1,0 +1,126 @@
+//! Windows over the list: help, the copy-link format picker, the delete confirmation.
+
+use imgcloud_core::links::format_link;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use crate::app::keys::HELP;
+use crate::app::state::{AppState, Overlay};
+
+pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
+    match &state.overlay {
+        None => {}
+        Some(Overlay::Help) => help(frame, area),
+        Some(Overlay::Formats { selected }) => formats(frame, area, state, *selected),
+        Some(Overlay::ConfirmTrash { name, .. }) => confirm(frame, area, name),
+    }
+}
+
+fn popup(area: Rect, width: u16, height: u16) -> Rect {
+    let [row] = Layout::vertical([Constraint::Length(height.min(area.height))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [cell] = Layout::horizontal([Constraint::Length(width.min(area.width))])
+        .flex(Flex::Center)
+        .areas(row);
+    cell
+}
+
+fn bold() -> Style {
+    Style::new().add_modifier(Modifier::BOLD)
+}
+
+fn help(frame: &mut Frame, area: Rect) {
+    let lines: Vec<Line> = HELP
+        .iter()
+        .map(|(keys, what)| {
+            Line::from(vec![
+                Span::styled(format!(" {keys:<14}"), bold()),
+                Span::raw(*what),
+            ])
+        })
+        .collect();
+    let area = popup(area, 50, lines.len() as u16 + 2);
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::new()
+                .borders(Borders::ALL)
+                .title(" Keys ")
+                .title_bottom(" Esc closes "),
+        ),
+        area,
+    );
+}
+
+fn formats(frame: &mut Frame, area: Rect, state: &AppState, selected: usize) {
+    let Some(image) = state.selected_image() else {
+        return;
+    };
+    let width = area.width.saturating_sub(8).min(100);
+    let label_width = 12;
+    let preview_width = usize::from(width.saturating_sub(label_width + 4));
+    let lines: Vec<Line> = state
+        .formats
+        .iter()
+        .enumerate()
+        .map(|(i, format)| {
+            let name = match format {
+                imgcloud_core::links::LinkFormat::Custom(_) => "custom".to_string(),
+                other => other.to_string(),
+            };
+            let link = ellipsis(&format_link(image, format), preview_width);
+            let style = if i == selected {
+                Style::new().add_modifier(Modifier::REVERSED)
+            } else {
+                Style::new()
+            };
+            Line::from(vec![
+                Span::styled(format!(" {} {name:<9}", i + 1), bold()),
+                Span::raw(link),
+            ])
+            .style(style)
+        })
+        .collect();
+    let area = popup(area, width, lines.len() as u16 + 2);
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::new()
+                .borders(Borders::ALL)
+                .title(" Copy link as ")
+                .title_bottom(" Enter/1-9 copy · Esc cancel "),
+        ),
+        area,
+    );
+}
+
+fn confirm(frame: &mut Frame, area: Rect, name: &str) {
+    let text = vec![
+        Line::from(format!("Move {name} to the trash?")),
+        Line::from("It stays there 30 days; u or the trash view brings it back."),
+        Line::from(""),
+        Line::styled("y / Enter: move to trash    n / Esc: keep", bold()),
+    ];
+    let area = popup(area, 64, 6);
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(text)
+            .wrap(Wrap { trim: true })
+            .block(Block::new().borders(Borders::ALL).title(" Delete ")),
+        area,
+    );
+}
+
+/// `text` cut to `width` characters, with `…` when cut.
+fn ellipsis(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}

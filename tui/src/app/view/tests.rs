@@ -1,0 +1,101 @@
+//! Whole-screen snapshots (ratatui `TestBackend` + insta) at 80×24 and 160×48.
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use crate::app::state::{AppState, Daemon};
+use crate::app::tests::{press, sample};
+
+/// Draws `state` on a `width`×`height` test terminal and snapshots it as `name_WxH`.
+fn snapshot(name: &str, mut state: AppState) {
+    for (width, height) in [(80, 24), (160, 48)] {
+        state.set_page(super::list_rows(width, height, &state));
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        terminal.draw(|frame| super::draw(frame, &state)).unwrap();
+        insta::assert_snapshot!(format!("{name}_{width}x{height}"), terminal.backend());
+    }
+}
+
+fn running() -> AppState {
+    let mut state = sample();
+    state.daemon = Daemon::Running {
+        summary: "sync running · 2 pending".to_string(),
+    };
+    state
+}
+
+#[test]
+fn library() {
+    snapshot("library", running());
+}
+
+#[test]
+fn library_without_details() {
+    let mut state = running();
+    press(&mut state, "i");
+    snapshot("library_without_details", state);
+}
+
+#[test]
+fn search() {
+    let mut state = running();
+    press(&mut state, "/hol");
+    snapshot("search", state);
+}
+
+#[test]
+fn details_of_a_tagged_image() {
+    let mut state = running();
+    press(&mut state, "j");
+    snapshot("details", state);
+}
+
+#[test]
+fn trash() {
+    let mut state = running();
+    press(&mut state, "t");
+    snapshot("trash", state);
+}
+
+#[test]
+fn help() {
+    let mut state = running();
+    press(&mut state, "?");
+    snapshot("help", state);
+}
+
+#[test]
+fn format_picker() {
+    let mut state = running();
+    press(&mut state, "yj");
+    snapshot("format_picker", state);
+}
+
+#[test]
+fn delete_confirmation() {
+    let mut state = running();
+    press(&mut state, "d");
+    snapshot("delete_confirmation", state);
+}
+
+#[test]
+fn daemon_down() {
+    let mut state = sample();
+    state.daemon = Daemon::Down {
+        reason: "the imgcloud daemon is not running (no socket at imgcloud/daemon.sock); start it with `imgcloudd`".to_string(),
+    };
+    snapshot("daemon_down", state);
+}
+
+#[test]
+fn empty_library_while_loading() {
+    let state = AppState::new(imgcloud_core::links::LinkFormat::Url);
+    snapshot("loading", state);
+}
+
+#[test]
+fn error_in_the_status_line() {
+    let mut state = running();
+    press(&mut state, "r");
+    snapshot("status_error", state);
+}

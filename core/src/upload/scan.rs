@@ -131,12 +131,12 @@ pub(super) fn scan_file(
         File::open(path)
             .and_then(|mut f| f.read_to_end(&mut data))
             .map_err(io_err)?;
-        let (read, sha256, parts) = hash_stream(data.as_slice(), None).map_err(io_err)?;
+        // Hashed where it lies (no copy through a read buffer).
         (
             FileHashes {
-                size: read,
-                sha256,
-                parts,
+                size: data.len() as u64,
+                sha256: hex::encode(Sha256::digest(&data)),
+                parts: None,
                 part_size,
             },
             Some(Bytes::from(data)),

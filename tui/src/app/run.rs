@@ -84,12 +84,12 @@ async fn event_loop<B: Backend>(
         }
         let first = tokio::select! {
             Some(event) = input.recv() => from_event(&state, event),
-            Some(action) = results.recv() => Some(action),
+            Some(outcome) = results.recv() => Some(ended(outcome)?),
             _ = daemon_tick.tick() => {
                 let backend = Arc::clone(&backend);
                 let tx = results_tx.clone();
                 tokio::spawn(async move {
-                    let _ = tx.send(Action::DaemonChecked(backend.daemon().await));
+                    let _ = tx.send(Ok(Action::DaemonChecked(backend.daemon().await)));
                 });
                 None
             }
@@ -107,14 +107,30 @@ async fn event_loop<B: Backend>(
         while let Ok(event) = input.try_recv() {
             batch.extend(from_event(&state, event));
         }
-        while let Ok(action) = results.try_recv() {
-            batch.push(action);
+        while let Ok(outcome) = results.try_recv() {
+            batch.push(ended(outcome)?);
         }
         for action in batch {
             pending.extend(update(&mut state, action));
             dirty = true;
         }
     }
+}
+
+/// What came of a background effect: its action, or `Err(true)` when it panicked (the panic
+/// hook has then already restored the terminal, so the TUI must end).
+type Outcome = Result<Action, bool>;
+
+fn ended(outcome: Outcome) -> anyhow::Result<Action> {
+    outcome.map_err(|panicked| {
+        if panicked {
+            anyhow::anyhow!(
+                "an internal task of the TUI panicked (message above); please report it"
+            )
+        } else {
+            anyhow::anyhow!("an internal task of the TUI was cancelled")
+        }
+    })
 }
 
 /// A terminal event as an action (a resize just redraws).
@@ -134,7 +150,7 @@ fn from_event(state: &AppState, event: Event) -> Option<Action> {
 fn spawn<B: Backend>(
     backend: &Arc<B>,
     effect: Effect,
-    results: &mpsc::UnboundedSender<Action>,
+    results: &mpsc::UnboundedSender<Outcome>,
 ) -> Option<Action> {
     if let Effect::Copy { text, what } = effect {
         return Some(Action::Copied {
@@ -145,7 +161,8 @@ fn spawn<B: Backend>(
     let backend = Arc::clone(backend);
     let results = results.clone();
     tokio::spawn(async move {
-        let _ = results.send(perform(&*backend, effect).await);
+        let task = tokio::spawn(async move { perform(&*backend, effect).await });
+        let _ = results.send(task.await.map_err(|e| e.is_panic()));
     });
     None
 }

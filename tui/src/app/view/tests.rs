@@ -99,3 +99,40 @@ fn error_in_the_status_line() {
     press(&mut state, "r");
     snapshot("status_error", state);
 }
+
+#[test]
+fn a_large_library_draws_the_rows_around_the_cursor() {
+    use crate::app::action::{Action, update};
+    use crate::app::tests::image;
+    use imgcloud_core::api::{Change, ChangeKind};
+
+    let mut state = AppState::new(imgcloud_core::links::LinkFormat::Url);
+    let changes = (0..100_000)
+        .map(|i| {
+            let image = image(&format!("id{i:014}"), &format!("img{i:06}.jpg"), 10, 1, &[]);
+            Change {
+                seq: i + 1,
+                kind: ChangeKind::Upsert,
+                image_id: image.id.clone(),
+                image: Some(image),
+            }
+        })
+        .collect();
+    update(
+        &mut state,
+        Action::Loaded {
+            changes,
+            next_since: 100_000,
+            more: false,
+        },
+    );
+    press(&mut state, "s");
+    state.set_page(super::list_rows(80, 24, &state));
+    press(&mut state, "G");
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal.draw(|frame| super::draw(frame, &state)).unwrap();
+    let screen = format!("{}", terminal.backend());
+    assert!(screen.contains("▶ img099999.jpg"), "{screen}");
+    assert!(screen.contains("img099990.jpg"));
+    assert!(!screen.contains("img000000.jpg"));
+}

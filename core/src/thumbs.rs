@@ -444,26 +444,33 @@ where
     let out_row_len = dw * channels;
     let rows = Taps::new(sh, dh);
     let columns = Taps::new(sw, dw);
-    let mut acc = vec![0u32; src_row_len];
+    let mut acc = vec![0u32; if rows.taps > 5 { src_row_len } else { 0 }];
     let mut mid = vec![0u8; src_row_len];
     let mut packed = vec![0u64; if channels == 3 { sw } else { 0 }];
     // Every output row is written below.
     let mut out = take_buffer(dh * out_row_len);
     for (y, out_row) in out.chunks_exact_mut(out_row_len).enumerate() {
         // Vertical: the weighted sum of the source rows under output row `y`.
-        acc.fill(1u32 << (WEIGHT_BITS - 1));
         let first = rows.starts[y];
-        for (i, &w) in rows.weights_of(y).iter().enumerate() {
-            if w == 0 {
-                continue;
+        let weights = rows.weights_of(y);
+        let band = &src[first * src_row_len..(first + rows.taps) * src_row_len];
+        match rows.taps {
+            1 => shrink_column_taps::<1>(band, weights, &mut mid),
+            2 => shrink_column_taps::<2>(band, weights, &mut mid),
+            3 => shrink_column_taps::<3>(band, weights, &mut mid),
+            4 => shrink_column_taps::<4>(band, weights, &mut mid),
+            5 => shrink_column_taps::<5>(band, weights, &mut mid),
+            _ => {
+                acc.fill(1u32 << (WEIGHT_BITS - 1));
+                for (row, &w) in band.chunks_exact(src_row_len).zip(weights) {
+                    for (a, &v) in acc.iter_mut().zip(row) {
+                        *a += u32::from(v) * u32::from(w);
+                    }
+                }
+                for (m, &a) in mid.iter_mut().zip(&acc) {
+                    *m = to_u8(a);
+                }
             }
-            let row = &src[(first + i) * src_row_len..(first + i + 1) * src_row_len];
-            for (a, &v) in acc.iter_mut().zip(row) {
-                *a += u32::from(v) * u32::from(w);
-            }
-        }
-        for (m, &a) in mid.iter_mut().zip(&acc) {
-            *m = to_u8(a);
         }
         // Horizontal, within that one row.
         match channels {
@@ -475,6 +482,21 @@ where
         }
     }
     ImageBuffer::from_raw(dw as u32, dh as u32, out).unwrap_or_else(fallback)
+}
+
+/// One row of the vertical pass with `T` taps: `band` is the `T` source rows under the output
+/// row, `mid` gets their weighted sum (one pass, no accumulator row).
+fn shrink_column_taps<const T: usize>(band: &[u8], weights: &[u16], mid: &mut [u8]) {
+    let len = mid.len();
+    let rows: [&[u8]; T] = std::array::from_fn(|t| &band[t * len..(t + 1) * len]);
+    let weights: [u32; T] = std::array::from_fn(|t| u32::from(weights[t]));
+    for (i, m) in mid.iter_mut().enumerate() {
+        let mut sum = 1u32 << (WEIGHT_BITS - 1);
+        for t in 0..T {
+            sum += u32::from(rows[t][i]) * weights[t];
+        }
+        *m = to_u8(sum);
+    }
 }
 
 /// Bits per channel in a packed RGB pixel: a channel's weighted sum (at most

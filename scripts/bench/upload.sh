@@ -9,6 +9,9 @@
 # BENCH_CONCURRENCY (4, for both tools), BENCH_DIR (photo cache, default
 # ${XDG_CACHE_HOME:-$HOME/.cache}/imgcloud-bench), CARGO_TARGET_DIR.
 #
+# Besides wall times it prints the CPU seconds of each tool and of the embedded cloud during
+# its run (wall times are noisy when other work shares the machine).
+#
 # The generated photos are cached between runs; everything else lives in a temp dir that is
 # removed at the end. Every process the script starts is stopped by its pid.
 set -euo pipefail
@@ -24,6 +27,15 @@ photos="$cache/photos-${count}-${width}x${height}-q${quality}"
 
 log() { printf '==> %s\n' "$*" >&2; }
 now() { date +%s.%N; }
+# CPU seconds (user + system) a process has used so far, from /proc (0 where there is none).
+ticks=$(getconf CLK_TCK 2>/dev/null || echo 100)
+proc_cpu() { awk -v t="$ticks" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# Runs a command and leaves its CPU seconds (user + system, children included) in $cmd_cpu.
+timed() {
+    local TIMEFORMAT='%U %S' out
+    { out=$({ time "$@" >&3 2>&4; } 2>&1); } 3>&1 4>&2 || return
+    cmd_cpu=$(awk '{ printf "%.2f", $1 + $2 }' <<<"$out")
+}
 
 # ---- tools ---------------------------------------------------------------------------------
 if ! command -v rclone >/dev/null 2>&1; then
@@ -81,10 +93,13 @@ log "cloud ready at $api_url"
 
 # ---- imgcloud upload -----------------------------------------------------------------------
 log "imgcloud upload: $count files, $((total_bytes / 1000000)) MB, concurrency $concurrency"
+server_before=$(proc_cpu "$server_pid")
 start=$(now)
-"$cli_bin" upload --concurrency "$concurrency" "$input" >"$work/links.txt" 2>"$work/upload.err" || {
+timed "$cli_bin" upload --concurrency "$concurrency" "$input" >"$work/links.txt" 2>"$work/upload.err" || {
     cat "$work/upload.err" >&2; echo "imgcloud upload failed" >&2; exit 1; }
 imgcloud_secs=$(awk -v a="$start" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
+imgcloud_cpu=$cmd_cpu
+imgcloud_server_cpu=$(awk -v a="$server_before" -v b="$(proc_cpu "$server_pid")" 'BEGIN { printf "%.2f", b - a }')
 links=$(grep -c . "$work/links.txt" || true)
 [ "$links" -eq "$count" ] || { cat "$work/upload.err" >&2; echo "expected $count links, got $links" >&2; exit 1; }
 tail -n 1 "$work/upload.err" >&2
@@ -108,16 +123,20 @@ export RCLONE_CONFIG_BENCH_ENDPOINT="$endpoint" RCLONE_CONFIG_BENCH_FORCE_PATH_S
 export RCLONE_CONFIG_BENCH_REGION=us-east-1
 export RCLONE_CONFIG_BENCH_ACCESS_KEY_ID="$access_key" RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY="$secret_key"
 log "rclone copy: same files to $endpoint/$bucket/rclone-bench/"
+server_before=$(proc_cpu "$server_pid")
 start=$(now)
-rclone copy --config /dev/null --transfers "$concurrency" --s3-no-check-bucket \
+timed rclone copy --config /dev/null --transfers "$concurrency" --s3-no-check-bucket \
     "$input" "bench:$bucket/rclone-bench" 2>"$work/rclone.err" || {
     cat "$work/rclone.err" >&2; echo "rclone copy failed" >&2; exit 1; }
 rclone_secs=$(awk -v a="$start" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
+rclone_cpu=$cmd_cpu
+rclone_server_cpu=$(awk -v a="$server_before" -v b="$(proc_cpu "$server_pid")" 'BEGIN { printf "%.2f", b - a }')
 copied=$(find "$IMGCLOUD_DATA_DIR/cloud/objects/$bucket/rclone-bench" -type f 2>/dev/null | wc -l)
 [ "$copied" -eq "$count" ] || { echo "rclone stored $copied of $count files" >&2; exit 1; }
 
 # ---- results -------------------------------------------------------------------------------
-awk -v n="$count" -v bytes="$total_bytes" -v ic="$imgcloud_secs" -v rc="$rclone_secs" -v c="$concurrency" 'BEGIN {
+awk -v n="$count" -v bytes="$total_bytes" -v ic="$imgcloud_secs" -v rc="$rclone_secs" -v c="$concurrency" \
+    -v icc="$imgcloud_cpu" -v ics="$imgcloud_server_cpu" -v rcc="$rclone_cpu" -v rcs="$rclone_server_cpu" 'BEGIN {
     mb = bytes / 1e6
     printf "images:            %d\n", n
     printf "total MB:          %.1f\n", mb
@@ -125,4 +144,7 @@ awk -v n="$count" -v bytes="$total_bytes" -v ic="$imgcloud_secs" -v rc="$rclone_
     printf "imgcloud seconds:  %.2f  (%.1f MB/s, %.1f images/s)\n", ic, mb / ic, n / ic
     printf "rclone seconds:    %.2f  (%.1f MB/s)\n", rc, mb / rc
     printf "ratio imgcloud/rclone: %.2f\n", ic / rc
+    # CPU seconds (user + system): steadier than wall time on a busy machine.
+    printf "imgcloud CPU s:    client %.2f, server %.2f\n", icc, ics
+    printf "rclone CPU s:      client %.2f, server %.2f\n", rcc, rcs
 }'

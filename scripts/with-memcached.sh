@@ -14,24 +14,12 @@ log() { printf '==> %s\n' "$*" >&2; }
 
 [ $# -gt 0 ] || { echo "usage: $0 COMMAND [ARG...]" >&2; exit 2; }
 
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
+# shellcheck source=lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 if ! command -v memcached >/dev/null 2>&1; then
-  log "installing memcached"
-  export DEBIAN_FRONTEND=noninteractive
-  for attempt in 1 2 3; do
-    $sudo apt-get update -qq && break
-    sleep 2
-  done
-  ok=""
-  for attempt in 1 2 3; do
-    if $sudo apt-get install -y -qq --no-install-recommends memcached; then ok=1; break; fi
-    log "apt-get install memcached failed (attempt $attempt), retrying"
-    sleep 3
-  done
-  [ -n "$ok" ] || { echo "error: could not install memcached" >&2; exit 1; }
-  command -v memcached >/dev/null 2>&1 || { echo "error: no memcached on PATH after installing" >&2; exit 1; }
+  apt_install_missing memcached
+  command -v memcached >/dev/null 2>&1 || die "no memcached on PATH after installing"
 fi
 
 user_args=()
@@ -54,7 +42,6 @@ trap stop_memcached EXIT
 trap 'exit 130' INT TERM
 
 # A free loopback port: pick one nothing answers on; retry if another process took it.
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 started=""
 for attempt in 1 2 3 4 5; do
   port=$((15000 + RANDOM % 17000)) # below the ephemeral range

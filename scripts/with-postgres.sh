@@ -15,8 +15,8 @@ log() { printf '==> %s\n' "$*" >&2; }
 
 [ $# -gt 0 ] || { echo "usage: $0 COMMAND [ARG...]" >&2; exit 2; }
 
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
+# shellcheck source=lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 find_bindir() {
   local initdb
@@ -26,19 +26,7 @@ find_bindir() {
 
 bindir=$(find_bindir || true)
 if [ -z "$bindir" ]; then
-  log "installing postgresql"
-  export DEBIAN_FRONTEND=noninteractive
-  for attempt in 1 2 3; do
-    $sudo apt-get update -qq && break
-    sleep 2
-  done
-  ok=""
-  for attempt in 1 2 3; do
-    if $sudo apt-get install -y -qq --no-install-recommends postgresql; then ok=1; break; fi
-    log "apt-get install postgresql failed (attempt $attempt), retrying"
-    sleep 3
-  done
-  [ -n "$ok" ] || { echo "error: could not install postgresql" >&2; exit 1; }
+  apt_install_missing postgresql
   bindir=$(find_bindir || true)
   [ -n "$bindir" ] || { echo "error: no initdb under /usr/lib/postgresql after installing" >&2; exit 1; }
 fi
@@ -81,7 +69,6 @@ as_owner "$bindir/initdb" -D "$data" -U postgres -E UTF8 --no-locale \
 
 # A free loopback port: pick one nothing answers on; retry the start if another process took
 # it in between.
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 started=""
 for attempt in 1 2 3 4 5; do
   port=$((15000 + RANDOM % 17000)) # below the ephemeral range

@@ -83,8 +83,8 @@ async fn event_loop<B: Backend>(
             dirty = false;
         }
         let first = tokio::select! {
-            Some(event) = input.recv() => from_event(&state, event),
-            Some(outcome) = results.recv() => Some(ended(outcome)?),
+            Some(event) = input.recv() => Some(Input::Event(event)),
+            Some(outcome) = results.recv() => Some(Input::Done(Box::new(ended(outcome)?))),
             _ = daemon_tick.tick() => {
                 let backend = Arc::clone(&backend);
                 let tx = results_tx.clone();
@@ -102,19 +102,35 @@ async fn event_loop<B: Backend>(
                 None
             }
         };
-        // Apply everything that is already waiting before drawing once.
-        let mut batch: Vec<Action> = first.into_iter().collect();
+        // Apply everything that is already waiting before drawing once. Each key is read in
+        // the state the keys before it left (`/` then `a` types an `a` into the search), so a
+        // burst of keys — typed ahead, pasted, sent by a script — means what it would one at
+        // a time.
+        let mut batch: Vec<Input> = first.into_iter().collect();
         while let Ok(event) = input.try_recv() {
-            batch.extend(from_event(&state, event));
+            batch.push(Input::Event(event));
         }
         while let Ok(outcome) = results.try_recv() {
-            batch.push(ended(outcome)?);
+            batch.push(Input::Done(Box::new(ended(outcome)?)));
         }
-        for action in batch {
-            pending.extend(update(&mut state, action));
-            dirty = true;
+        for input in batch {
+            let action = match input {
+                Input::Event(event) => from_event(&state, event),
+                Input::Done(action) => Some(*action),
+            };
+            if let Some(action) = action {
+                pending.extend(update(&mut state, action));
+                dirty = true;
+            }
         }
     }
+}
+
+/// What woke the event loop: a terminal event, or a background effect that ended.
+enum Input {
+    Event(Event),
+    /// Boxed: actions are large, events small.
+    Done(Box<Action>),
 }
 
 /// What came of a background effect: its action, or `Err(true)` when it panicked (the panic

@@ -26,9 +26,9 @@ trap 'rm -rf "$results"' EXIT
 
 # --- packages --------------------------------------------------------------------------------
 # memcached and nginx are the production stack's cache and load balancer/CDN (PostgreSQL is
-# installed by scripts/with-postgres.sh when missing).
+# installed by scripts/with-postgres.sh when missing); the TUI's end-to-end test runs in tmux.
 apt_packages=(build-essential pkg-config file curl ca-certificates keyutils dbus gnome-keyring
-  libturbojpeg0-dev memcached nginx-light)
+  libturbojpeg0-dev memcached nginx-light tmux)
 if [ -z "${SKIP_DESKTOP:-}" ]; then
   apt_packages+=(libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev
     librsvg2-dev xvfb xauth imagemagick x11-utils)

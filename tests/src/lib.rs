@@ -16,6 +16,7 @@ pub mod images;
 pub mod metrics;
 pub mod protocol;
 pub mod stack;
+pub mod tmux;
 
 pub use cli::CliOutput;
 pub use cloud::EmbeddedCloud;

@@ -1,0 +1,178 @@
+//! The full-screen TUI (`imgcloud` with no subcommand) driven like a person would, in a real
+//! terminal: tmux sends the keys and captures the screen. The images come from the real
+//! `imgcloud upload` into an embedded cloud; every change made in the TUI is checked through
+//! `imgcloud ls --json`.
+
+use std::time::Duration;
+
+use imgcloud_tests::tmux::Tmux;
+use imgcloud_tests::{EmbeddedCloud, bins, jpeg, png};
+
+/// Waits on a busy machine: the first screen needs the cloud's change feed.
+const FIRST_SCREEN: Duration = Duration::from_secs(60);
+const STEP: Duration = Duration::from_secs(30);
+
+const SUNSET: &str = "sunset-harbour.jpg";
+const CITY: &str = "city-lights.png";
+const FOREST: &str = "forest-walk.jpg";
+
+#[test]
+fn tui_in_tmux_searches_copies_a_link_trashes_restores_and_gives_the_terminal_back() {
+    let cloud = EmbeddedCloud::start().expect("start embedded cloud");
+    cloud.write_file(CITY, &png(320, 200, 71));
+    cloud.write_file(SUNSET, &jpeg(640, 400, 72));
+    cloud.write_file(FOREST, &jpeg(400, 640, 73));
+    let upload = cloud.run_cli(&["upload", CITY, SUNSET, FOREST]);
+    upload.assert_success();
+    assert_eq!(upload.lines().len(), 3, "{upload}");
+    let library = list(&cloud, false);
+    let sunset = library
+        .iter()
+        .find(|i| i["filename"] == SUNSET)
+        .unwrap_or_else(|| panic!("{SUNSET} missing from ls --json: {library:?}"));
+    let id = sunset["id"].as_str().expect("id").to_string();
+    let url = sunset["url"].as_str().expect("url").to_string();
+
+    // SSH_* set: the TUI must copy with OSC 52 (to the terminal, here tmux) and not try the
+    // system clipboard; there is no DISPLAY either.
+    let mut env = cloud.env();
+    env.push(("SSH_TTY".into(), "/dev/pts/imgcloud-e2e".into()));
+    env.push((
+        "SSH_CONNECTION".into(),
+        "127.0.0.1 50000 127.0.0.1 22".into(),
+    ));
+    let tmux = Tmux::start(120, 40, &env).expect("start tmux");
+    let imgcloud = bins::binary("imgcloud").expect("imgcloud binary");
+    let imgcloud = imgcloud.to_str().expect("UTF-8 binary path");
+    // In a shell, so the pane outlives the TUI and shows what it left behind.
+    tmux.type_text(&format!(
+        "{} ; echo \"imgcloud exited with $?\"",
+        shell_quote(imgcloud)
+    ))
+    .unwrap();
+    tmux.press(&["Enter"]).unwrap();
+
+    // The library lists the three images, on the alternate screen.
+    tmux.wait_for("the library listing the three images", FIRST_SCREEN, |s| {
+        [SUNSET, CITY, FOREST].iter().all(|name| s.contains(name))
+    })
+    .unwrap();
+    assert_eq!(tmux.pane_format("#{alternate_on}").unwrap(), "1");
+
+    // Incremental search: typed in one burst, as a fast typist or a paste would.
+    tmux.type_text("/harbour").unwrap();
+    tmux.wait_for("the search to leave only the sunset", STEP, |s| {
+        s.contains(&format!("▶ {SUNSET}")) && !s.contains(CITY) && !s.contains(FOREST)
+    })
+    .unwrap();
+    tmux.press(&["Enter"]).unwrap();
+
+    // Copy the link: picker, Enter takes the configured format (url). Over "SSH" it goes out
+    // as OSC 52, which tmux (set-clipboard on) turns into a paste buffer.
+    assert_eq!(tmux.buffer(), None, "no paste buffer before the copy");
+    tmux.press(&["y", "Enter"]).unwrap();
+    let copied = tmux
+        .poll("the link in tmux's paste buffer (OSC 52)", STEP, || {
+            Ok(tmux.buffer())
+        })
+        .unwrap();
+    assert_eq!(copied, url, "the copied link is the image's link");
+    tmux.wait_for("the status line naming OSC 52", STEP, |s| {
+        s.contains("OSC 52")
+    })
+    .unwrap();
+
+    // Delete with confirmation: the image is in the trash on the server.
+    tmux.press(&["d", "y"]).unwrap();
+    tmux.poll("the sunset in the server's trash", STEP, || {
+        Ok(ids(&list(&cloud, true)).contains(&id).then_some(()))
+    })
+    .unwrap();
+    let left = ids(&list(&cloud, false));
+    assert_eq!(left.len(), 2, "the other two stay in the library: {left:?}");
+    assert!(!left.contains(&id), "{left:?}");
+
+    // The trash view shows it; `r` restores it on the server.
+    tmux.press(&["t"]).unwrap();
+    tmux.wait_for("the trash view with the sunset selected", STEP, |s| {
+        title(s).contains("Trash") && s.contains(&format!("▶ {SUNSET}"))
+    })
+    .unwrap();
+    tmux.press(&["r"]).unwrap();
+    tmux.poll("the sunset back in the server's library", STEP, || {
+        let back = ids(&list(&cloud, false)).contains(&id);
+        Ok((back && !ids(&list(&cloud, true)).contains(&id)).then_some(()))
+    })
+    .unwrap();
+
+    // Back in the library view, the search cleared: all three again.
+    tmux.press(&["t"]).unwrap();
+    tmux.wait_for("the library view with the sunset back", STEP, |s| {
+        title(s).contains("Library") && s.contains(&format!("▶ {SUNSET}"))
+    })
+    .unwrap();
+    tmux.press(&["Escape"]).unwrap();
+    tmux.wait_for("the search cleared", STEP, |s| {
+        [SUNSET, CITY, FOREST].iter().all(|name| s.contains(name))
+    })
+    .unwrap();
+
+    // Quit: exit code 0, the shell's screen back, cursor shown, line discipline cooked again.
+    tmux.press(&["q"]).unwrap();
+    let screen = tmux
+        .wait_for("the shell after the TUI quit", STEP, |s| {
+            s.lines().any(|l| l.starts_with("imgcloud exited with "))
+        })
+        .unwrap();
+    assert!(
+        screen.lines().any(|l| l == "imgcloud exited with 0"),
+        "exit code 0:\n{screen}"
+    );
+    assert_eq!(tmux.pane_format("#{alternate_on}").unwrap(), "0");
+    assert_eq!(
+        tmux.pane_format("#{cursor_flag}").unwrap(),
+        "1",
+        "cursor visible"
+    );
+    assert!(
+        [SUNSET, CITY, FOREST]
+            .iter()
+            .all(|name| !screen.contains(name)),
+        "nothing of the TUI stays on the normal screen:\n{screen}"
+    );
+    // A typed command echoes and runs on Enter only with the terminal out of raw mode.
+    tmux.type_text("echo cooked-$((6 * 7))").unwrap();
+    tmux.press(&["Enter"]).unwrap();
+    tmux.wait_for("the shell to run a typed command", STEP, |s| {
+        s.lines().any(|l| l == "cooked-42")
+    })
+    .unwrap();
+}
+
+/// `imgcloud ls --json` (or `--trash`) as parsed images.
+fn list(cloud: &EmbeddedCloud, trash: bool) -> Vec<serde_json::Value> {
+    let mut args = vec!["ls", "--json"];
+    if trash {
+        args.push("--trash");
+    }
+    let out = cloud.run_cli(&args);
+    out.assert_success();
+    out.json().as_array().cloned().unwrap_or_default()
+}
+
+fn ids(images: &[serde_json::Value]) -> Vec<String> {
+    images
+        .iter()
+        .filter_map(|i| i["id"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// The TUI's title bar: the screen's first line.
+fn title(screen: &str) -> &str {
+    screen.lines().next().unwrap_or_default()
+}
+
+/// `text` as one single-quoted `sh` word.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}

@@ -42,7 +42,9 @@ pub struct Tmux {
 impl Tmux {
     /// Starts a server with a `width`×`height` window whose pane runs an interactive `sh` with
     /// `env` on top of a scrubbed environment, and waits for its prompt. `set-clipboard on`
-    /// lets programs in the pane set tmux's paste buffer with OSC 52.
+    /// lets programs in the pane set tmux's paste buffer with OSC 52; that alone is enough
+    /// (the `clipboard` terminal feature / `Ms` only matter for passing it on to an attached
+    /// terminal, and none is attached).
     pub fn start(width: u16, height: u16, env: &[(String, OsString)]) -> anyhow::Result<Self> {
         let binary = find_tmux()?;
         let dir = tempfile::Builder::new()

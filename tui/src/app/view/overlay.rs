@@ -1,4 +1,5 @@
-//! Windows over the list: help, the copy-link format picker, the delete confirmation.
+//! Windows over the list: help, the copy-link format picker, the delete confirmation (the
+//! prompts are in [`super::prompt`]).
 
 use imgcloud_core::links::format_link;
 use ratatui::Frame;
@@ -16,10 +17,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
         Some(Overlay::Help) => help(frame, area),
         Some(Overlay::Formats { selected }) => formats(frame, area, state, *selected),
         Some(Overlay::ConfirmTrash { name, .. }) => confirm(frame, area, name),
+        Some(Overlay::Prompt(prompt)) => super::prompt::draw(frame, area, prompt),
     }
 }
 
-fn popup(area: Rect, width: u16, height: u16) -> Rect {
+pub fn popup(area: Rect, width: u16, height: u16) -> Rect {
     let [row] = Layout::vertical([Constraint::Length(height.min(area.height))])
         .flex(Flex::Center)
         .areas(area);

@@ -361,9 +361,9 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         A::DaemonDone(result) => match result {
             Ok(message) => {
                 if message.starts_with("sync paused") {
-                    state.sync.paused = true;
+                    set_paused(state, true);
                 } else if message.starts_with("sync resumed") {
-                    state.sync.paused = false;
+                    set_paused(state, false);
                 }
                 state.set_status(message);
             }
@@ -376,7 +376,11 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                 summary: super::backend::summary(&status),
             };
         }
-        A::SyncEvent(event) => state.sync.apply(event),
+        A::SyncEvent(event) => match event {
+            imgcloud_core::daemon_api::Event::Paused => set_paused(state, true),
+            imgcloud_core::daemon_api::Event::Resumed => set_paused(state, false),
+            event => state.sync.apply(event),
+        },
         A::SyncLost(reason) => state.sync.disconnected(reason),
         A::Scroll(rows) => {
             let target = state.selected.saturating_add_signed(rows);
@@ -446,4 +450,20 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         A::DaemonChecked(daemon) => state.daemon = daemon,
     }
     vec![]
+}
+
+/// The daemon paused or resumed: the panel and the sync line say so at once (the line is
+/// otherwise refreshed by the next status poll).
+fn set_paused(state: &mut AppState, paused: bool) {
+    state.sync.paused = paused;
+    if let Daemon::Running { summary } = &mut state.daemon {
+        let (from, to) = if paused {
+            ("sync running", "sync paused")
+        } else {
+            ("sync paused", "sync running")
+        };
+        if let Some(rest) = summary.strip_prefix(from) {
+            *summary = format!("{to}{rest}");
+        }
+    }
 }

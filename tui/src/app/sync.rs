@@ -3,7 +3,7 @@
 //! daemon's event stream (re)connects, then kept current by its events.
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use imgcloud_core::daemon_api::{Event, Status};
 
@@ -77,8 +77,8 @@ impl SyncState {
                 .iter()
                 .take(KEEP)
                 .map(|e| SyncError {
+                    message: without_path(&e.path, &e.message),
                     path: e.path.clone(),
-                    message: e.message.clone(),
                     permanent: e.permanent,
                 })
                 .collect(),
@@ -148,8 +148,8 @@ impl SyncState {
                 }
                 self.errors.retain(|e| e.path != path);
                 self.errors.push_front(SyncError {
+                    message: without_path(&path, &message),
                     path,
-                    message,
                     permanent,
                 });
                 self.errors.truncate(KEEP);
@@ -177,7 +177,7 @@ impl SyncState {
     }
 
     /// `path` left the queue.
-    fn done(&mut self, path: &PathBuf) {
+    fn done(&mut self, path: &Path) {
         self.transfers.retain(|t| &t.path != path);
         let before = self.queue.len();
         self.queue.retain(|p| p != path);
@@ -185,6 +185,12 @@ impl SyncState {
             self.pending = self.pending.saturating_sub(1);
         }
     }
+}
+
+/// The daemon's messages start with the file's path, which the panel shows already.
+fn without_path(path: &Path, message: &str) -> String {
+    let prefix = format!("{}: ", path.display());
+    message.strip_prefix(&prefix).unwrap_or(message).to_string()
 }
 
 #[cfg(test)]
@@ -233,7 +239,7 @@ mod tests {
         sync.apply(Event::Failed {
             path: path("b.jpg"),
             code: "not_an_image".into(),
-            message: "not an image".into(),
+            message: "/photos/b.jpg: not an image".into(),
             permanent: true,
             next_attempt_at: None,
         });

@@ -382,11 +382,28 @@ async fn open_sends_the_link_to_the_browser_and_reports_failures() {
 async fn p_toggles_pause_and_s_rescans_through_the_daemon() {
     let backend = Fake::default();
     let mut state = sample();
+    state.daemon = super::state::Daemon::Running {
+        summary: "sync running · 2 pending".into(),
+    };
     let effects = press(&mut state, "p");
     assert_eq!(effects, [Effect::Daemon(DaemonCommand::Pause)]);
     drive(&mut state, &backend, effects).await;
     assert!(state.sync.paused);
     assert!(status_text(&state).0.starts_with("sync paused"));
+    assert_eq!(
+        state.daemon,
+        super::state::Daemon::Running {
+            summary: "sync paused · 2 pending".into()
+        },
+        "the sync line says so before the next poll"
+    );
+    // A pause from elsewhere (`imgcloud resume`) arrives as an event.
+    update(&mut state, Action::SyncEvent(Event::Resumed));
+    assert!(!state.sync.paused);
+    assert!(
+        matches!(&state.daemon, super::state::Daemon::Running { summary } if summary == "sync running · 2 pending")
+    );
+    update(&mut state, Action::SyncEvent(Event::Paused));
     let effects = press(&mut state, "p");
     assert_eq!(effects, [Effect::Daemon(DaemonCommand::Resume)]);
     drive(&mut state, &backend, effects).await;

@@ -205,7 +205,15 @@ fn results(sync: &SyncState, width: u16, height: usize) -> Vec<Line<'static>> {
     let room = height.saturating_sub(lines.len());
     for link in sync.links.iter().take(room) {
         let mark = if link.existed { "=" } else { "✓" };
-        lines.push(Line::raw(fit(&format!("{mark} {}", link.link), width)));
+        lines.push(Line::from(vec![
+            Span::raw(format!("{mark} ")),
+            Span::styled(name(&link.path), bold()),
+            Span::raw(" "),
+            Span::raw(fit(
+                &link.link,
+                width.saturating_sub(name(&link.path).chars().count() + 3),
+            )),
+        ]));
     }
     lines
 }

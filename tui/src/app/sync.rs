@@ -178,7 +178,7 @@ impl SyncState {
 
     /// `path` left the queue.
     fn done(&mut self, path: &Path) {
-        self.transfers.retain(|t| &t.path != path);
+        self.transfers.retain(|t| t.path != path);
         let before = self.queue.len();
         self.queue.retain(|p| p != path);
         if self.queue.len() < before || self.pending > self.queue.len() as u64 {

@@ -304,3 +304,19 @@ fn the_daemon_line_shows_the_upload_in_progress_while_the_panel_is_hidden() {
         "the panel shows it instead: {screen}"
     );
 }
+
+#[test]
+fn help_on_a_short_terminal_uses_two_columns_and_lists_every_key() {
+    let mut state = running();
+    press(&mut state, "?");
+    let mut terminal = Terminal::new(TestBackend::new(110, 20)).unwrap();
+    state.set_page(super::list_rows(110, 20, &state));
+    terminal.draw(|frame| super::draw(frame, &state)).unwrap();
+    let screen = format!("{}", terminal.backend());
+    for (keys, what) in crate::app::keys::HELP {
+        assert!(
+            screen.contains(&format!("{keys:<14}{what}")),
+            "{keys} missing: {screen}"
+        );
+    }
+}

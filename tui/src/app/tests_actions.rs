@@ -435,8 +435,9 @@ async fn p_toggles_pause_and_s_rescans_through_the_daemon() {
     assert!(!state.sync.paused, "nothing changed");
 }
 
-/// Runs [`follow_daemon`] for a moment, collecting what it reports.
-async fn follow_for_a_moment(backend: &Fake) -> Vec<Action> {
+/// Runs [`follow_daemon`] until it has opened the stream twice (it retried), collecting what
+/// it reports.
+async fn follow_until_retried(backend: &Fake) -> Vec<Action> {
     let reported = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&reported);
     let follow = follow_daemon(
@@ -444,7 +445,17 @@ async fn follow_for_a_moment(backend: &Fake) -> Vec<Action> {
         move |action| sink.lock().unwrap().push(action),
         Duration::from_millis(5),
     );
-    let _ = tokio::time::timeout(Duration::from_millis(200), follow).await;
+    let retried = async {
+        while backend.calls().len() < 2 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    };
+    tokio::select! {
+        () = follow => unreachable!("follow_daemon runs until dropped"),
+        result = tokio::time::timeout(Duration::from_secs(10), retried) => {
+            result.expect("the stream was not opened again within 10 s")
+        }
+    }
     reported.lock().unwrap().drain(..).collect()
 }
 
@@ -470,12 +481,7 @@ async fn the_event_stream_feeds_the_sync_panel_and_reconnects() {
         )),
         ..Fake::default()
     };
-    let actions = follow_for_a_moment(&backend).await;
-    assert!(
-        backend.calls().len() >= 2,
-        "the stream is opened again after it ends: {:?}",
-        backend.calls()
-    );
+    let actions = follow_until_retried(&backend).await;
     assert!(matches!(actions[0], Action::SyncConnected(_)));
     assert!(matches!(actions[3], Action::SyncLost(ref reason) if reason.contains("stopped")));
     assert!(
@@ -509,9 +515,9 @@ async fn the_event_stream_feeds_the_sync_panel_and_reconnects() {
 #[tokio::test]
 async fn a_daemon_that_is_not_running_is_retried_quietly() {
     let backend = Fake::default();
-    let actions = follow_for_a_moment(&backend).await;
+    let actions = follow_until_retried(&backend).await;
     assert!(actions.is_empty(), "{actions:?}");
-    assert!(backend.calls().len() >= 2, "{:?}", backend.calls());
+    assert_eq!(backend.calls()[..2], ["follow", "follow"]);
 }
 
 fn mouse(kind: MouseEventKind, column: u16, row: u16) -> MouseEvent {

@@ -260,6 +260,35 @@ async fn upload_runs_in_the_background_with_progress_and_its_links_can_be_copied
 }
 
 #[test]
+fn an_upload_where_nothing_went_up_says_why() {
+    use super::action::FileUpload;
+
+    let mut state = sample();
+    state.upload = Some(Default::default());
+    update(
+        &mut state,
+        Action::UploadDone(vec![FileUpload {
+            path: "/photos/missing".into(),
+            result: Err("no such file or directory".into()),
+        }]),
+    );
+    assert_eq!(
+        status_text(&state),
+        (
+            "nothing uploaded: missing: no such file or directory".into(),
+            true
+        )
+    );
+    assert_eq!(state.upload, None, "another upload can start");
+    update(&mut state, Action::UploadDone(vec![]));
+    assert_eq!(
+        status_text(&state),
+        ("nothing uploaded: no image files there".into(), true)
+    );
+    assert!(press(&mut state, "Y").is_empty(), "no links to copy");
+}
+
+#[test]
 fn copying_upload_links_before_any_upload_says_so() {
     let mut state = sample();
     assert!(press(&mut state, "Y").is_empty());

@@ -91,8 +91,12 @@ pub fn done(state: &mut AppState, files: Vec<FileUpload>) {
         state.select(row);
     }
     let ok = uploaded + existed;
-    if ok == 0 && failures.is_empty() {
-        state.set_error("nothing uploaded: no image files there");
+    if ok == 0 {
+        state.set_error(match failures.first() {
+            None => "nothing uploaded: no image files there".to_string(),
+            Some(first) if failures.len() == 1 => format!("nothing uploaded: {first}"),
+            Some(first) => format!("nothing uploaded: {} failed ({first})", failures.len()),
+        });
         return;
     }
     let mut text = format!(

@@ -166,11 +166,13 @@ pub enum Effect {
         path: String,
     },
     /// Change an image's name and/or tags (`PATCH /v1/images/{id}`).
+    /// `doing` names the change when it fails ("renaming a to b failed: …"), `done` reports it.
     Patch {
         id: String,
         filename: Option<String>,
         tags: Option<Vec<String>>,
-        what: String,
+        doing: String,
+        done: String,
     },
     /// Open `url` in the browser.
     Open {

@@ -104,11 +104,12 @@ pub async fn perform<B: Backend>(backend: &B, effect: Effect) -> Action {
             id,
             filename,
             tags,
-            what,
+            doing,
+            done,
         } => match backend.patch(&id, ImagePatch { filename, tags }).await {
-            Ok(image) => Action::Patched { what, image },
+            Ok(image) => Action::Patched { what: done, image },
             Err(reason) => Action::ChangeFailed {
-                what: what_failed(&what),
+                what: doing,
                 reason,
             },
         },
@@ -118,20 +119,6 @@ pub async fn perform<B: Backend>(backend: &B, effect: Effect) -> Action {
         },
         Effect::Daemon(command) => Action::DaemonDone(backend.daemon_command(command).await),
     }
-}
-
-/// "renamed a to b" → "renaming a to b" (for "… failed: reason").
-fn what_failed(what: &str) -> String {
-    for (done, doing) in [
-        ("renamed ", "renaming "),
-        ("tagged ", "tagging "),
-        ("removed ", "removing "),
-    ] {
-        if let Some(rest) = what.strip_prefix(done) {
-            return format!("{doing}{rest}");
-        }
-    }
-    what.to_string()
 }
 
 /// Uploads `path` as typed (`~` is the home folder), reporting each pipeline event to

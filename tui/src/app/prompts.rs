@@ -119,7 +119,8 @@ pub fn submit(state: &mut AppState) -> Vec<Effect> {
                 id,
                 filename: Some(text.clone()),
                 tags: None,
-                what: format!("renamed {old} to {text}"),
+                doing: format!("renaming {old} to {text}"),
+                done: format!("renamed {old} to {text}"),
             }]
         }
         PromptKind::Tags { id } => {
@@ -135,17 +136,25 @@ pub fn submit(state: &mut AppState) -> Vec<Effect> {
                 state.set_status("tags unchanged");
                 return vec![];
             }
-            let what = if tags.is_empty() {
-                format!("removed the tags of {name}")
+            let (doing, done) = if tags.is_empty() {
+                (
+                    format!("removing the tags of {name}"),
+                    format!("removed the tags of {name}"),
+                )
             } else {
-                format!("tagged {name}: {}", tags.join(", "))
+                let list = tags.join(", ");
+                (
+                    format!("tagging {name} with {list}"),
+                    format!("tagged {name}: {list}"),
+                )
             };
             state.set_status(format!("tagging {name}…"));
             vec![Effect::Patch {
                 id,
                 filename: None,
                 tags: Some(tags),
-                what,
+                doing,
+                done,
             }]
         }
     }

@@ -93,7 +93,8 @@ async fn rename_prefills_the_name_and_patches_it() {
             id: "aaaaaaaaaaaaaaa2".into(),
             filename: Some("Cat.jpg".into()),
             tags: None,
-            what: "renamed Cat.png to Cat.jpg".into(),
+            doing: "renaming Cat.png to Cat.jpg".into(),
+            done: "renamed Cat.png to Cat.jpg".into(),
         }]
     );
     assert_eq!(state.overlay, None);
@@ -154,8 +155,8 @@ async fn tags_are_edited_comma_separated() {
     ctrl(&mut state, 'u');
     let effects = hit(&mut state, KeyCode::Enter);
     assert!(
-        matches!(&effects[..], [Effect::Patch { tags: Some(tags), what, .. }]
-        if tags.is_empty() && what == "removed the tags of x.jpg")
+        matches!(&effects[..], [Effect::Patch { tags: Some(tags), done, .. }]
+        if tags.is_empty() && done == "removed the tags of x.jpg")
     );
 }
 

@@ -17,6 +17,8 @@ pub mod uploads;
 pub mod view;
 
 #[cfg(test)]
+mod live_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 pub mod tests_actions;

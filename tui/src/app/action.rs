@@ -1,10 +1,17 @@
 //! Actions change the state; anything that talks to the world is returned as an [`Effect`]
 //! for the run loop, whose outcome comes back as another action.
 
-use imgcloud_core::api::{Change, Image};
-use imgcloud_core::links::format_link;
+use std::path::PathBuf;
 
+use imgcloud_core::api::{Change, Image};
+use imgcloud_core::daemon_api::{Event, Status};
+use imgcloud_core::links::format_link;
+use imgcloud_core::upload::{UploadEvent, Uploaded};
+
+use super::complete::Completion;
+use super::input::Edit;
 use super::state::{AppState, Daemon, Loading, Overlay, View};
+use super::{prompts, uploads};
 
 #[derive(Debug, Clone)]
 pub enum Action {
@@ -47,6 +54,34 @@ pub enum Action {
         list_rows: usize,
     },
     Quit,
+    /// Open the upload prompt.
+    StartUpload,
+    /// Open the rename prompt for the selected image.
+    StartRename,
+    /// Open the tags prompt for the selected image.
+    StartTags,
+    /// Edit the open prompt's text.
+    PromptEdit(Edit),
+    /// Complete the upload prompt's path (Tab).
+    PromptComplete,
+    /// Run what the prompt asks for (Enter).
+    PromptSubmit,
+    /// Copy the links of the last upload (one a line, configured format).
+    CopyUploadLinks,
+    /// Open the selected image's link in the browser.
+    OpenLink,
+    /// Pause the daemon's uploads, or resume them when paused.
+    TogglePause,
+    /// Ask the daemon to rescan its watched folders.
+    Rescan,
+    /// Show / hide the live sync panel.
+    ToggleSync,
+    /// Mouse wheel: move the cursor by this many rows.
+    Scroll(isize),
+    /// Mouse click on this list row: select it; on the selected row, copy its link.
+    Click {
+        row: usize,
+    },
     // Results of effects.
     Loaded {
         changes: Vec<Change>,
@@ -66,6 +101,42 @@ pub enum Action {
         result: Result<String, String>,
     },
     DaemonChecked(Daemon),
+    Completed(Completion),
+    /// Progress of the TUI's upload.
+    UploadProgress(UploadEvent),
+    /// The upload ended: one result per file, in input order.
+    UploadDone(Vec<FileUpload>),
+    /// A rename or tag edit went through.
+    Patched {
+        what: String,
+        image: Image,
+    },
+    Opened {
+        what: String,
+        result: Result<(), String>,
+    },
+    /// A daemon command ended: what the daemon did, or why it could not.
+    DaemonDone(Result<String, String>),
+    /// The daemon's event stream (re)connected; its status at that moment.
+    SyncConnected(Box<Status>),
+    SyncEvent(Event),
+    /// The event stream ended (the daemon stopped); it is retried.
+    SyncLost(String),
+}
+
+/// The result of uploading one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileUpload {
+    pub path: PathBuf,
+    pub result: Result<Uploaded, String>,
+}
+
+/// Commands for the sync daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DaemonCommand {
+    Pause,
+    Resume,
+    Rescan,
 }
 
 /// Work for the run loop.
@@ -86,6 +157,29 @@ pub enum Effect {
         text: String,
         what: String,
     },
+    /// Complete a path typed in the upload prompt (`~` is the home folder).
+    Complete {
+        text: String,
+    },
+    /// Upload a file or folder as typed (`~` is the home folder).
+    Upload {
+        path: String,
+    },
+    /// Change an image's name and/or tags (`PATCH /v1/images/{id}`).
+    /// `doing` names the change when it fails ("renaming a to b failed: …"), `done` reports it.
+    Patch {
+        id: String,
+        filename: Option<String>,
+        tags: Option<Vec<String>>,
+        doing: String,
+        done: String,
+    },
+    /// Open `url` in the browser.
+    Open {
+        url: String,
+        what: String,
+    },
+    Daemon(DaemonCommand),
 }
 
 /// Applies `action` to `state`; returns the effects to run.
@@ -219,10 +313,91 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             Some(Overlay::Formats { selected }) => return update(state, A::CopyAs(selected)),
             Some(Overlay::ConfirmTrash { .. }) => return update(state, A::ConfirmTrash),
             Some(Overlay::Help) => state.overlay = None,
+            Some(Overlay::Prompt(_)) => return prompts::submit(state),
             None => {}
         },
         A::Resize { list_rows } => state.set_page(list_rows),
         A::Quit => state.quit = true,
+        A::StartUpload => prompts::start_upload(state),
+        A::StartRename => prompts::start_rename(state),
+        A::StartTags => prompts::start_tags(state),
+        A::PromptEdit(edit) => prompts::edit(state, edit),
+        A::PromptComplete => return prompts::complete(state),
+        A::PromptSubmit => return prompts::submit(state),
+        A::Completed(completion) => prompts::completed(state, completion),
+        A::CopyUploadLinks => return uploads::copy_links(state),
+        A::UploadProgress(event) => uploads::progress(state, event),
+        A::UploadDone(files) => uploads::done(state, files),
+        A::Patched { what, image } => {
+            state.put(image);
+            state.set_status(what);
+        }
+        A::OpenLink => match state.selected_image() {
+            Some(image) => {
+                let (what, url) = (image.filename.clone(), image.url.clone());
+                state.set_status(format!("opening {what} in the browser…"));
+                return vec![Effect::Open { url, what }];
+            }
+            None => state.set_error("nothing to open: no image selected"),
+        },
+        A::Opened { what, result } => match result {
+            Ok(()) => state.set_status(format!("opened {what} in the browser")),
+            Err(reason) => state.set_error(format!("cannot open {what} in the browser: {reason}")),
+        },
+        A::TogglePause => {
+            let command = if state.sync.paused {
+                DaemonCommand::Resume
+            } else {
+                DaemonCommand::Pause
+            };
+            state.set_status(match command {
+                DaemonCommand::Resume => "resuming the sync daemon…",
+                _ => "pausing the sync daemon…",
+            });
+            return vec![Effect::Daemon(command)];
+        }
+        A::Rescan => {
+            state.set_status("asking the sync daemon to rescan…");
+            return vec![Effect::Daemon(DaemonCommand::Rescan)];
+        }
+        A::DaemonDone(result) => match result {
+            Ok(message) => {
+                if message.starts_with("sync paused") {
+                    set_paused(state, true);
+                } else if message.starts_with("sync resumed") {
+                    set_paused(state, false);
+                }
+                state.set_status(message);
+            }
+            Err(reason) => state.set_error(reason),
+        },
+        A::ToggleSync => state.show_sync = !state.show_sync,
+        A::SyncConnected(status) => {
+            state.sync.connected(&status);
+            state.daemon = Daemon::Running {
+                summary: super::backend::summary(&status),
+            };
+        }
+        A::SyncEvent(event) => match event {
+            imgcloud_core::daemon_api::Event::Paused => set_paused(state, true),
+            imgcloud_core::daemon_api::Event::Resumed => set_paused(state, false),
+            event => state.sync.apply(event),
+        },
+        A::SyncLost(reason) => state.sync.disconnected(reason),
+        A::Scroll(rows) => {
+            let target = state.selected.saturating_add_signed(rows);
+            state.select(target);
+        }
+        A::Click { row } => {
+            if row >= state.rows.len() {
+                return vec![];
+            }
+            if row == state.selected {
+                // A second click on the selected row copies its link in the configured format.
+                return update(state, A::CopyAs(0));
+            }
+            state.select(row);
+        }
         A::Loaded {
             changes,
             next_since,
@@ -277,4 +452,20 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         A::DaemonChecked(daemon) => state.daemon = daemon,
     }
     vec![]
+}
+
+/// The daemon paused or resumed: the panel and the sync line say so at once (the line is
+/// otherwise refreshed by the next status poll).
+fn set_paused(state: &mut AppState, paused: bool) {
+    state.sync.paused = paused;
+    if let Daemon::Running { summary } = &mut state.daemon {
+        let (from, to) = if paused {
+            ("sync running", "sync paused")
+        } else {
+            ("sync paused", "sync running")
+        };
+        if let Some(rest) = summary.strip_prefix(from) {
+            *summary = format!("{to}{rest}");
+        }
+    }
 }

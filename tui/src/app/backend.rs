@@ -8,14 +8,17 @@
 
 use std::future::Future;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use imgcloud_core::api::{ChangePage, Image};
+use imgcloud_core::api::{ChangePage, Image, ImagePatch};
 use imgcloud_core::client::Client;
 use imgcloud_core::daemon_api::Status;
-use imgcloud_core::daemon_client::DaemonClient;
+use imgcloud_core::daemon_client::{DaemonClient, DaemonClientError};
+use imgcloud_core::upload::{UploadEvent, UploadOptions, upload_paths};
 
-use super::action::{Action, Effect};
+use super::action::{Action, DaemonCommand, Effect, FileUpload};
+use super::complete;
 use super::state::Daemon;
 
 /// Change-feed entries asked for per request.
@@ -29,6 +32,29 @@ pub trait Backend: Send + Sync + 'static {
     fn daemon(&self) -> impl Future<Output = Daemon> + Send;
     /// Copies `text`; says where it went ("to the clipboard") or why it could not.
     fn copy(&self, text: &str) -> Result<String, String>;
+    /// Changes an image's name and/or tags.
+    fn patch(
+        &self,
+        id: &str,
+        patch: ImagePatch,
+    ) -> impl Future<Output = Result<Image, String>> + Send;
+    /// Uploads files and folders through the core pipeline, reporting progress to `events`;
+    /// one result per file, in input order.
+    fn upload(
+        &self,
+        paths: Vec<PathBuf>,
+        events: impl Fn(UploadEvent) + Send + Sync + 'static,
+    ) -> impl Future<Output = Vec<FileUpload>> + Send;
+    /// Opens `url` in the browser.
+    fn open(&self, url: &str) -> impl Future<Output = Result<(), String>> + Send;
+    /// Pauses, resumes or rescans the daemon; says what it did.
+    fn daemon_command(
+        &self,
+        command: DaemonCommand,
+    ) -> impl Future<Output = Result<String, String>> + Send;
+    /// Follows the daemon's event stream: reports [`Action::SyncConnected`] once connected,
+    /// then one [`Action::SyncEvent`] per event; returns why it ended.
+    fn follow(&self, report: impl Fn(Action) + Send + Sync) -> impl Future<Output = String> + Send;
 }
 
 /// Runs `effect` and reports its outcome as an action.
@@ -60,6 +86,77 @@ pub async fn perform<B: Backend>(backend: &B, effect: Effect) -> Action {
             what,
             result: backend.copy(&text),
         },
+        Effect::Complete { text } => {
+            let completion = tokio::task::spawn_blocking(move || {
+                complete::complete(&text, complete::home().as_deref())
+            })
+            .await;
+            match completion {
+                Ok(completion) => Action::Completed(completion),
+                Err(e) => Action::ChangeFailed {
+                    what: "completing the path".to_string(),
+                    reason: e.to_string(),
+                },
+            }
+        }
+        Effect::Upload { path } => upload(backend, &path, |_| {}).await,
+        Effect::Patch {
+            id,
+            filename,
+            tags,
+            doing,
+            done,
+        } => match backend.patch(&id, ImagePatch { filename, tags }).await {
+            Ok(image) => Action::Patched { what: done, image },
+            Err(reason) => Action::ChangeFailed {
+                what: doing,
+                reason,
+            },
+        },
+        Effect::Open { url, what } => Action::Opened {
+            what,
+            result: backend.open(&url).await,
+        },
+        Effect::Daemon(command) => Action::DaemonDone(backend.daemon_command(command).await),
+    }
+}
+
+/// Uploads `path` as typed (`~` is the home folder), reporting each pipeline event to
+/// `report` as an [`Action::UploadProgress`]; ends with [`Action::UploadDone`].
+pub async fn upload<B: Backend>(
+    backend: &B,
+    path: &str,
+    report: impl Fn(Action) + Send + Sync + 'static,
+) -> Action {
+    let path = complete::expand(path, complete::home().as_deref());
+    let files = backend
+        .upload(vec![path], move |event| {
+            report(Action::UploadProgress(event))
+        })
+        .await;
+    Action::UploadDone(files)
+}
+
+/// Follows the daemon's event stream for as long as the TUI runs: when the stream ends (or
+/// the daemon is not running) it says so once with [`Action::SyncLost`] and tries again every
+/// `retry`, so the panel comes back by itself when the daemon does.
+pub async fn follow_daemon<B: Backend>(
+    backend: &B,
+    report: impl Fn(Action) + Send + Sync,
+    retry: Duration,
+) {
+    let connected = std::sync::atomic::AtomicBool::new(false);
+    loop {
+        let reason = backend
+            .follow(|action| {
+                connected.store(true, std::sync::atomic::Ordering::Relaxed);
+                report(action)
+            })
+            .await;
+        if connected.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            report(Action::SyncLost(reason));
+        }
+        tokio::time::sleep(retry).await;
     }
 }
 
@@ -67,6 +164,8 @@ pub async fn perform<B: Backend>(backend: &B, effect: Effect) -> Action {
 pub struct Live {
     pub client: Client,
     pub daemon: DaemonClient,
+    /// Files uploading at once (the configuration's `concurrency`).
+    pub concurrency: usize,
 }
 
 impl Backend for Live {
@@ -117,6 +216,147 @@ impl Backend for Live {
                     .map_err(|e| format!("{reason}; OSC 52 failed too: {e}"))
             }
         }
+    }
+
+    async fn patch(&self, id: &str, patch: ImagePatch) -> Result<Image, String> {
+        self.client
+            .patch_image(id, &patch)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn upload(
+        &self,
+        paths: Vec<PathBuf>,
+        events: impl Fn(UploadEvent) + Send + Sync + 'static,
+    ) -> Vec<FileUpload> {
+        self.upload_files(paths, events).await
+    }
+
+    async fn open(&self, url: &str) -> Result<(), String> {
+        open_in_browser(url).await
+    }
+
+    async fn daemon_command(&self, command: DaemonCommand) -> Result<String, String> {
+        let daemon = self.daemon.clone().with_timeout(Duration::from_secs(10));
+        let result = match command {
+            DaemonCommand::Pause => daemon
+                .pause()
+                .await
+                .map(|_| "sync paused: new files wait in the queue (p resumes)".to_string()),
+            DaemonCommand::Resume => daemon.resume().await.map(|status| {
+                format!(
+                    "sync resumed: {} file(s) waiting to upload",
+                    status.counts.pending()
+                )
+            }),
+            DaemonCommand::Rescan => daemon
+                .rescan()
+                .await
+                .map(|()| "rescanning the watched folders".to_string()),
+        };
+        result.map_err(|e| e.to_string())
+    }
+
+    async fn follow(&self, report: impl Fn(Action) + Send + Sync) -> String {
+        let daemon = self.daemon.clone().with_timeout(Duration::from_secs(5));
+        // Subscribe first, then read the status: nothing between the two is missed.
+        let mut events = match daemon.events().await {
+            Ok(events) => events,
+            Err(e) => return e.to_string(),
+        };
+        match daemon.status().await {
+            Ok(status) => report(Action::SyncConnected(Box::new(status))),
+            Err(e) => return e.to_string(),
+        }
+        loop {
+            match events.next().await {
+                None => {
+                    return "the imgcloud daemon closed the event stream (it stopped)".to_string();
+                }
+                Some(Ok(event)) => report(Action::SyncEvent(event)),
+                // An event of a newer daemon: skip it, keep following.
+                Some(Err(DaemonClientError::Decode(message))) => {
+                    tracing::debug!("skipping a daemon event: {message}")
+                }
+                Some(Err(e)) => return e.to_string(),
+            }
+        }
+    }
+}
+
+impl Live {
+    async fn upload_files(
+        &self,
+        paths: Vec<PathBuf>,
+        events: impl Fn(UploadEvent) + Send + Sync + 'static,
+    ) -> Vec<FileUpload> {
+        let options = UploadOptions {
+            concurrency: self.concurrency.max(1),
+            ..UploadOptions::default()
+        };
+        let client = self.client.clone();
+        let inputs = paths.clone();
+        // The pipeline's future is not provably `Send` (a compiler limit with its borrowed
+        // closures), so it runs on a blocking thread of its own, driven by this runtime.
+        let runtime = tokio::runtime::Handle::current();
+        let outcomes = tokio::task::spawn_blocking(move || {
+            runtime.block_on(upload_paths(&client, &inputs, &options, events))
+        })
+        .await;
+        let outcomes = match outcomes {
+            Ok(outcomes) => outcomes,
+            Err(e) => {
+                return paths
+                    .into_iter()
+                    .map(|path| FileUpload {
+                        path,
+                        result: Err(format!("the upload task ended: {e}")),
+                    })
+                    .collect();
+            }
+        };
+        outcomes
+            .into_iter()
+            .map(|outcome| FileUpload {
+                result: outcome
+                    .result
+                    .map_err(|e| without_path(&outcome.path, &e.to_string())),
+                path: outcome.path,
+            })
+            .collect()
+    }
+}
+
+/// Upload errors read "PATH: reason"; the TUI shows the file name itself.
+fn without_path(path: &Path, message: &str) -> String {
+    let prefix = format!("{}: ", path.display());
+    message.strip_prefix(&prefix).unwrap_or(message).to_string()
+}
+
+/// Opens `url` with the system's opener (xdg-open, open, start), its output discarded so it
+/// cannot scribble over the screen.
+async fn open_in_browser(url: &str) -> Result<(), String> {
+    let (program, args): (&str, Vec<&str>) = if cfg!(target_os = "macos") {
+        ("open", vec![url])
+    } else if cfg!(windows) {
+        ("cmd", vec!["/C", "start", "", url])
+    } else {
+        ("xdg-open", vec![url])
+    };
+    let mut child = tokio::process::Command::new(program)
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    // Openers return once the browser has the link; one that lingers has launched it.
+    match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
+        Ok(Ok(status)) if status.success() => Ok(()),
+        Ok(Ok(status)) => Err(format!("{program} failed ({status})")),
+        Ok(Err(e)) => Err(format!("{program}: {e}")),
+        Err(_) => Ok(()),
     }
 }
 

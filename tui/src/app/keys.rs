@@ -1,9 +1,14 @@
 //! Keys → actions. Which keys mean what depends only on the mode (search, overlay, list).
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
+use ratatui::layout::Rect;
 
 use super::action::Action;
+use super::input::Edit;
 use super::state::{AppState, Overlay};
+
+/// Rows one turn of the mouse wheel moves.
+const WHEEL_ROWS: isize = 3;
 
 /// The keys the help overlay lists, in order: (keys, what they do).
 pub const HELP: &[(&str, &str)] = &[
@@ -20,6 +25,13 @@ pub const HELP: &[(&str, &str)] = &[
     ("r", "restore (trash view)"),
     ("i", "details pane on / off"),
     ("R F5", "refresh from the server"),
+    ("U", "upload a file or folder"),
+    ("Y", "copy the links of the upload"),
+    ("n T", "rename / edit tags"),
+    ("o", "open the link in the browser"),
+    ("l", "live sync panel on / off"),
+    ("p S", "pause-resume / rescan the daemon"),
+    ("mouse", "wheel scrolls, click selects"),
     ("?", "this help"),
     ("q Ctrl-C", "quit"),
 ];
@@ -63,6 +75,7 @@ pub fn action_for(state: &AppState, key: KeyEvent) -> Option<Action> {
                 _ => None,
             };
         }
+        Some(Overlay::Prompt(_)) => return prompt_key(key, ctrl),
         Some(Overlay::Help) => {
             return match key.code {
                 KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::Esc | KeyCode::Enter => {
@@ -94,6 +107,61 @@ pub fn action_for(state: &AppState, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('i') => Action::ToggleDetails,
         KeyCode::Char('R') | KeyCode::F(5) => Action::Refresh,
         KeyCode::Char('?') => Action::ToggleHelp,
+        KeyCode::Char('U') => Action::StartUpload,
+        KeyCode::Char('Y') => Action::CopyUploadLinks,
+        KeyCode::Char('n') => Action::StartRename,
+        KeyCode::Char('T') => Action::StartTags,
+        KeyCode::Char('o') => Action::OpenLink,
+        KeyCode::Char('l') => Action::ToggleSync,
+        KeyCode::Char('p') => Action::TogglePause,
+        KeyCode::Char('S') => Action::Rescan,
         _ => return None,
     })
+}
+
+/// Keys while a prompt is open: editing keys, Tab completes, Enter runs, Esc cancels.
+fn prompt_key(key: KeyEvent, ctrl: bool) -> Option<Action> {
+    let edit = match key.code {
+        KeyCode::Esc => return Some(Action::Escape),
+        KeyCode::Enter => return Some(Action::PromptSubmit),
+        KeyCode::Tab => return Some(Action::PromptComplete),
+        KeyCode::Char('a') if ctrl => Edit::Home,
+        KeyCode::Char('e') if ctrl => Edit::End,
+        KeyCode::Char('w') if ctrl => Edit::DeleteWord,
+        KeyCode::Char('u') if ctrl => Edit::DeleteToStart,
+        KeyCode::Char('k') if ctrl => Edit::DeleteToEnd,
+        KeyCode::Char('h') if ctrl => Edit::Backspace,
+        KeyCode::Char(_) if ctrl => return None,
+        KeyCode::Char(c) => Edit::Insert(c),
+        KeyCode::Backspace => Edit::Backspace,
+        KeyCode::Delete => Edit::Delete,
+        KeyCode::Left => Edit::Left,
+        KeyCode::Right => Edit::Right,
+        KeyCode::Home => Edit::Home,
+        KeyCode::End => Edit::End,
+        _ => return None,
+    };
+    Some(Action::PromptEdit(edit))
+}
+
+/// The action for a mouse event; `list` is where the list is drawn (its first line is the
+/// column header). The mouse acts on the list only, and not while a window or the search is
+/// open.
+pub fn mouse_action(state: &AppState, mouse: MouseEvent, list: Rect) -> Option<Action> {
+    if state.overlay.is_some() || state.searching {
+        return None;
+    }
+    let inside = mouse.column >= list.x
+        && mouse.column < list.x + list.width
+        && mouse.row > list.y
+        && mouse.row < list.y + list.height;
+    match mouse.kind {
+        MouseEventKind::ScrollDown => Some(Action::Scroll(WHEEL_ROWS)),
+        MouseEventKind::ScrollUp => Some(Action::Scroll(-WHEEL_ROWS)),
+        MouseEventKind::Down(crossterm::event::MouseButton::Left) if inside => {
+            let row = state.offset + usize::from(mouse.row - list.y - 1);
+            (row < state.rows.len()).then_some(Action::Click { row })
+        }
+        _ => None,
+    }
 }

@@ -6,10 +6,19 @@
 
 pub mod action;
 pub mod backend;
+pub mod complete;
+pub mod input;
 pub mod keys;
+pub mod prompts;
 pub mod run;
 pub mod state;
+pub mod sync;
+pub mod uploads;
 pub mod view;
 
 #[cfg(test)]
+mod live_tests;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub mod tests_actions;

@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use crossterm::event::{self, Event};
+use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
 use imgcloud_core::daemon_client::DaemonClient;
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc;
 
 use super::action::{Action, Effect, update};
-use super::backend::{Backend, Live, perform};
-use super::keys::action_for;
+use super::backend::{Backend, Live, follow_daemon, perform, upload};
+use super::keys::{action_for, mouse_action};
 use super::state::{AppState, Loading};
 use super::view;
 use crate::context::Context;
@@ -23,6 +23,8 @@ use crate::context::Context;
 const DAEMON_EVERY: Duration = Duration::from_secs(5);
 /// How often the library is refreshed from the change feed in the background.
 const REFRESH_EVERY: Duration = Duration::from_secs(60);
+/// How soon the daemon's event stream is tried again after it ended or could not open.
+const FOLLOW_RETRY: Duration = Duration::from_secs(2);
 
 /// Opens the TUI and returns when the user quits.
 pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
@@ -32,11 +34,22 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     let backend = Arc::new(Live {
         client,
         daemon: DaemonClient::from_dirs(&ctx.dirs),
+        concurrency: ctx.config.concurrency,
     });
-    // Raw mode + alternate screen, and a panic hook that restores the terminal before the
-    // panic message is printed.
+    let state = AppState::new(format).with_template(ctx.config.template.as_deref());
+    // Raw mode + alternate screen + mouse reports, and a panic hook that restores the
+    // terminal before the panic message is printed.
     let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
-    let result = event_loop(&mut terminal, backend, AppState::new(format)).await;
+    let ratatui_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+        ratatui_hook(info);
+    }));
+    let result = match crossterm::execute!(std::io::stdout(), EnableMouseCapture) {
+        Ok(()) => event_loop(&mut terminal, backend, state).await,
+        Err(e) => Err(anyhow::Error::new(e).context("cannot turn on mouse reports")),
+    };
+    let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
     result.map(|()| ExitCode::SUCCESS)
 }
@@ -61,6 +74,19 @@ async fn event_loop<B: Backend>(
     let mut refresh_tick = tokio::time::interval(REFRESH_EVERY);
     refresh_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     refresh_tick.tick().await;
+    // The daemon's event stream feeds the sync panel; it reconnects by itself.
+    {
+        let backend = Arc::clone(&backend);
+        let tx = results_tx.clone();
+        tokio::spawn(async move {
+            follow_daemon(
+                &*backend,
+                move |action| drop(tx.send(Ok(action))),
+                FOLLOW_RETRY,
+            )
+            .await
+        });
+    }
 
     let mut pending = vec![Effect::Load { since: 0 }];
     let mut dirty = true;
@@ -82,6 +108,7 @@ async fn event_loop<B: Backend>(
                 .context("cannot draw on the terminal")?;
             dirty = false;
         }
+        let screen = terminal.size().context("cannot read the terminal size")?;
         let first = tokio::select! {
             Some(event) = input.recv() => Some(Input::Event(event)),
             Some(outcome) = results.recv() => Some(Input::Done(Box::new(ended(outcome)?))),
@@ -115,7 +142,7 @@ async fn event_loop<B: Backend>(
         }
         for input in batch {
             let action = match input {
-                Input::Event(event) => from_event(&state, event),
+                Input::Event(event) => from_event(&state, event, screen),
                 Input::Done(action) => Some(*action),
             };
             if let Some(action) = action {
@@ -150,9 +177,14 @@ fn ended(outcome: Outcome) -> anyhow::Result<Action> {
 }
 
 /// A terminal event as an action (a resize just redraws).
-fn from_event(state: &AppState, event: Event) -> Option<Action> {
+fn from_event(state: &AppState, event: Event, screen: ratatui::layout::Size) -> Option<Action> {
     match event {
         Event::Key(key) => action_for(state, key),
+        Event::Mouse(mouse) => mouse_action(
+            state,
+            mouse,
+            view::list_area(screen.width, screen.height, state),
+        ),
         Event::Resize(..) => Some(Action::Resize {
             list_rows: state.page,
         }),
@@ -177,7 +209,17 @@ fn spawn<B: Backend>(
     let backend = Arc::clone(backend);
     let results = results.clone();
     tokio::spawn(async move {
-        let task = tokio::spawn(async move { perform(&*backend, effect).await });
+        let progress = results.clone();
+        let task = tokio::spawn(async move {
+            match effect {
+                // Progress comes back while the upload runs.
+                Effect::Upload { path } => {
+                    let report = move |action| drop(progress.send(Ok(action)));
+                    upload(&*backend, &path, report).await
+                }
+                effect => perform(&*backend, effect).await,
+            }
+        });
         let _ = results.send(task.await.map_err(|e| e.is_panic()));
     });
     None

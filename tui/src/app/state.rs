@@ -1,10 +1,13 @@
 //! What the TUI shows: a plain struct that actions change and widgets only read.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use imgcloud_core::api::{Change, ChangeKind, Image};
 use imgcloud_core::links::LinkFormat;
 use time::OffsetDateTime;
+
+use super::input::TextInput;
+use super::sync::SyncState;
 
 /// Which images the list shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +55,61 @@ pub enum Overlay {
         id: String,
         name: String,
     },
+    /// A one-line prompt (upload path, new name, tags).
+    Prompt(Prompt),
+}
+
+/// What a prompt asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PromptKind {
+    /// A file or folder to upload (Tab completes).
+    Upload,
+    Rename {
+        id: String,
+    },
+    Tags {
+        id: String,
+    },
+}
+
+impl PromptKind {
+    pub fn title(&self) -> &'static str {
+        match self {
+            Self::Upload => "Upload file or folder",
+            Self::Rename { .. } => "Rename",
+            Self::Tags { .. } => "Tags (comma-separated)",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt {
+    pub kind: PromptKind,
+    pub input: TextInput,
+    /// Completion candidates from the last Tab (upload prompt).
+    pub candidates: Vec<String>,
+    /// Candidates left out of the list.
+    pub more: usize,
+}
+
+impl Prompt {
+    pub fn new(kind: PromptKind, text: impl Into<String>) -> Self {
+        Self {
+            kind,
+            input: TextInput::new(text),
+            candidates: Vec::new(),
+            more: 0,
+        }
+    }
+}
+
+/// An upload started from the TUI, while it runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UploadProgress {
+    /// Files started and not finished: (bytes sent, bytes in all), by pipeline index.
+    pub active: BTreeMap<usize, (u64, u64)>,
+    pub done: usize,
+    pub failed: usize,
 }
 
 /// What is known about the sync daemon.
@@ -110,6 +168,14 @@ pub struct AppState {
     pub undo: Vec<String>,
     pub status: Option<Status>,
     pub daemon: Daemon,
+    /// The live sync panel's content, from the daemon's event stream.
+    pub sync: SyncState,
+    /// The sync panel is shown.
+    pub show_sync: bool,
+    /// The TUI's own upload, while it runs.
+    pub upload: Option<UploadProgress>,
+    /// Ids of the images of the last upload (`Y` copies their links).
+    pub last_upload: Vec<String>,
     pub loading: Loading,
     pub quit: bool,
 }
@@ -146,8 +212,32 @@ impl AppState {
             undo: Vec::new(),
             status: None,
             daemon: Daemon::Unknown,
+            sync: SyncState::default(),
+            show_sync: false,
+            upload: None,
+            last_upload: Vec::new(),
             loading: Loading::Initial,
             quit: false,
+        }
+    }
+
+    /// Offers the configured custom `template` in the format picker too (after the built-in
+    /// formats, unless it is already the default).
+    pub fn with_template(mut self, template: Option<&str>) -> Self {
+        if let Some(template) = template.filter(|t| !t.trim().is_empty()) {
+            let custom = LinkFormat::Custom(template.to_string());
+            if !self.formats.contains(&custom) {
+                self.formats.push(custom);
+            }
+        }
+        self
+    }
+
+    /// The open prompt, if any.
+    pub fn prompt(&self) -> Option<&Prompt> {
+        match &self.overlay {
+            Some(Overlay::Prompt(prompt)) => Some(prompt),
+            _ => None,
         }
     }
 

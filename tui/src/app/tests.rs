@@ -1,14 +1,17 @@
 //! Tests of the state machine (no terminal), and the fixtures the view snapshots share.
 
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use imgcloud_core::api::{Change, ChangeKind, ChangePage, Image};
+use imgcloud_core::api::{Change, ChangeKind, ChangePage, Image, ImagePatch};
+use imgcloud_core::daemon_api::{Event as DaemonEvent, Status};
 use imgcloud_core::links::LinkFormat;
+use imgcloud_core::upload::{UploadEvent, Uploaded};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
-use super::action::{Action, Effect, update};
+use super::action::{Action, DaemonCommand, Effect, FileUpload, update};
 use super::backend::{Backend, perform};
 use super::keys::action_for;
 use super::state::{AppState, Daemon, Loading, Overlay, Sort, View};
@@ -79,7 +82,7 @@ pub fn sample() -> AppState {
     state
 }
 
-fn names(state: &AppState) -> Vec<&str> {
+pub fn names(state: &AppState) -> Vec<&str> {
     state
         .rows
         .iter()
@@ -92,7 +95,7 @@ fn key(state: &AppState, code: KeyCode) -> Option<Action> {
 }
 
 /// Sends one key through the key map and the update function; returns the effects.
-fn hit(state: &mut AppState, code: KeyCode) -> Vec<Effect> {
+pub fn hit(state: &mut AppState, code: KeyCode) -> Vec<Effect> {
     match key(state, code) {
         Some(action) => update(state, action),
         None => vec![],
@@ -358,10 +361,25 @@ fn ctrl_c_quits_even_while_searching() {
 
 /// A backend that records calls and answers from a script.
 #[derive(Default)]
-struct Fake {
-    pages: Mutex<Vec<ChangePage>>,
-    calls: Mutex<Vec<String>>,
-    fail_trash: bool,
+pub struct Fake {
+    pub pages: Mutex<Vec<ChangePage>>,
+    pub calls: Mutex<Vec<String>>,
+    pub fail_trash: bool,
+    /// Patches, opening and daemon commands fail with this reason.
+    pub fail_with: Option<String>,
+    /// What the daemon's event stream sends after its status (`None`: daemon not running).
+    pub daemon_events: Option<(Status, Vec<DaemonEvent>)>,
+}
+
+impl Fake {
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    fn call(&self, call: String) -> Result<(), String> {
+        self.calls.lock().unwrap().push(call);
+        self.fail_with.clone().map_or(Ok(()), Err)
+    }
 }
 
 impl Backend for Fake {
@@ -397,10 +415,102 @@ impl Backend for Fake {
         self.calls.lock().unwrap().push(format!("copy {text}"));
         Ok("to the clipboard".to_string())
     }
+
+    async fn patch(&self, id: &str, patch: ImagePatch) -> Result<Image, String> {
+        self.call(format!(
+            "patch {id} {:?} {:?}",
+            patch.filename.as_deref(),
+            patch.tags
+        ))?;
+        let tags: Vec<&str> = patch.tags.iter().flatten().map(String::as_str).collect();
+        Ok(image(
+            id,
+            patch.filename.as_deref().unwrap_or("x.jpg"),
+            1,
+            1,
+            &tags,
+        ))
+    }
+
+    /// Every file uploads, except those whose name contains "bad"; `seen.jpg` already existed.
+    async fn upload(
+        &self,
+        paths: Vec<PathBuf>,
+        events: impl Fn(UploadEvent) + Send + Sync + 'static,
+    ) -> Vec<FileUpload> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("upload {}", paths[0].display()));
+        let files = ["new.jpg", "seen.jpg", "bad.txt"];
+        files
+            .iter()
+            .enumerate()
+            .map(|(index, name)| {
+                let path = paths[0].join(name);
+                events(UploadEvent::Started {
+                    index,
+                    path: path.clone(),
+                    bytes: 100,
+                });
+                events(UploadEvent::Progress {
+                    index,
+                    bytes_done: 50,
+                    bytes_total: 100,
+                });
+                let result = if name.contains("bad") {
+                    events(UploadEvent::Failed {
+                        index,
+                        path: path.clone(),
+                        error: format!("{}: not an image", path.display()),
+                    });
+                    Err("not an image".to_string())
+                } else {
+                    let image = image(&format!("up{index:014}"), name, 100, 28, &[]);
+                    events(UploadEvent::Finished {
+                        index,
+                        image: image.clone(),
+                        existed: *name == "seen.jpg",
+                    });
+                    Ok(Uploaded {
+                        image,
+                        existed: *name == "seen.jpg",
+                    })
+                };
+                FileUpload { path, result }
+            })
+            .collect()
+    }
+
+    async fn open(&self, url: &str) -> Result<(), String> {
+        self.call(format!("open {url}"))
+    }
+
+    async fn daemon_command(&self, command: DaemonCommand) -> Result<String, String> {
+        self.call(format!("daemon {command:?}"))?;
+        Ok(match command {
+            DaemonCommand::Pause => "sync paused: new files wait in the queue (p resumes)",
+            DaemonCommand::Resume => "sync resumed: 0 file(s) waiting to upload",
+            DaemonCommand::Rescan => "rescanning the watched folders",
+        }
+        .to_string())
+    }
+
+    async fn follow(&self, report: impl Fn(Action) + Send + Sync) -> String {
+        self.calls.lock().unwrap().push("follow".to_string());
+        let Some((status, events)) = &self.daemon_events else {
+            return "the imgcloud daemon is not running".to_string();
+        };
+        report(Action::SyncConnected(Box::new(status.clone())));
+        for event in events {
+            report(Action::SyncEvent(event.clone()));
+        }
+        "the imgcloud daemon closed the event stream (it stopped)".to_string()
+    }
 }
 
 /// Runs effects against `backend` until none are left, like the run loop does.
-async fn drive(state: &mut AppState, backend: &Fake, mut effects: Vec<Effect>) {
+pub async fn drive(state: &mut AppState, backend: &Fake, mut effects: Vec<Effect>) {
     while let Some(effect) = effects.pop() {
         let action = perform(backend, effect).await;
         effects.extend(update(state, action));

@@ -58,7 +58,7 @@ pub fn daemon(frame: &mut Frame, area: Rect, state: &AppState) {
         }
         Daemon::Running { summary } => {
             frame.render_widget(
-                Paragraph::new(format!(" {summary}"))
+                Paragraph::new(format!(" {summary}{}", transfer(state)))
                     .style(Style::new().add_modifier(Modifier::DIM)),
                 area,
             );
@@ -95,4 +95,26 @@ pub fn status(frame: &mut Frame, area: Rect, state: &AppState) {
         )
     };
     frame.render_widget(Paragraph::new(line), area);
+}
+
+/// " · ↑ IMG_2041.jpg 45% (+1 more)": the daemon's upload in progress, when the sync panel
+/// (which shows them all) is hidden.
+fn transfer(state: &AppState) -> String {
+    let transfers = &state.sync.transfers;
+    let Some(first) = transfers.first().filter(|_| !state.show_sync) else {
+        return String::new();
+    };
+    let name = first.path.file_name().map_or_else(
+        || first.path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let percent = (first.bytes_done * 100)
+        .checked_div(first.bytes_total)
+        .unwrap_or(0)
+        .min(100);
+    let more = match transfers.len() - 1 {
+        0 => String::new(),
+        n => format!(" (+{n} more)"),
+    };
+    format!(" · ↑ {name} {percent}%{more}")
 }

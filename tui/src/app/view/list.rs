@@ -67,8 +67,7 @@ fn empty_message(state: &AppState) -> String {
         (Loading::Failed(reason), _) => format!("cannot load the library: {reason}"),
         (_, View::Trash) => "the trash is empty".to_string(),
         (_, View::Library) => {
-            "no images yet: upload with `imgcloud upload PATH`, or let imgcloudd sync a folder"
-                .to_string()
+            "no images yet: press U to upload, or let imgcloudd sync a folder".to_string()
         }
     }
 }

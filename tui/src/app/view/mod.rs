@@ -4,9 +4,11 @@ mod bars;
 mod details;
 mod list;
 mod overlay;
+mod prompt;
+mod sync;
 #[cfg(test)]
 mod tests;
-mod text;
+pub mod text;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
@@ -19,12 +21,17 @@ const SIDE_BY_SIDE: u16 = 120;
 const DETAILS_WIDTH: u16 = 48;
 /// Height of the details pane under the list.
 const DETAILS_HEIGHT: u16 = 9;
+/// Height of the sync panel (it takes the details pane's place under the list on narrow
+/// terminals, and spans the width under list and details on wide ones).
+const SYNC_HEIGHT: u16 = 10;
+const SYNC_HEIGHT_WIDE: u16 = 12;
 
 /// Where each part of the screen goes.
 struct Areas {
     title: Rect,
     list: Rect,
     details: Option<Rect>,
+    sync: Option<Rect>,
     daemon: Rect,
     status: Rect,
 }
@@ -41,6 +48,27 @@ fn areas(area: Rect, state: &AppState) -> Areas {
         Constraint::Length(1),
     ])
     .areas(area);
+    let (main, sync) = match (state.show_sync, area.width >= SIDE_BY_SIDE) {
+        (false, _) => (main, None),
+        (true, true) => {
+            let [main, sync] =
+                Layout::vertical([Constraint::Min(5), Constraint::Length(SYNC_HEIGHT_WIDE)])
+                    .areas(main);
+            (main, Some(sync))
+        }
+        (true, false) => {
+            let [list, sync] =
+                Layout::vertical([Constraint::Min(3), Constraint::Length(SYNC_HEIGHT)]).areas(main);
+            return Areas {
+                title,
+                list,
+                details: None,
+                sync: Some(sync),
+                daemon,
+                status,
+            };
+        }
+    };
     let (list, details) = if !state.show_details {
         (main, None)
     } else if area.width >= SIDE_BY_SIDE {
@@ -59,9 +87,15 @@ fn areas(area: Rect, state: &AppState) -> Areas {
         title,
         list,
         details,
+        sync,
         daemon,
         status,
     }
+}
+
+/// Where the list is drawn on a `width`×`height` terminal (its first line is the header).
+pub fn list_area(width: u16, height: u16, state: &AppState) -> Rect {
+    areas(Rect::new(0, 0, width, height), state).list
 }
 
 /// How many image rows the list shows on a terminal of this size (for paging and scrolling).
@@ -78,6 +112,9 @@ pub fn draw(frame: &mut Frame, state: &AppState) {
     list::draw(frame, areas.list, state);
     if let Some(area) = areas.details {
         details::draw(frame, area, state);
+    }
+    if let Some(area) = areas.sync {
+        sync::draw(frame, area, state);
     }
     bars::daemon(frame, areas.daemon, state);
     bars::status(frame, areas.status, state);

@@ -1,4 +1,5 @@
-//! Windows over the list: help, the copy-link format picker, the delete confirmation.
+//! Windows over the list: help, the copy-link format picker, the delete confirmation (the
+//! prompts are in [`super::prompt`]).
 
 use imgcloud_core::links::format_link;
 use ratatui::Frame;
@@ -16,10 +17,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
         Some(Overlay::Help) => help(frame, area),
         Some(Overlay::Formats { selected }) => formats(frame, area, state, *selected),
         Some(Overlay::ConfirmTrash { name, .. }) => confirm(frame, area, name),
+        Some(Overlay::Prompt(prompt)) => super::prompt::draw(frame, area, prompt),
     }
 }
 
-fn popup(area: Rect, width: u16, height: u16) -> Rect {
+pub fn popup(area: Rect, width: u16, height: u16) -> Rect {
     let [row] = Layout::vertical([Constraint::Length(height.min(area.height))])
         .flex(Flex::Center)
         .areas(area);
@@ -34,16 +36,33 @@ fn bold() -> Style {
 }
 
 fn help(frame: &mut Frame, area: Rect) {
-    let lines: Vec<Line> = HELP
-        .iter()
-        .map(|(keys, what)| {
-            Line::from(vec![
-                Span::styled(format!(" {keys:<14}"), bold()),
-                Span::raw(*what),
-            ])
-        })
-        .collect();
-    let area = popup(area, 50, lines.len() as u16 + 2);
+    const COLUMN: usize = 48;
+    let entry = |(keys, what): &(&str, &str)| {
+        vec![
+            Span::styled(format!(" {keys:<14}"), bold()),
+            Span::raw(format!("{what:<width$}", width = COLUMN - 15)),
+        ]
+    };
+    // In two columns when one does not fit the height (and two fit the width).
+    let rows = HELP.len();
+    let two = rows + 2 > usize::from(area.height) && usize::from(area.width) >= 2 * COLUMN + 3;
+    let lines: Vec<Line> = if two {
+        let half = rows.div_ceil(2);
+        (0..half)
+            .map(|i| {
+                let mut spans = entry(&HELP[i]);
+                if let Some(right) = HELP.get(half + i) {
+                    spans.push(Span::raw(" "));
+                    spans.extend(entry(right));
+                }
+                Line::from(spans)
+            })
+            .collect()
+    } else {
+        HELP.iter().map(|e| Line::from(entry(e))).collect()
+    };
+    let width = if two { 2 * COLUMN + 3 } else { COLUMN + 2 };
+    let area = popup(area, width as u16, lines.len() as u16 + 2);
     frame.render_widget(Clear, area);
     frame.render_widget(
         Paragraph::new(lines).block(

@@ -136,3 +136,187 @@ fn a_large_library_draws_the_rows_around_the_cursor() {
     assert!(screen.contains("img099990.jpg"));
     assert!(!screen.contains("img000000.jpg"));
 }
+
+#[test]
+fn upload_prompt_with_completion_candidates() {
+    use crate::app::action::{Action, update};
+    use crate::app::complete::Completion;
+
+    let mut state = running();
+    press(&mut state, "U");
+    press(&mut state, "~/Pictures/ho");
+    update(
+        &mut state,
+        Action::Completed(Completion {
+            text: "~/Pictures/holiday".to_string(),
+            candidates: [
+                "holiday-2023/",
+                "holiday-2024/",
+                "holiday-beach-sunset-panorama.jpg",
+                "holiday-cat.png",
+                "holiday-dog.jpg",
+                "holiday.heic",
+            ]
+            .map(String::from)
+            .to_vec(),
+            more: 0,
+            problem: None,
+        }),
+    );
+    snapshot("upload_prompt", state);
+}
+
+#[test]
+fn rename_prompt_with_the_cursor_inside_the_name() {
+    use crossterm::event::KeyCode;
+
+    let mut state = running();
+    press(&mut state, "n");
+    for _ in 0..4 {
+        crate::app::tests::hit(&mut state, KeyCode::Left);
+    }
+    // The terminal's cursor sits on the `.` of `Cat.png` (popup at column 4, border, space).
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    state.set_page(super::list_rows(80, 24, &state));
+    terminal.draw(|frame| super::draw(frame, &state)).unwrap();
+    let cursor = terminal.get_cursor_position().unwrap();
+    let line: String = (0..80)
+        .map(|x| {
+            terminal.backend().buffer()[(x, cursor.y)]
+                .symbol()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(line.chars().nth(usize::from(cursor.x)), Some('.'), "{line}");
+    snapshot("rename_prompt", state);
+}
+
+#[test]
+fn sync_panel_with_progress_queue_errors_and_links() {
+    use crate::app::action::{Action, update};
+    use imgcloud_core::daemon_api::Event;
+
+    let mut state = running();
+    press(&mut state, "l");
+    let status = crate::app::tests_actions::daemon_status();
+    update(&mut state, Action::SyncConnected(Box::new(status)));
+    for event in [
+        Event::Uploaded {
+            path: "/home/ann/Pictures/holiday/IMG_2039.jpg".into(),
+            image_id: "i39".into(),
+            url: "https://cdn.example.com/i/i39/IMG_2039.jpg".into(),
+            link: "![IMG_2039](https://cdn.example.com/i/i39/IMG_2039.jpg)".into(),
+            existed: false,
+        },
+        Event::Uploaded {
+            path: "/home/ann/Pictures/holiday/IMG_2040.jpg".into(),
+            image_id: "i40".into(),
+            url: "https://cdn.example.com/i/i40/IMG_2040.jpg".into(),
+            link: "![IMG_2040](https://cdn.example.com/i/i40/IMG_2040.jpg)".into(),
+            existed: true,
+        },
+        Event::Discovered {
+            path: "/home/ann/Pictures/holiday/IMG_2042.jpg".into(),
+            size: 3_000_000,
+        },
+        Event::Discovered {
+            path: "/home/ann/Pictures/holiday/IMG_2043.jpg".into(),
+            size: 3_000_000,
+        },
+        Event::Progress {
+            path: "/home/ann/Pictures/holiday/IMG_2042.jpg".into(),
+            bytes_done: 600_000,
+            bytes_total: 3_000_000,
+        },
+        Event::Failed {
+            path: "/home/ann/Pictures/holiday/IMG_2044.jpg".into(),
+            code: "offline".into(),
+            message: "the cloud cannot be reached".into(),
+            permanent: false,
+            next_attempt_at: None,
+        },
+    ] {
+        update(&mut state, Action::SyncEvent(event));
+    }
+    snapshot("sync_panel", state);
+}
+
+#[test]
+fn sync_panel_while_the_daemon_is_down() {
+    let mut state = sample();
+    state.daemon = Daemon::Down {
+        reason: "the imgcloud daemon is not running (no socket at imgcloud/daemon.sock); start it with `imgcloudd`".to_string(),
+    };
+    press(&mut state, "l");
+    snapshot("sync_panel_daemon_down", state);
+}
+
+#[test]
+fn upload_progress_in_the_status_line() {
+    use crate::app::action::{Action, update};
+    use imgcloud_core::upload::UploadEvent;
+
+    let mut state = running();
+    press(&mut state, "U");
+    press(&mut state, "~/Pictures/holiday");
+    let effects = crate::app::tests::hit(&mut state, crossterm::event::KeyCode::Enter);
+    assert_eq!(effects.len(), 1);
+    for (index, done) in [(0, 2_000_000), (1, 500_000)] {
+        update(
+            &mut state,
+            Action::UploadProgress(UploadEvent::Started {
+                index,
+                path: format!("/p/{index}.jpg").into(),
+                bytes: 4_000_000,
+            }),
+        );
+        update(
+            &mut state,
+            Action::UploadProgress(UploadEvent::Progress {
+                index,
+                bytes_done: done,
+                bytes_total: 4_000_000,
+            }),
+        );
+    }
+    snapshot("upload_progress", state);
+}
+
+#[test]
+fn the_daemon_line_shows_the_upload_in_progress_while_the_panel_is_hidden() {
+    use crate::app::action::{Action, update};
+
+    let mut state = running();
+    let status = crate::app::tests_actions::daemon_status();
+    update(&mut state, Action::SyncConnected(Box::new(status)));
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal.draw(|frame| super::draw(frame, &state)).unwrap();
+    let screen = format!("{}", terminal.backend());
+    assert!(
+        screen.contains("sync running · 2 pending · 1 failed · ↑ IMG_2041.jpg 45%"),
+        "{screen}"
+    );
+    press(&mut state, "l");
+    terminal.draw(|frame| super::draw(frame, &state)).unwrap();
+    let screen = format!("{}", terminal.backend());
+    assert!(
+        !screen.contains("· ↑"),
+        "the panel shows it instead: {screen}"
+    );
+}
+
+#[test]
+fn help_on_a_short_terminal_uses_two_columns_and_lists_every_key() {
+    let mut state = running();
+    press(&mut state, "?");
+    let mut terminal = Terminal::new(TestBackend::new(110, 20)).unwrap();
+    state.set_page(super::list_rows(110, 20, &state));
+    terminal.draw(|frame| super::draw(frame, &state)).unwrap();
+    let screen = format!("{}", terminal.backend());
+    for (keys, what) in crate::app::keys::HELP {
+        assert!(
+            screen.contains(&format!("{keys:<14}{what}")),
+            "{keys} missing: {screen}"
+        );
+    }
+}

@@ -1,0 +1,172 @@
+//! The prompts: upload (a path, Tab completes), rename (prefilled with the name) and tags
+//! (comma-separated, prefilled). Opening, editing and submitting change the state; the work
+//! itself is returned as an [`Effect`].
+
+use super::action::Effect;
+use super::complete::Completion;
+use super::input::Edit;
+use super::state::{AppState, Overlay, Prompt, PromptKind, UploadProgress};
+
+pub fn start_upload(state: &mut AppState) {
+    if state.upload.is_some() {
+        state.set_error("an upload is already running (its progress is in the status line)");
+        return;
+    }
+    state.overlay = Some(Overlay::Prompt(Prompt::new(PromptKind::Upload, "")));
+}
+
+pub fn start_rename(state: &mut AppState) {
+    match state.selected_image() {
+        Some(image) => {
+            let kind = PromptKind::Rename {
+                id: image.id.clone(),
+            };
+            state.overlay = Some(Overlay::Prompt(Prompt::new(kind, image.filename.clone())));
+        }
+        None => state.set_error("nothing to rename: no image selected"),
+    }
+}
+
+pub fn start_tags(state: &mut AppState) {
+    match state.selected_image() {
+        Some(image) => {
+            let kind = PromptKind::Tags {
+                id: image.id.clone(),
+            };
+            state.overlay = Some(Overlay::Prompt(Prompt::new(kind, image.tags.join(", "))));
+        }
+        None => state.set_error("nothing to tag: no image selected"),
+    }
+}
+
+fn prompt_mut(state: &mut AppState) -> Option<&mut Prompt> {
+    match &mut state.overlay {
+        Some(Overlay::Prompt(prompt)) => Some(prompt),
+        _ => None,
+    }
+}
+
+pub fn edit(state: &mut AppState, edit: Edit) {
+    if let Some(prompt) = prompt_mut(state) {
+        prompt.input.apply(edit);
+        // The candidates belonged to the text before the edit.
+        prompt.candidates.clear();
+        prompt.more = 0;
+    }
+}
+
+/// Tab: the upload prompt completes its path; the others ignore it.
+pub fn complete(state: &mut AppState) -> Vec<Effect> {
+    match state.prompt() {
+        Some(prompt) if prompt.kind == PromptKind::Upload => vec![Effect::Complete {
+            text: prompt.input.text().to_string(),
+        }],
+        _ => vec![],
+    }
+}
+
+pub fn completed(state: &mut AppState, completion: Completion) {
+    let Some(prompt) = prompt_mut(state).filter(|p| p.kind == PromptKind::Upload) else {
+        return;
+    };
+    prompt.input.set(completion.text);
+    prompt.candidates = completion.candidates;
+    prompt.more = completion.more;
+    if let Some(problem) = completion.problem {
+        state.set_error(problem);
+    }
+}
+
+/// Enter: runs what the prompt asks for. A prompt whose text cannot be used stays open, with
+/// the reason in the status line.
+pub fn submit(state: &mut AppState) -> Vec<Effect> {
+    let Some(prompt) = state.prompt().cloned() else {
+        return vec![];
+    };
+    let text = prompt.input.text().trim().to_string();
+    match prompt.kind {
+        PromptKind::Upload => {
+            if text.is_empty() {
+                state.set_error("type the path of a file or folder to upload (Tab completes)");
+                return vec![];
+            }
+            state.overlay = None;
+            state.upload = Some(UploadProgress::default());
+            state.set_status(format!("uploading {text}…"));
+            vec![Effect::Upload { path: text }]
+        }
+        PromptKind::Rename { id } => {
+            let Some(old) = state.image(&id).map(|i| i.filename.clone()) else {
+                state.overlay = None;
+                state.set_error("the image is gone (deleted elsewhere?)");
+                return vec![];
+            };
+            if text.is_empty() {
+                state.set_error("a name cannot be empty");
+                return vec![];
+            }
+            if text.contains(['/', '\\']) {
+                state.set_error("a name cannot contain / or \\");
+                return vec![];
+            }
+            state.overlay = None;
+            if text == old {
+                state.set_status("name unchanged");
+                return vec![];
+            }
+            state.set_status(format!("renaming {old}…"));
+            vec![Effect::Patch {
+                id,
+                filename: Some(text.clone()),
+                tags: None,
+                doing: format!("renaming {old} to {text}"),
+                done: format!("renamed {old} to {text}"),
+            }]
+        }
+        PromptKind::Tags { id } => {
+            let Some(image) = state.image(&id) else {
+                state.overlay = None;
+                state.set_error("the image is gone (deleted elsewhere?)");
+                return vec![];
+            };
+            let (name, old_tags) = (image.filename.clone(), image.tags.clone());
+            let tags = parse_tags(&text);
+            state.overlay = None;
+            if tags == old_tags {
+                state.set_status("tags unchanged");
+                return vec![];
+            }
+            let (doing, done) = if tags.is_empty() {
+                (
+                    format!("removing the tags of {name}"),
+                    format!("removed the tags of {name}"),
+                )
+            } else {
+                let list = tags.join(", ");
+                (
+                    format!("tagging {name} with {list}"),
+                    format!("tagged {name}: {list}"),
+                )
+            };
+            state.set_status(format!("tagging {name}…"));
+            vec![Effect::Patch {
+                id,
+                filename: None,
+                tags: Some(tags),
+                doing,
+                done,
+            }]
+        }
+    }
+}
+
+/// `"sea, , Sun ,sea"` → `["sea", "Sun"]`: trimmed, empty ones and repeats left out.
+pub fn parse_tags(text: &str) -> Vec<String> {
+    let mut tags: Vec<String> = Vec::new();
+    for tag in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        if !tags.iter().any(|t| t == tag) {
+            tags.push(tag.to_string());
+        }
+    }
+    tags
+}

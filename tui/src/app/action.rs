@@ -3,7 +3,9 @@
 
 use imgcloud_core::api::{Change, Image};
 use imgcloud_core::links::format_link;
+use imgcloud_core::photo_info::PhotoInfo;
 
+use super::preview::Picture;
 use super::state::{AppState, Daemon, Loading, Overlay, View};
 
 #[derive(Debug, Clone)]
@@ -66,6 +68,16 @@ pub enum Action {
         result: Result<String, String>,
     },
     DaemonChecked(Daemon),
+    /// The picture of image `id` for the preview pane, or why there is none.
+    PictureLoaded {
+        id: String,
+        result: Result<Picture, String>,
+    },
+    /// Camera and date of image `id`, or why they could not be read.
+    PhotoInfoLoaded {
+        id: String,
+        result: Result<PhotoInfo, String>,
+    },
 }
 
 /// Work for the run loop.
@@ -275,6 +287,8 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             Err(reason) => state.set_error(format!("cannot copy the {what}: {reason}")),
         },
         A::DaemonChecked(daemon) => state.daemon = daemon,
+        A::PictureLoaded { id, result } => state.preview.picture = Some((id, result)),
+        A::PhotoInfoLoaded { id, result } => state.preview.info = Some((id, result)),
     }
     vec![]
 }

@@ -9,20 +9,32 @@ use std::time::Duration;
 use anyhow::Context as _;
 use crossterm::event::{self, Event};
 use imgcloud_core::daemon_client::DaemonClient;
+use imgcloud_core::preview_cache::{self, PreviewCache};
 use ratatui::DefaultTerminal;
+use ratatui_image::picker::Picker;
 use tokio::sync::mpsc;
 
 use super::action::{Action, Effect, update};
 use super::backend::{Backend, Live, perform};
 use super::keys::action_for;
+use super::preview_loader::Loader;
 use super::state::{AppState, Loading};
 use super::view;
+use super::{graphics, preview};
 use crate::context::Context;
 
 /// How often the sync daemon is asked how it is.
 const DAEMON_EVERY: Duration = Duration::from_secs(5);
 /// How often the library is refreshed from the change feed in the background.
 const REFRESH_EVERY: Duration = Duration::from_secs(60);
+
+/// Size limit of the preview cache: `IMGCLOUD_PREVIEW_CACHE_MB`, else 200 MiB.
+fn preview_cache_limit() -> u64 {
+    std::env::var("IMGCLOUD_PREVIEW_CACHE_MB")
+        .ok()
+        .and_then(|mb| mb.trim().parse::<u64>().ok())
+        .map_or(preview_cache::DEFAULT_MAX_BYTES, |mb| mb * 1024 * 1024)
+}
 
 /// Opens the TUI and returns when the user quits.
 pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
@@ -33,10 +45,27 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
         client,
         daemon: DaemonClient::from_dirs(&ctx.dirs),
     });
+    let (choice, warning) = graphics::Choice::from_env();
+    let cache = PreviewCache::new(ctx.dirs.previews(), preview_cache_limit());
     // Raw mode + alternate screen, and a panic hook that restores the terminal before the
     // panic message is printed.
     let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
-    let result = event_loop(&mut terminal, backend, AppState::new(format)).await;
+    // Asked once, before the input reader starts (the answers arrive as input).
+    let picker = graphics::detect(choice);
+    let mut state = AppState::new(format);
+    state.preview.protocol = picker.as_ref().map(|p| p.protocol_type());
+    let preview = match cache {
+        Ok(cache) => Some((Arc::new(cache), picker)),
+        Err(e) => {
+            state.preview.protocol = None;
+            state.set_error(format!("no previews: {e}"));
+            None
+        }
+    };
+    if let Some(warning) = warning {
+        state.set_error(warning);
+    }
+    let result = event_loop(&mut terminal, backend, state, preview).await;
     ratatui::restore();
     result.map(|()| ExitCode::SUCCESS)
 }
@@ -45,6 +74,7 @@ async fn event_loop<B: Backend>(
     terminal: &mut DefaultTerminal,
     backend: Arc<B>,
     mut state: AppState,
+    preview: Option<(Arc<PreviewCache>, Option<Picker>)>,
 ) -> anyhow::Result<()> {
     let (input_tx, mut input) = mpsc::unbounded_channel();
     // crossterm's reader blocks; it gets a thread of its own. It ends with the process.
@@ -61,6 +91,12 @@ async fn event_loop<B: Backend>(
     let mut refresh_tick = tokio::time::interval(REFRESH_EVERY);
     refresh_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     refresh_tick.tick().await;
+    let loader = preview.map(|(cache, picker)| {
+        let results = results_tx.clone();
+        Loader::start(cache, picker, move |action| {
+            let _ = results.send(Ok(action));
+        })
+    });
 
     let mut pending = vec![Effect::Load { since: 0 }];
     let mut dirty = true;
@@ -77,6 +113,10 @@ async fn event_loop<B: Backend>(
         if dirty {
             let size = terminal.size().context("cannot read the terminal size")?;
             state.set_page(view::list_rows(size.width, size.height, &state));
+            if let Some(loader) = &loader {
+                let pane = view::picture_area(size.width, size.height, &state);
+                loader.want(preview::wanted(&state, pane));
+            }
             terminal
                 .draw(|frame| view::draw(frame, &state))
                 .context("cannot draw on the terminal")?;

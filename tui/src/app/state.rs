@@ -6,6 +6,8 @@ use imgcloud_core::api::{Change, ChangeKind, Image};
 use imgcloud_core::links::LinkFormat;
 use time::OffsetDateTime;
 
+use super::preview::Preview;
+
 /// Which images the list shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
@@ -104,6 +106,8 @@ pub struct AppState {
     pub page: usize,
     pub overlay: Option<Overlay>,
     pub show_details: bool,
+    /// Picture and photo info of the selected image (see [`super::preview`]).
+    pub preview: Preview,
     /// Link formats the picker offers; the first is the configured one.
     pub formats: Vec<LinkFormat>,
     /// Ids moved to the trash in this session, last first out (`u` restores).
@@ -142,6 +146,7 @@ impl AppState {
             page: 10,
             overlay: None,
             show_details: true,
+            preview: Preview::default(),
             formats,
             undo: Vec::new(),
             status: None,

@@ -113,3 +113,59 @@ pub fn wanted(state: &AppState, pane: Option<Rect>) -> Option<Wanted> {
             .map(|p| (p.width, p.height)),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use ratatui::layout::Rect;
+
+    use super::*;
+    use crate::app::action::{Action, update};
+    use crate::app::tests::{press, sample};
+
+    #[test]
+    fn the_loader_is_asked_for_the_selected_image_while_details_show() {
+        let mut state = sample();
+        let pane = Some(Rect::new(5, 5, 20, 8));
+        let first = wanted(&state, pane).unwrap();
+        assert_eq!(first.id, state.selected_image().unwrap().id);
+        assert_eq!(first.cells, Some((20, 8)));
+        assert!(first.thumb_url.ends_with("/320.webp"));
+        press(&mut state, "j");
+        let second = wanted(&state, pane).unwrap();
+        assert_ne!(second.id, first.id);
+        assert_eq!(wanted(&state, None).unwrap().cells, None);
+        press(&mut state, "i");
+        assert_eq!(
+            wanted(&state, pane),
+            None,
+            "details hidden: nothing to load"
+        );
+    }
+
+    #[test]
+    fn results_show_only_for_the_image_they_belong_to() {
+        let mut state = sample();
+        let id = state.selected_image().unwrap().id.clone();
+        update(
+            &mut state,
+            Action::PhotoInfoLoaded {
+                id: id.clone(),
+                result: Err("the CDN answered 404".into()),
+            },
+        );
+        assert!(matches!(state.preview.info_of(&id), Some(Err(_))));
+        press(&mut state, "j");
+        let other = state.selected_image().unwrap().id.clone();
+        assert!(state.preview.info_of(&other).is_none());
+        // A late answer for the image scrolled past replaces nothing shown.
+        update(
+            &mut state,
+            Action::PictureLoaded {
+                id: id.clone(),
+                result: Err("late".into()),
+            },
+        );
+        assert!(state.preview.picture_of(&other).is_none());
+        assert!(state.preview.picture_of(&id).is_some());
+    }
+}

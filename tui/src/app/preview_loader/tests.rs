@@ -165,3 +165,34 @@ fn large_panes_in_pixel_protocols_use_the_1280_px_thumbnail() {
     assert_eq!(thumbnail_url(&kitty, &want, (30, 12)), want.thumb_url);
     assert_eq!(thumbnail_url(&kitty, &want, (60, 30)), want.preview_url);
 }
+
+#[test]
+fn every_protocol_encodes_and_draws_within_the_pane() {
+    use ratatui::buffer::Buffer;
+    use ratatui::widgets::Widget;
+    use ratatui_image::Image;
+
+    let image = image::load_from_memory(&sample_png(64, 48)).unwrap();
+    for protocol in [
+        ProtocolType::Halfblocks,
+        ProtocolType::Sixel,
+        ProtocolType::Kitty,
+        ProtocolType::Iterm2,
+    ] {
+        let mut picker = graphics::halfblocks();
+        picker.set_protocol_type(protocol);
+        let picture = encode(&picker, &image, (30, 10)).unwrap();
+        let area = picture.protocol.area();
+        assert!(
+            area.width <= 30 && area.height <= 10,
+            "{protocol:?}: {area:?}"
+        );
+        assert!(area.width > 0 && area.height > 0, "{protocol:?}: {area:?}");
+        let mut buffer = Buffer::empty(Rect::new(0, 0, 40, 12));
+        Image::new(&picture.protocol).render(Rect::new(2, 1, area.width, area.height), &mut buffer);
+        // Something was written at the picture's first cell, nothing outside of it.
+        assert_ne!(buffer[(2, 1)].symbol(), " ", "{protocol:?}");
+        assert_eq!(buffer[(0, 0)].symbol(), " ", "{protocol:?}");
+        assert_eq!(buffer[(39, 11)].symbol(), " ", "{protocol:?}");
+    }
+}

@@ -219,6 +219,11 @@ async fn photo_info_reads_the_first_bytes_only_and_is_kept() {
         "the second answer comes from disk"
     );
 
+    // A damaged entry is read again from the CDN.
+    fs::write(dir.path().join(entry_name(&url, "info")), b"{\"camera\": 4").unwrap();
+    assert_eq!(cache.photo_info(&url).await.unwrap(), info);
+    assert_eq!(cdn.count("/i/a/photo.jpg"), 2);
+
     let err = cache
         .photo_info(&format!("{}/i/gone/x.jpg", cdn.base))
         .await

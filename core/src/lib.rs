@@ -5,7 +5,8 @@
 //! and [`credentials`] the 0600 credentials-file format.
 //!
 //! Behind the default `client` feature: the API [`client`] with retries, the [`upload`]
-//! pipeline ([`probe`], [`thumbs`]), [`links`] formatting and [`secrets`] (keyring → file → env).
+//! pipeline ([`probe`], [`thumbs`]), [`links`] formatting, [`secrets`] (keyring → file → env), and [`photo_info`] (camera and date
+//! from an original's first bytes) with the [`preview_cache`] of thumbnails.
 
 pub mod api;
 pub mod config;
@@ -23,6 +24,10 @@ pub mod client;
 pub mod daemon_client;
 #[cfg(feature = "client")]
 pub mod links;
+#[cfg(feature = "client")]
+pub mod photo_info;
+#[cfg(feature = "client")]
+pub mod preview_cache;
 #[cfg(feature = "client")]
 pub mod probe;
 #[cfg(feature = "client")]

@@ -8,6 +8,7 @@
 //! | client config + credentials file | `IMGCLOUD_CONFIG_DIR` | `$XDG_CONFIG_HOME/imgcloud` |
 //! | data (embedded cloud, catalog, backup) | `IMGCLOUD_DATA_DIR` | `$XDG_DATA_HOME/imgcloud` |
 //! | runtime (sockets) | `IMGCLOUD_RUNTIME_DIR` | `$XDG_RUNTIME_DIR/imgcloud`, else the data dir |
+//! | cache (previews; safe to delete) | `IMGCLOUD_CACHE_DIR` | `$XDG_CACHE_HOME/imgcloud`; `cache/` in `IMGCLOUD_DATA_DIR` when only that is set |
 
 use std::path::PathBuf;
 
@@ -94,6 +95,35 @@ impl Dirs {
     pub fn backup(&self) -> PathBuf {
         self.data.join("backup")
     }
+
+    /// Disposable caches (thumbnails for previews): `IMGCLOUD_CACHE_DIR`; else `cache/` in the
+    /// data dir when `IMGCLOUD_DATA_DIR` redirects it (so redirected instances share nothing);
+    /// else the platform cache dir.
+    pub fn cache(&self) -> PathBuf {
+        self.cache_with(|name| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
+    }
+
+    /// Same as [`Dirs::cache`] with an explicit variable lookup (for tests).
+    pub fn cache_with(&self, var: impl Fn(&str) -> Option<PathBuf>) -> PathBuf {
+        if let Some(dir) = var("IMGCLOUD_CACHE_DIR") {
+            return dir;
+        }
+        if var("IMGCLOUD_DATA_DIR").is_some() {
+            return self.data.join("cache");
+        }
+        directories::ProjectDirs::from("", "", "imgcloud")
+            .map(|p| p.cache_dir().to_path_buf())
+            .unwrap_or_else(|| self.data.join("cache"))
+    }
+
+    /// The preview cache (thumbnails and photo info fetched from the CDN).
+    pub fn previews(&self) -> PathBuf {
+        self.cache().join("previews")
+    }
 }
 
 #[cfg(test)]
@@ -111,5 +141,24 @@ mod tests {
         assert_eq!(dirs.config_file(), PathBuf::from("/c/config.toml"));
         assert_eq!(dirs.embedded_cloud(), PathBuf::from("/d/cloud"));
         assert!(dirs.runtime.is_absolute());
+    }
+
+    #[test]
+    fn the_cache_follows_its_variable_or_a_redirected_data_dir() {
+        let dirs = Dirs::resolve(|name| match name {
+            "IMGCLOUD_CONFIG_DIR" => Some("/c".into()),
+            "IMGCLOUD_DATA_DIR" => Some("/d".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(
+            dirs.cache_with(|name| (name == "IMGCLOUD_CACHE_DIR").then(|| "/x".into())),
+            PathBuf::from("/x")
+        );
+        assert_eq!(
+            dirs.cache_with(|name| (name == "IMGCLOUD_DATA_DIR").then(|| "/d".into())),
+            PathBuf::from("/d/cache")
+        );
+        assert!(dirs.cache_with(|_| None).is_absolute());
     }
 }

@@ -551,14 +551,14 @@ fn exif_fields(exif: &exif::Exif) -> (u8, Option<OffsetDateTime>) {
     (orientation, taken_at(exif))
 }
 
-fn ascii(exif: &exif::Exif, tag: exif::Tag) -> Option<&[u8]> {
+pub(crate) fn ascii(exif: &exif::Exif, tag: exif::Tag) -> Option<&[u8]> {
     match &exif.get_field(tag, exif::In::PRIMARY)?.value {
         exif::Value::Ascii(values) => values.first().map(Vec::as_slice),
         _ => None,
     }
 }
 
-fn taken_at(exif: &exif::Exif) -> Option<OffsetDateTime> {
+pub(crate) fn taken_at(exif: &exif::Exif) -> Option<OffsetDateTime> {
     let mut dt = exif::DateTime::from_ascii(ascii(exif, exif::Tag::DateTimeOriginal)?).ok()?;
     if let Some(subsec) = ascii(exif, exif::Tag::SubSecTimeOriginal) {
         let _ = dt.parse_subsec(subsec);

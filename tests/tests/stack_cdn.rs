@@ -1,6 +1,7 @@
 //! On the production stack, image links point at the CDN (nginx caching the object store): the
 //! second fetch of a link is a cache HIT with the original bytes, and no image byte goes through
 //! the API replicas (their body-byte counters stay far below what was uploaded and fetched).
+//! Range requests (the TUI reads EXIF from an original's first bytes) get 206 and those bytes.
 
 use imgcloud_core::upload::{UploadOptions, upload_paths};
 use imgcloud_tests::images::png_at_least;
@@ -97,6 +98,23 @@ async fn cdn_serves_cached_intact_images_that_never_pass_through_the_replicas() 
         assert!(image.thumb_url.starts_with(&format!("{}/", stack.cdn)));
         let thumb = fetch(&image.thumb_url).await.unwrap();
         assert_eq!(thumb.status, 200, "thumbnail through the CDN");
+    }
+
+    // The TUI reads the camera from an original's first bytes with a range request: the CDN
+    // answers with just those bytes, on a cold cache (the 1280 px thumbnail was not fetched
+    // yet) as on a warm one (the original).
+    let http = reqwest::Client::new();
+    for url in [&images[0].preview_url, &images[0].url] {
+        let response = http
+            .get(url.as_str())
+            .header("range", "bytes=0-99")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 206, "range request on {url}");
+        let head = response.bytes().await.unwrap();
+        let full = fetch(url).await.unwrap();
+        assert_eq!(head[..], full.body[..100], "first bytes of {url}");
     }
 
     let through_replicas = replica_body_bytes(&stack).await - before;

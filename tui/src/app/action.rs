@@ -6,10 +6,12 @@ use std::path::PathBuf;
 use imgcloud_core::api::{Change, Image};
 use imgcloud_core::daemon_api::{Event, Status};
 use imgcloud_core::links::format_link;
+use imgcloud_core::photo_info::PhotoInfo;
 use imgcloud_core::upload::{UploadEvent, Uploaded};
 
 use super::complete::Completion;
 use super::input::Edit;
+use super::preview::Picture;
 use super::state::{AppState, Daemon, Loading, Overlay, View};
 use super::{prompts, uploads};
 
@@ -122,6 +124,16 @@ pub enum Action {
     SyncEvent(Event),
     /// The event stream ended (the daemon stopped); it is retried.
     SyncLost(String),
+    /// The picture of image `id` for the preview pane, or why there is none.
+    PictureLoaded {
+        id: String,
+        result: Result<Picture, String>,
+    },
+    /// Camera and date of image `id`, or why they could not be read.
+    PhotoInfoLoaded {
+        id: String,
+        result: Result<PhotoInfo, String>,
+    },
 }
 
 /// The result of uploading one file.
@@ -450,6 +462,8 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             Err(reason) => state.set_error(format!("cannot copy the {what}: {reason}")),
         },
         A::DaemonChecked(daemon) => state.daemon = daemon,
+        A::PictureLoaded { id, result } => state.preview.picture = Some((id, result)),
+        A::PhotoInfoLoaded { id, result } => state.preview.info = Some((id, result)),
     }
     vec![]
 }

@@ -2,13 +2,17 @@
 //!
 //! [`state`] holds what is shown, [`action`] changes it and returns side effects as data,
 //! [`keys`] maps keys to actions, [`view`] draws the state, [`backend`] talks to the cloud, the
-//! daemon and the clipboard, and [`run`] ties them to the terminal.
+//! daemon and the clipboard, and [`run`] ties them to the terminal. [`preview`] and
+//! [`preview_loader`] draw the selected image in the terminal ([`graphics`] picks the protocol).
 
 pub mod action;
 pub mod backend;
 pub mod complete;
+pub mod graphics;
 pub mod input;
 pub mod keys;
+pub mod preview;
+pub mod preview_loader;
 pub mod prompts;
 pub mod run;
 pub mod state;

@@ -9,14 +9,18 @@ use std::time::Duration;
 use anyhow::Context as _;
 use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
 use imgcloud_core::daemon_client::DaemonClient;
+use imgcloud_core::preview_cache::{self, PreviewCache};
 use ratatui::DefaultTerminal;
+use ratatui_image::picker::Picker;
 use tokio::sync::mpsc;
 
 use super::action::{Action, Effect, update};
 use super::backend::{Backend, Live, follow_daemon, perform, upload};
 use super::keys::{action_for, mouse_action};
+use super::preview_loader::Loader;
 use super::state::{AppState, Loading};
 use super::view;
+use super::{graphics, preview};
 use crate::context::Context;
 
 /// How often the sync daemon is asked how it is.
@@ -25,6 +29,14 @@ const DAEMON_EVERY: Duration = Duration::from_secs(5);
 const REFRESH_EVERY: Duration = Duration::from_secs(60);
 /// How soon the daemon's event stream is tried again after it ended or could not open.
 const FOLLOW_RETRY: Duration = Duration::from_secs(2);
+
+/// Size limit of the preview cache: `IMGCLOUD_PREVIEW_CACHE_MB`, else 200 MiB.
+fn preview_cache_limit() -> u64 {
+    std::env::var("IMGCLOUD_PREVIEW_CACHE_MB")
+        .ok()
+        .and_then(|mb| mb.trim().parse::<u64>().ok())
+        .map_or(preview_cache::DEFAULT_MAX_BYTES, |mb| mb * 1024 * 1024)
+}
 
 /// Opens the TUI and returns when the user quits.
 pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
@@ -36,7 +48,8 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
         daemon: DaemonClient::from_dirs(&ctx.dirs),
         concurrency: ctx.config.concurrency,
     });
-    let state = AppState::new(format).with_template(ctx.config.template.as_deref());
+    let (choice, warning) = graphics::Choice::from_env();
+    let cache = PreviewCache::new(ctx.dirs.previews(), preview_cache_limit());
     // Raw mode + alternate screen + mouse reports, and a panic hook that restores the
     // terminal before the panic message is printed.
     let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
@@ -45,8 +58,24 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
         let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
         ratatui_hook(info);
     }));
+    // Asked once, before mouse reports and the input reader start (the answers arrive as
+    // input).
+    let picker = graphics::detect(choice);
+    let mut state = AppState::new(format).with_template(ctx.config.template.as_deref());
+    state.preview.protocol = picker.as_ref().map(|p| p.protocol_type());
+    let preview = match cache {
+        Ok(cache) => Some((Arc::new(cache), picker)),
+        Err(e) => {
+            state.preview.protocol = None;
+            state.set_error(format!("no previews: {e}"));
+            None
+        }
+    };
+    if let Some(warning) = warning {
+        state.set_error(warning);
+    }
     let result = match crossterm::execute!(std::io::stdout(), EnableMouseCapture) {
-        Ok(()) => event_loop(&mut terminal, backend, state).await,
+        Ok(()) => event_loop(&mut terminal, backend, state, preview).await,
         Err(e) => Err(anyhow::Error::new(e).context("cannot turn on mouse reports")),
     };
     let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
@@ -58,6 +87,7 @@ async fn event_loop<B: Backend>(
     terminal: &mut DefaultTerminal,
     backend: Arc<B>,
     mut state: AppState,
+    preview: Option<(Arc<PreviewCache>, Option<Picker>)>,
 ) -> anyhow::Result<()> {
     let (input_tx, mut input) = mpsc::unbounded_channel();
     // crossterm's reader blocks; it gets a thread of its own. It ends with the process.
@@ -87,6 +117,12 @@ async fn event_loop<B: Backend>(
             .await
         });
     }
+    let loader = preview.map(|(cache, picker)| {
+        let results = results_tx.clone();
+        Loader::start(cache, picker, move |action| {
+            let _ = results.send(Ok(action));
+        })
+    });
 
     let mut pending = vec![Effect::Load { since: 0 }];
     let mut dirty = true;
@@ -103,6 +139,10 @@ async fn event_loop<B: Backend>(
         if dirty {
             let size = terminal.size().context("cannot read the terminal size")?;
             state.set_page(view::list_rows(size.width, size.height, &state));
+            if let Some(loader) = &loader {
+                let pane = view::picture_area(size.width, size.height, &state);
+                loader.want(preview::wanted(&state, pane));
+            }
             terminal
                 .draw(|frame| view::draw(frame, &state))
                 .context("cannot draw on the terminal")?;

@@ -7,6 +7,7 @@ use imgcloud_core::links::LinkFormat;
 use time::OffsetDateTime;
 
 use super::input::TextInput;
+use super::preview::Preview;
 use super::sync::SyncState;
 
 /// Which images the list shows.
@@ -162,6 +163,8 @@ pub struct AppState {
     pub page: usize,
     pub overlay: Option<Overlay>,
     pub show_details: bool,
+    /// Picture and photo info of the selected image (see [`super::preview`]).
+    pub preview: Preview,
     /// Link formats the picker offers; the first is the configured one.
     pub formats: Vec<LinkFormat>,
     /// Ids moved to the trash in this session, last first out (`u` restores).
@@ -208,6 +211,7 @@ impl AppState {
             page: 10,
             overlay: None,
             show_details: true,
+            preview: Preview::default(),
             formats,
             undo: Vec::new(),
             status: None,

@@ -1,13 +1,19 @@
-//! The details pane: everything about the selected image, its link first.
+//! The details pane: everything about the selected image, its link first. Camera and (when the
+//! server has none) the date taken come from the original's EXIF, read in the background.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Modifier, Style};
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::text;
 use crate::app::state::AppState;
+
+/// Shown while the original's EXIF is being read.
+const PENDING: &str = "…";
+/// Shown when the image does not say.
+const ABSENT: &str = "—";
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
     let block = Block::new().borders(Borders::ALL).title(" Details ");
@@ -42,15 +48,35 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
             ),
         ),
     ];
-    if let Some(taken) = image.taken_at {
-        lines.push(field("Taken", text::date(taken)));
+    let info = state.preview.info_of(&image.id);
+    let taken = image
+        .taken_at
+        .or_else(|| info.and_then(|i| i.as_ref().ok()).and_then(|i| i.taken_at));
+    lines.push(field(
+        "Taken",
+        match (taken, info) {
+            (Some(taken), _) => text::date(taken),
+            (None, None) => PENDING.to_string(),
+            (None, Some(_)) => ABSENT.to_string(),
+        },
+    ));
+    lines.push(match info {
+        Some(Ok(info)) => field("Camera", info.camera.clone().unwrap_or(ABSENT.into())),
+        Some(Err(reason)) => Line::from(vec![
+            Span::styled(
+                format!("{:<10}", "Camera"),
+                Style::new().add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(format!("unknown: {reason}"), Style::new().fg(Color::Red)),
+        ]),
+        None => field("Camera", PENDING.to_string()),
+    });
+    if !image.tags.is_empty() {
+        lines.push(field("Tags", image.tags.join(", ")));
     }
     lines.push(field("Uploaded", text::date(image.created_at)));
     if let Some(deleted) = image.deleted_at {
         lines.push(field("Deleted", text::date(deleted)));
-    }
-    if !image.tags.is_empty() {
-        lines.push(field("Tags", image.tags.join(", ")));
     }
     lines.push(field("Id", image.id.clone()));
     frame.render_widget(

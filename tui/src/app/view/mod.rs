@@ -4,6 +4,7 @@ mod bars;
 mod details;
 mod list;
 mod overlay;
+mod preview;
 mod prompt;
 mod sync;
 #[cfg(test)]
@@ -25,6 +26,10 @@ const DETAILS_HEIGHT: u16 = 9;
 /// terminals, and spans the width under list and details on wide ones).
 const SYNC_HEIGHT: u16 = 10;
 const SYNC_HEIGHT_WIDE: u16 = 12;
+/// Height of the details under the picture beside the list.
+const DETAILS_UNDER_PICTURE: u16 = 12;
+/// Width of the picture pane beside the details under the list.
+const PICTURE_WIDTH: u16 = 24;
 
 /// Where each part of the screen goes.
 struct Areas {
@@ -32,6 +37,8 @@ struct Areas {
     list: Rect,
     details: Option<Rect>,
     sync: Option<Rect>,
+    /// The picture pane (with its frame), when previews are on.
+    picture: Option<Rect>,
     daemon: Rect,
     status: Rect,
 }
@@ -64,6 +71,7 @@ fn areas(area: Rect, state: &AppState) -> Areas {
                 list,
                 details: None,
                 sync: Some(sync),
+                picture: None,
                 daemon,
                 status,
             };
@@ -83,11 +91,30 @@ fn areas(area: Rect, state: &AppState) -> Areas {
             .areas(main);
         (list, Some(details))
     };
+    // The picture shares the details' place: above them beside the list, beside them under it.
+    let (details, picture) = match details {
+        Some(pane) if state.preview.protocol.is_some() => {
+            let [details, picture] = if area.width >= SIDE_BY_SIDE {
+                let [picture, details] = Layout::vertical([
+                    Constraint::Min(0),
+                    Constraint::Length(DETAILS_UNDER_PICTURE),
+                ])
+                .areas(pane);
+                [details, picture]
+            } else {
+                Layout::horizontal([Constraint::Min(30), Constraint::Length(PICTURE_WIDTH)])
+                    .areas(pane)
+            };
+            (Some(details), Some(picture).filter(|p| p.height > 2))
+        }
+        other => (other, None),
+    };
     Areas {
         title,
         list,
         details,
         sync,
+        picture,
         daemon,
         status,
     }
@@ -105,6 +132,14 @@ pub fn list_rows(width: u16, height: u16, state: &AppState) -> usize {
     usize::from(areas.list.height.saturating_sub(1)).max(1)
 }
 
+/// Inside of the picture pane on a terminal of this size (what the picture is scaled to fit),
+/// or `None` when no picture is drawn.
+pub fn picture_area(width: u16, height: u16, state: &AppState) -> Option<Rect> {
+    areas(Rect::new(0, 0, width, height), state)
+        .picture
+        .map(preview::inner)
+}
+
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, state: &AppState) {
     let areas = areas(frame.area(), state);
@@ -115,6 +150,9 @@ pub fn draw(frame: &mut Frame, state: &AppState) {
     }
     if let Some(area) = areas.sync {
         sync::draw(frame, area, state);
+    }
+    if let Some(area) = areas.picture {
+        preview::draw(frame, area, state);
     }
     bars::daemon(frame, areas.daemon, state);
     bars::status(frame, areas.status, state);

@@ -1,8 +1,14 @@
 //! Whole-screen snapshots (ratatui `TestBackend` + insta) at 80×24 and 160×48.
 
+use imgcloud_core::photo_info::PhotoInfo;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use ratatui::layout::Rect;
+use ratatui::style::Color;
 
+use crate::app::graphics;
+use crate::app::preview_loader::encode;
+use crate::app::preview_loader::tests::sample_png;
 use crate::app::state::{AppState, Daemon};
 use crate::app::tests::{press, sample};
 
@@ -319,4 +325,150 @@ fn help_on_a_short_terminal_uses_two_columns_and_lists_every_key() {
             "{keys} missing: {screen}"
         );
     }
+}
+
+/// The preview as the loader delivers it, made here from a small generated image (red left
+/// half, blue right half) for the picture pane of a `width`×`height` terminal, in half-block
+/// mode; the camera and date as read from the original.
+fn with_preview(state: &mut AppState, width: u16, height: u16, info: Result<PhotoInfo, String>) {
+    use crate::app::action::{Action, update};
+    let pane = super::picture_area(width, height, state).expect("a picture pane");
+    let image = image::load_from_memory(&sample_png(48, 36)).unwrap();
+    let picture = encode(&graphics::halfblocks(), &image, (pane.width, pane.height)).unwrap();
+    let id = state.selected_image().unwrap().id.clone();
+    update(
+        state,
+        Action::PictureLoaded {
+            id: id.clone(),
+            result: Ok(picture),
+        },
+    );
+    update(state, Action::PhotoInfoLoaded { id, result: info });
+}
+
+/// Snapshots of the preview screen; returns the buffers for further checks.
+fn preview_snapshot(
+    name: &str,
+    state: &AppState,
+    info: Result<PhotoInfo, String>,
+) -> Vec<(Rect, ratatui::buffer::Buffer)> {
+    let mut buffers = Vec::new();
+    for (width, height) in [(80, 24), (160, 48)] {
+        let mut state = state.clone();
+        state.set_page(super::list_rows(width, height, &state));
+        with_preview(&mut state, width, height, info.clone());
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        terminal.draw(|frame| super::draw(frame, &state)).unwrap();
+        insta::assert_snapshot!(format!("{name}_{width}x{height}"), terminal.backend());
+        let pane = super::picture_area(width, height, &state).unwrap();
+        buffers.push((pane, terminal.backend().buffer().clone()));
+    }
+    buffers
+}
+
+#[test]
+fn preview_in_half_blocks() {
+    let mut state = running();
+    press(&mut state, "j");
+    let info = PhotoInfo {
+        taken_at: None,
+        camera: Some("FUJIFILM X-T4".to_string()),
+    };
+    for (pane, buffer) in preview_snapshot("preview", &state, Ok(info)) {
+        // The picture fills the pane's height or width, centred, drawn in the image's colours:
+        // red on the left, blue on the right.
+        let rgb = |c: Color| match c {
+            Color::Rgb(r, g, b) => Some((r, g, b)),
+            _ => None,
+        };
+        let cells: Vec<(u16, u16)> = (pane.y..pane.bottom())
+            .flat_map(|y| (pane.x..pane.right()).map(move |x| (x, y)))
+            .filter(|&(x, y)| rgb(buffer[(x, y)].fg).is_some())
+            .collect();
+        let left = cells.iter().map(|c| c.0).min().unwrap();
+        let right = cells.iter().map(|c| c.0).max().unwrap();
+        let top = cells.iter().map(|c| c.1).min().unwrap();
+        let bottom = cells.iter().map(|c| c.1).max().unwrap();
+        let filled_height = top == pane.y && bottom == pane.bottom() - 1;
+        let filled_width = left == pane.x && right == pane.right() - 1;
+        assert!(
+            filled_height || filled_width,
+            "{pane:?}: {left}..{right} × {top}..{bottom}"
+        );
+        assert!(
+            (left - pane.x).abs_diff(pane.right() - 1 - right) <= 1
+                && (top - pane.y).abs_diff(pane.bottom() - 1 - bottom) <= 1,
+            "centred: {pane:?}: {left}..{right} × {top}..{bottom}"
+        );
+        let (r, _, b) = rgb(buffer[(left, top)].fg).unwrap();
+        assert!(r > 150 && b < 60, "red at the top left: {r} {b}");
+        let (r, _, b) = rgb(buffer[(right, top)].fg).unwrap();
+        assert!(b > 150 && r < 60, "blue at the top right: {r} {b}");
+    }
+}
+
+#[test]
+fn preview_without_exif_and_with_a_failed_fetch() {
+    let mut state = running();
+    press(&mut state, "j");
+    let mut no_date = state.clone();
+    let id = no_date.selected_image().unwrap().id.clone();
+    let mut image = no_date.image(&id).unwrap().clone();
+    image.taken_at = None;
+    no_date.put(image);
+    preview_snapshot("preview_no_exif", &no_date, Ok(PhotoInfo::default()));
+    preview_snapshot(
+        "preview_info_failed",
+        &state,
+        Err("cannot reach the CDN: connection failed".to_string()),
+    );
+}
+
+#[test]
+fn preview_loading_and_failed_picture() {
+    use crate::app::action::{Action, update};
+    let mut state = running();
+    press(&mut state, "j");
+    let id = state.selected_image().unwrap().id.clone();
+    // Nothing loaded yet.
+    snapshot("preview_loading", state.clone());
+    update(
+        &mut state,
+        Action::PictureLoaded {
+            id,
+            result: Err("no thumbnail: the CDN answered 404".to_string()),
+        },
+    );
+    snapshot("preview_picture_failed", state);
+}
+
+#[test]
+fn a_picture_of_another_image_is_not_shown() {
+    let mut state = running();
+    let screen = preview_snapshot_free(&mut state);
+    assert!(!screen.contains('▀') && !screen.contains('▄'), "{screen}");
+}
+
+/// Loads a preview for the selected image, then moves the cursor: the picture is not drawn.
+fn preview_snapshot_free(state: &mut AppState) -> String {
+    state.set_page(super::list_rows(80, 24, state));
+    with_preview(state, 80, 24, Ok(PhotoInfo::default()));
+    press(state, "j");
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal.draw(|frame| super::draw(frame, state)).unwrap();
+    let screen = format!("{}", terminal.backend());
+    assert!(screen.contains("loading…"), "{screen}");
+    screen
+}
+
+#[test]
+fn without_previews_the_details_take_the_whole_pane() {
+    let mut state = running();
+    state.preview.protocol = None;
+    assert_eq!(super::picture_area(160, 48, &state), None);
+    assert_eq!(super::picture_area(80, 24, &state), None);
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal.draw(|frame| super::draw(frame, &state)).unwrap();
+    let screen = format!("{}", terminal.backend());
+    assert!(!screen.contains("Preview"), "{screen}");
 }

@@ -14,8 +14,24 @@ use time::{Duration, OffsetDateTime};
 
 const PAGE: usize = 1000;
 const WORDS: &[&str] = &[
-    "beach", "sunset", "cat", "dog", "receipt", "diagram", "screenshot", "family", "mountain",
-    "city", "forest", "party", "invoice", "whiteboard", "garden", "snow", "river", "concert",
+    "beach",
+    "sunset",
+    "cat",
+    "dog",
+    "receipt",
+    "diagram",
+    "screenshot",
+    "family",
+    "mountain",
+    "city",
+    "forest",
+    "party",
+    "invoice",
+    "whiteboard",
+    "garden",
+    "snow",
+    "river",
+    "concert",
 ];
 const TAGS: &[&str] = &[
     "holiday", "work", "pets", "family", "travel", "docs", "sea", "friends", "2023", "2024",
@@ -44,7 +60,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn fill(server: &str, user: &str, count: usize) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+fn fill(
+    server: &str,
+    user: &str,
+    count: usize,
+) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
     let dirs = Dirs::from_env()?;
     let path = location::file(&dirs, server, user);
     let catalog = Catalog::open(&path)?;

@@ -20,10 +20,7 @@ const SYNCED_AT: &str = "synced_at";
 impl Catalog {
     /// The change-feed position the catalog is at (0: nothing synced yet).
     pub fn since(&self) -> Result<i64, CatalogError> {
-        Ok(self
-            .meta(SINCE)?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0))
+        Ok(self.meta(SINCE)?.and_then(|v| v.parse().ok()).unwrap_or(0))
     }
 
     /// When the catalog last heard from the server (None: never).
@@ -42,9 +39,7 @@ impl Catalog {
         let tx = conn.transaction().map_err(|e| self.err(e))?;
         let mut applied = Applied::default();
         {
-            let mut upsert = tx
-                .prepare_cached(UPSERT)
-                .map_err(|e| self.err(e))?;
+            let mut upsert = tx.prepare_cached(UPSERT).map_err(|e| self.err(e))?;
             let mut purge = tx
                 .prepare_cached("DELETE FROM images WHERE id = ?1")
                 .map_err(|e| self.err(e))?;

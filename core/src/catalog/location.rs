@@ -18,7 +18,13 @@ pub fn server_dir(dirs: &Dirs, server: &str) -> PathBuf {
         .split_once("://")
         .map_or(key.as_str(), |(_, rest)| rest)
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(64)
         .collect();
     let hash = hex::encode(&Sha256::digest(key.as_bytes())[..4]);
@@ -29,7 +35,13 @@ pub fn server_dir(dirs: &Dirs, server: &str) -> PathBuf {
 pub fn file(dirs: &Dirs, server: &str, user_id: &str) -> PathBuf {
     let safe: String = user_id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     server_dir(dirs, server).join(format!("{safe}.sqlite"))
 }

@@ -28,6 +28,7 @@ use rusqlite::{Connection, ErrorCode};
 
 pub use feed::Applied;
 pub use query::{Counts, Query};
+pub use row::{list_date, name_key, search_key};
 pub use schema::SCHEMA_VERSION;
 
 /// Which images: the library, or the trash.

@@ -192,10 +192,12 @@ fn an_older_feed_entry_never_overwrites_a_newer_one_and_the_position_never_goes_
 fn sorts_by_date_name_and_size_and_pages() {
     let dir = tempfile::tempdir().unwrap();
     let catalog = filled(&dir);
-    let by = |sort| ids(&catalog.images(&query(View::Library, sort, "")).unwrap())
-        .into_iter()
-        .map(str::to_string)
-        .collect::<Vec<_>>();
+    let by = |sort| {
+        ids(&catalog.images(&query(View::Library, sort, "")).unwrap())
+            .into_iter()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
     // Taken dates: Cat 12, beach 10, Ärger 7, diagram 5.
     assert_eq!(by(Sort::Date), ["a2", "a1", "a4", "a3"]);
     // Case-insensitive, Unicode-aware lower-casing: "ärger" sorts after the ASCII letters.
@@ -230,7 +232,10 @@ fn search_matches_filenames_and_tags_ignoring_case() {
             images.len(),
             "count and images agree for {search:?}"
         );
-        ids(&images).into_iter().map(str::to_string).collect::<Vec<_>>()
+        ids(&images)
+            .into_iter()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
     };
     assert_eq!(found("CAT"), ["a2"]);
     assert_eq!(found("work"), ["a3"]);
@@ -277,7 +282,10 @@ fn a_catalog_from_a_newer_imgcloud_is_refused_and_left_alone() {
     let error = Catalog::open_or_rebuild(&path).unwrap_err();
     assert!(matches!(error, CatalogError::Newer { found, .. } if found == SCHEMA_VERSION + 1));
     let message = error.to_string();
-    assert!(message.contains("newer imgcloud") && message.contains("c.sqlite"), "{message}");
+    assert!(
+        message.contains("newer imgcloud") && message.contains("c.sqlite"),
+        "{message}"
+    );
     let conn = rusqlite::Connection::open(&path).unwrap();
     let n: i64 = conn
         .query_row("SELECT count(*) FROM images", [], |r| r.get(0))
@@ -314,10 +322,7 @@ fn each_server_and_user_has_its_own_file_and_the_last_user_is_remembered() {
     assert!(a.starts_with(dir.path().join("data")));
     assert_ne!(a, location::file(&dirs, "https://img.example.com", "u2"));
     assert_ne!(a, location::file(&dirs, "http://img.example.com", "u1"));
-    assert_ne!(
-        location::file(&dirs, "https://x", "../evil").parent(),
-        None
-    );
+    assert_ne!(location::file(&dirs, "https://x", "../evil").parent(), None);
     assert!(location::file(&dirs, "https://x", "../evil").starts_with(dirs.catalogs()));
     assert_eq!(location::last_user(&dirs, "https://img.example.com"), None);
     location::remember_user(&dirs, "https://img.example.com", "u2").unwrap();
@@ -325,5 +330,8 @@ fn each_server_and_user_has_its_own_file_and_the_last_user_is_remembered() {
         location::last_user(&dirs, "https://img.example.com/").as_deref(),
         Some("u2")
     );
-    assert_eq!(location::last_user(&dirs, "https://other.example.com"), None);
+    assert_eq!(
+        location::last_user(&dirs, "https://other.example.com"),
+        None
+    );
 }

@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use crossterm::event::{self, Event};
@@ -12,10 +12,12 @@ use imgcloud_core::daemon_client::DaemonClient;
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc;
 
-use super::action::{Action, Effect, update};
+use super::action::{self, Action, Effect, update};
 use super::backend::{Backend, Live, perform};
 use super::keys::action_for;
+use super::local::Local;
 use super::state::{AppState, Loading};
+use super::timings::{Measure, Timings};
 use super::view;
 use crate::context::Context;
 
@@ -29,28 +31,68 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     // Configuration problems are reported before the screen is taken over.
     let client = ctx.client()?;
     let format = ctx.link_format(None)?;
+    let timings = Timings::from_env()?;
+    let (local, problem) = Local::open(&ctx.dirs, &ctx.server()?);
     let backend = Arc::new(Live {
         client,
+        local,
         daemon: DaemonClient::from_dirs(&ctx.dirs),
     });
     // Raw mode + alternate screen, and a panic hook that restores the terminal before the
     // panic message is printed.
     let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
-    let result = event_loop(&mut terminal, backend, AppState::new(format)).await;
+    let mut state = AppState::new(format);
+    let pending = first_screen(&terminal, &backend.local, &mut state, problem);
+    let result = event_loop(
+        &mut terminal,
+        backend,
+        state,
+        pending,
+        Measure::new(timings),
+    )
+    .await;
     ratatui::restore();
     result.map(|()| ExitCode::SUCCESS)
+}
+
+/// Puts what fits on the first screen from the local catalog into `state` (one indexed query,
+/// so the first frame does not wait for the network or for the whole catalog); returns what to
+/// load next.
+fn first_screen(
+    terminal: &DefaultTerminal,
+    local: &Local,
+    state: &mut AppState,
+    problem: Option<String>,
+) -> Vec<Effect> {
+    let rows = terminal
+        .size()
+        .map_or(100, |size| view::list_rows(size.width, size.height, state));
+    let pending = match local.first_screen(rows) {
+        Ok(Some(first)) => action::show_catalog(state, first),
+        Ok(None) => vec![Effect::Load { since: 0 }],
+        Err(reason) => {
+            state.set_error(format!("cannot read the local catalog: {reason}"));
+            vec![Effect::Load { since: 0 }]
+        }
+    };
+    if let Some(problem) = problem {
+        state.set_error(problem);
+    }
+    pending
 }
 
 async fn event_loop<B: Backend>(
     terminal: &mut DefaultTerminal,
     backend: Arc<B>,
     mut state: AppState,
+    mut pending: Vec<Effect>,
+    mut measure: Measure,
 ) -> anyhow::Result<()> {
     let (input_tx, mut input) = mpsc::unbounded_channel();
     // crossterm's reader blocks; it gets a thread of its own. It ends with the process.
     std::thread::spawn(move || {
         while let Ok(event) = event::read() {
-            if input_tx.send(event).is_err() {
+            if input_tx.send((event, Instant::now())).is_err() {
                 break;
             }
         }
@@ -62,7 +104,6 @@ async fn event_loop<B: Backend>(
     refresh_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     refresh_tick.tick().await;
 
-    let mut pending = vec![Effect::Load { since: 0 }];
     let mut dirty = true;
     loop {
         for effect in pending.drain(..) {
@@ -80,10 +121,11 @@ async fn event_loop<B: Backend>(
             terminal
                 .draw(|frame| view::draw(frame, &state))
                 .context("cannot draw on the terminal")?;
+            measure.drawn(&state);
             dirty = false;
         }
         let first = tokio::select! {
-            Some(event) = input.recv() => from_event(&state, event),
+            Some((event, at)) = input.recv() => from_event(&state, event, at, &mut measure),
             Some(outcome) = results.recv() => Some(ended(outcome)?),
             _ = daemon_tick.tick() => {
                 let backend = Arc::clone(&backend);
@@ -104,8 +146,8 @@ async fn event_loop<B: Backend>(
         };
         // Apply everything that is already waiting before drawing once.
         let mut batch: Vec<Action> = first.into_iter().collect();
-        while let Ok(event) = input.try_recv() {
-            batch.extend(from_event(&state, event));
+        while let Ok((event, at)) = input.try_recv() {
+            batch.extend(from_event(&state, event, at, &mut measure));
         }
         while let Ok(outcome) = results.try_recv() {
             batch.push(ended(outcome)?);
@@ -133,10 +175,21 @@ fn ended(outcome: Outcome) -> anyhow::Result<Action> {
     })
 }
 
-/// A terminal event as an action (a resize just redraws).
-fn from_event(state: &AppState, event: Event) -> Option<Action> {
+/// A terminal event (read at `at`) as an action (a resize just redraws).
+fn from_event(
+    state: &AppState,
+    event: Event,
+    at: Instant,
+    measure: &mut Measure,
+) -> Option<Action> {
     match event {
-        Event::Key(key) => action_for(state, key),
+        Event::Key(key) => {
+            let action = action_for(state, key);
+            if action.is_some() {
+                measure.key(state.searching, at);
+            }
+            action
+        }
         Event::Resize(..) => Some(Action::Resize {
             list_rows: state.page,
         }),

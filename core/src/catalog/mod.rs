@@ -7,6 +7,9 @@
 //! a filename/tag search and a page), [`Catalog::count`], [`Catalog::counts`] and
 //! [`Catalog::get`], and feed it with [`Catalog::apply`].
 //!
+//! With the `client` feature, [`sync`] opens the catalog of the logged-in account and fetches
+//! the feed into it.
+//!
 //! One file per server and user under [`Dirs::catalogs`](crate::paths::Dirs::catalogs)
 //! (see [`location`]). The file is a cache: a damaged one is rebuilt from the server
 //! ([`Catalog::open_or_rebuild`]); one written by a newer imgcloud is left alone with a clear
@@ -17,6 +20,8 @@ pub mod location;
 mod query;
 mod row;
 mod schema;
+#[cfg(feature = "client")]
+pub mod sync;
 #[cfg(test)]
 mod tests;
 

@@ -152,6 +152,7 @@ fn trash_moves_between_views_and_purge_removes() {
     );
     let trash = catalog.images(&query(View::Trash, Sort::Date, "")).unwrap();
     assert_eq!(ids(&trash), ["a1"]);
+    assert_eq!(catalog.all().unwrap().len(), 4, "all() holds both views");
     assert!(
         !ids(&catalog.images(&Query::default()).unwrap()).contains(&"a1"),
         "a trashed image left the library"
@@ -267,6 +268,9 @@ fn reopening_keeps_the_images_and_the_position() {
     let mut ids = catalog.ids().unwrap();
     ids.sort();
     assert_eq!(ids, ["a1", "a2", "a3", "a4"]);
+    let mut all = catalog.all().unwrap();
+    all.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(all, sample());
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use imgcloud_core::api::{Change, ChangeKind, ChangePage, Image};
-use imgcloud_core::catalog::{Catalog, Counts, Query, location};
+use imgcloud_core::catalog::{Catalog, Counts, Query, location, sync};
 use imgcloud_core::client::Client;
 use imgcloud_core::paths::Dirs;
 use time::OffsetDateTime;
@@ -26,7 +26,6 @@ pub struct FirstScreen {
 
 pub struct Local {
     dirs: Dirs,
-    server: String,
     catalog: Mutex<Option<Arc<Catalog>>>,
     /// The server said who is logged in (once per run).
     checked: AtomicBool,
@@ -55,7 +54,6 @@ impl Local {
         });
         let local = Self {
             dirs: dirs.clone(),
-            server: server.to_string(),
             catalog: Mutex::new(catalog),
             checked: AtomicBool::new(false),
         };
@@ -94,17 +92,10 @@ impl Local {
         let Some(catalog) = self.current() else {
             return Ok(Vec::new());
         };
-        tokio::task::spawn_blocking(move || {
-            let library = catalog.images(&Query::default())?;
-            let trash = catalog.images(&Query {
-                view: imgcloud_core::catalog::View::Trash,
-                ..Query::default()
-            })?;
-            Ok::<_, imgcloud_core::catalog::CatalogError>([library, trash].concat())
-        })
-        .await
-        .map_err(|e| format!("reading the local catalog stopped: {e}"))?
-        .map_err(|e| e.to_string())
+        tokio::task::spawn_blocking(move || catalog.all())
+            .await
+            .map_err(|e| format!("reading the local catalog stopped: {e}"))?
+            .map_err(|e| e.to_string())
     }
 
     /// One page of the change feed after `since`, applied to the catalog before it is
@@ -126,18 +117,16 @@ impl Local {
                 since = swap.next_since;
             }
         }
-        let page = client
-            .changes(since, Some(limit))
-            .await
-            .map_err(|e| e.to_string())?;
-        if let Some(catalog) = self.current() {
-            let page = page.clone();
-            tokio::task::spawn_blocking(move || catalog.apply(&page))
+        match self.current() {
+            Some(catalog) => catalog
+                .fetch(client, since, limit)
                 .await
-                .map_err(|e| format!("writing the local catalog stopped: {e}"))?
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.to_string()),
+            None => client
+                .changes(since, Some(limit))
+                .await
+                .map_err(|e| e.to_string()),
         }
-        Ok(page)
     }
 
     /// Keeps an image a request changed (trash, restore) in the catalog before the feed
@@ -154,20 +143,18 @@ impl Local {
     /// theirs and returns the page that swaps the TUI's images over (purges of the old
     /// catalog's, upserts of the new one's, at the new position). None: nothing to swap.
     async fn check_account(&self, client: &Client) -> Result<Option<ChangePage>, String> {
-        let me = client.me().await.map_err(|e| e.to_string())?;
-        let path = location::file(&self.dirs, &self.server, &me.user_id);
+        let (new, _me) = sync::open_for(&self.dirs, client)
+            .await
+            .map_err(|e| e.to_string())?;
         let old = self.current();
-        if old.as_ref().is_some_and(|c| c.path() == path) {
+        if old.as_ref().is_some_and(|c| c.path() == new.path()) {
             return Ok(None);
         }
-        let (dirs, server, user) = (self.dirs.clone(), self.server.clone(), me.user_id);
-        let (new, page) = tokio::task::spawn_blocking(move || {
-            let (new, _rebuilt) = Catalog::open_or_rebuild(&path).map_err(|e| e.to_string())?;
-            location::remember_user(&dirs, &server, &user).map_err(|e| e.to_string())?;
+        let reader = Arc::clone(&new);
+        let page = tokio::task::spawn_blocking(move || {
             let mut changes: Vec<Change> = match &old {
                 Some(old) => old
-                    .ids()
-                    .map_err(|e| e.to_string())?
+                    .ids()?
                     .into_iter()
                     .map(|image_id| Change {
                         seq: 0,
@@ -178,36 +165,22 @@ impl Local {
                     .collect(),
                 None => Vec::new(),
             };
-            for view in [
-                imgcloud_core::catalog::View::Library,
-                imgcloud_core::catalog::View::Trash,
-            ] {
-                let images = new
-                    .images(&Query {
-                        view,
-                        ..Query::default()
-                    })
-                    .map_err(|e| e.to_string())?;
-                changes.extend(images.into_iter().map(|image| Change {
-                    seq: 0,
-                    kind: ChangeKind::Upsert,
-                    image_id: image.id.clone(),
-                    image: Some(image),
-                }));
-            }
-            let next_since = new.since().map_err(|e| e.to_string())?;
-            Ok::<_, String>((
-                new,
-                ChangePage {
-                    changes,
-                    next_since,
-                    has_more: true,
-                },
-            ))
+            changes.extend(reader.all()?.into_iter().map(|image| Change {
+                seq: 0,
+                kind: ChangeKind::Upsert,
+                image_id: image.id.clone(),
+                image: Some(image),
+            }));
+            Ok::<_, imgcloud_core::catalog::CatalogError>(ChangePage {
+                changes,
+                next_since: reader.since()?,
+                has_more: true,
+            })
         })
         .await
-        .map_err(|e| format!("opening the local catalog stopped: {e}"))??;
-        *self.catalog.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(new));
+        .map_err(|e| format!("reading the local catalog stopped: {e}"))?
+        .map_err(|e| e.to_string())?;
+        *self.catalog.lock().unwrap_or_else(|e| e.into_inner()) = Some(new);
         Ok(Some(page))
     }
 }

@@ -5,7 +5,8 @@
 #   - first frame: process start → first frame drawn (target ≤ 150 ms), for each of
 #     BENCH_RUNS starts, and when the whole catalog was in memory;
 #   - per-key redraw while scrolling (j, k, PgDn, PgUp, G, g) and while typing searches key by
-#     key: p50 / p99 / max from the key being read to its frame drawn (target p99 ≤ 16 ms).
+#     key: p50 / p99 / max from the key being read to its frame drawn (target p99 ≤ 16 ms);
+#   - each press of `s` (sort by name, size, date, name again), for information.
 # The figures come from the TUI's own timing hook (IMGCLOUD_TUI_TIMINGS=FILE, docs/development.md).
 #
 #   scripts/bench/tui.sh
@@ -127,6 +128,8 @@ for query in sunset-01 holiday 2023 beach-09999 zzz; do
     for ((i = 0; i < ${#query}; i++)); do key BSpace; done
     key Escape
 done
+log "changing the sort (date → name → size → date → name)"
+for _ in 1 2 3 4; do key s; done
 # Wait until every key has been reported (each is written after its frame).
 for _ in $(seq 1 200); do
     [ "$(grep -c '^key ' "$timings")" -ge "$sent" ] && break
@@ -135,8 +138,11 @@ done
 screen=$(tmux -L "$socket" capture-pane -p -t bench | head -1)
 stop_tui
 
-read -r s50 s99 smax sn < <(awk '$1 == "key" && $2 == "list" { print $3 }' "$timings" | stats)
+# The sort keys are the list keys after the last search key.
+last_search=$(awk '$1 == "key" && $2 == "search" { n = NR } END { print n + 0 }' "$timings")
+read -r s50 s99 smax sn < <(awk -v l="$last_search" '$1 == "key" && $2 == "list" && NR < l { print $3 }' "$timings" | stats)
 read -r q50 q99 qmax qn < <(awk '$1 == "key" && $2 == "search" { print $3 }' "$timings" | stats)
+sorts=$(awk -v l="$last_search" '$1 == "key" && $2 == "list" && NR > l { printf "%s%.1f", sep, $3; sep = ", " }' "$timings")
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 echo
@@ -146,3 +152,4 @@ echo "  first frame:      $(median "${firsts[@]}") ms median of ${runs} starts (
 echo "  whole catalog in: $(median "${loads[@]}") ms median (${loads[*]} ms; drawn, searchable and sortable)"
 echo "  scrolling:  p50 ${s50} ms, p99 ${s99} ms, max ${smax} ms over ${sn} keys (target p99 ≤ 16)"
 echo "  searching:  p50 ${q50} ms, p99 ${q99} ms, max ${qmax} ms over ${qn} keys (target p99 ≤ 16)"
+echo "  sort keys (s: name, size, date, name; each order is made once, then reused): ${sorts} ms"

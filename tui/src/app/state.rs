@@ -130,9 +130,9 @@ pub struct AppState {
     index: HashMap<String, usize>,
     /// `keys[i]` belongs to `images[i]`.
     keys: Vec<Keys>,
-    /// Every index of `images` in the order of the sort it was made for; None after the images
-    /// changed.
-    order: Option<(Sort, Vec<usize>)>,
+    /// Every index of `images` in each sort order made so far (cycling the sort back costs
+    /// nothing); emptied when the images change.
+    orders: Vec<(Sort, Vec<usize>)>,
     /// Images in the library and in the trash.
     counts: Counts,
     /// The change-feed position of `images` (0: nothing loaded yet).
@@ -183,7 +183,7 @@ impl AppState {
             images: Vec::new(),
             index: HashMap::new(),
             keys: Vec::new(),
-            order: None,
+            orders: Vec::new(),
             counts: Counts::default(),
             since: 0,
             local: None,
@@ -267,8 +267,9 @@ impl AppState {
             .enumerate()
             .map(|(i, image)| (image.id.clone(), i))
             .collect();
+        self.counts = count_views(&images);
         self.images = images;
-        self.order = None;
+        self.orders.clear();
     }
 
     /// Applies change-feed entries (upserts replace, purges remove) and rebuilds the rows.
@@ -297,11 +298,13 @@ impl AppState {
     }
 
     fn upsert(&mut self, image: Image) {
-        self.order = None;
+        self.orders.clear();
         let keys = Keys::of(&image);
+        self.tally(&image, 1);
         match self.index.get(&image.id) {
             Some(&i) => {
-                self.images[i] = image;
+                let old = std::mem::replace(&mut self.images[i], image);
+                self.tally(&old, -1);
                 self.keys[i] = keys;
             }
             None => {
@@ -314,8 +317,9 @@ impl AppState {
 
     fn remove(&mut self, id: &str) {
         if let Some(i) = self.index.remove(id) {
-            self.order = None;
-            self.images.swap_remove(i);
+            self.orders.clear();
+            let old = self.images.swap_remove(i);
+            self.tally(&old, -1);
             self.keys.swap_remove(i);
             if let Some(moved) = self.images.get(i) {
                 self.index.insert(moved.id.clone(), i);
@@ -335,18 +339,14 @@ impl AppState {
         self.rebuild_rows(None);
     }
 
-    /// Sorting is done once per change of the images or the order; a search only filters
+    /// Sorting is done once per change of the images and order; a search only filters
     /// that order (with the keys lower-cased in advance), so typing stays cheap with 100,000
     /// images.
     fn rebuild_rows(&mut self, keep: Option<String>) {
         let needle = self.query.to_lowercase();
-        let order = match self.order.take() {
-            Some((sort, order)) if sort == self.sort => order,
-            Some(_) => self.sorted(),
-            None => {
-                self.counts = count_views(&self.images);
-                self.sorted()
-            }
+        let order = match self.orders.iter().position(|(sort, _)| *sort == self.sort) {
+            Some(at) => self.orders.swap_remove(at).1,
+            None => self.sorted(),
         };
         let rows: Vec<usize> = order
             .iter()
@@ -356,13 +356,23 @@ impl AppState {
                     && (needle.is_empty() || self.keys[i].search.contains(&needle))
             })
             .collect();
-        self.order = Some((self.sort, order));
+        self.orders.push((self.sort, order));
         self.rows = rows;
         self.selected = keep
             .and_then(|id| self.rows.iter().position(|&i| self.images[i].id == id))
             .unwrap_or(self.selected)
             .min(self.rows.len().saturating_sub(1));
         self.scroll_to_selection();
+    }
+
+    /// Adds (`by` 1) or takes away (-1) `image` from the counts of its view.
+    fn tally(&mut self, image: &Image, by: isize) {
+        let count = if image.deleted_at.is_some() {
+            &mut self.counts.trash
+        } else {
+            &mut self.counts.library
+        };
+        *count = count.saturating_add_signed(by);
     }
 
     /// Every index of `images` in the current sort order.

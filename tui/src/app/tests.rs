@@ -637,6 +637,12 @@ fn changes_keep_the_sort_and_search_keys_current() {
         },
     );
     assert_eq!(names(&state), ["Cat.png", "diagram.webp", "zebra.jpg"]);
+    // Round the sorts (each order is made once, then reused) and back to names.
+    press(&mut state, "ss");
+    assert_eq!(state.sort, Sort::Date);
+    assert_eq!(names(&state), ["Cat.png", "zebra.jpg", "diagram.webp"]);
+    press(&mut state, "s");
+    assert_eq!(names(&state), ["Cat.png", "diagram.webp", "zebra.jpg"]);
     press(&mut state, "/STRIP");
     assert_eq!(names(&state), ["zebra.jpg"]);
     hit(&mut state, KeyCode::Esc);

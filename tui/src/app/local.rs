@@ -87,15 +87,23 @@ impl Local {
         read().map(Some).map_err(|e| e.to_string())
     }
 
-    /// Every image of the catalog, library and trash (read on a blocking thread).
+    /// Every image of the catalog, library and trash, newest first (read and sorted on a
+    /// blocking thread; in that order the list's default sort walks memory in order).
     pub async fn all(&self) -> Result<Vec<Image>, String> {
         let Some(catalog) = self.current() else {
             return Ok(Vec::new());
         };
-        tokio::task::spawn_blocking(move || catalog.all())
-            .await
-            .map_err(|e| format!("reading the local catalog stopped: {e}"))?
-            .map_err(|e| e.to_string())
+        tokio::task::spawn_blocking(move || {
+            catalog.all().map(|mut images| {
+                images.sort_unstable_by_key(|image| {
+                    std::cmp::Reverse(imgcloud_core::catalog::list_date(image))
+                });
+                images
+            })
+        })
+        .await
+        .map_err(|e| format!("reading the local catalog stopped: {e}"))?
+        .map_err(|e| e.to_string())
     }
 
     /// One page of the change feed after `since`, applied to the catalog before it is

@@ -87,6 +87,7 @@ pub struct Status {
 struct Keys {
     name: String,
     search: String,
+    trashed: bool,
 }
 
 impl Keys {
@@ -94,6 +95,7 @@ impl Keys {
         Self {
             name: catalog::name_key(image),
             search: catalog::search_key(image),
+            trashed: image.deleted_at.is_some(),
         }
     }
 }
@@ -348,14 +350,17 @@ impl AppState {
             Some(at) => self.orders.swap_remove(at).1,
             None => self.sorted(),
         };
-        let rows: Vec<usize> = order
+        // Which images match, found in one pass over the keys in memory order (walking them in
+        // sort order instead would jump around memory: several times slower at 100,000).
+        let trash = self.view == View::Trash;
+        let matching: Vec<bool> = self
+            .keys
             .iter()
-            .copied()
-            .filter(|&i| {
-                in_view(&self.images[i], self.view)
-                    && (needle.is_empty() || self.keys[i].search.contains(&needle))
+            .map(|keys| {
+                keys.trashed == trash && (needle.is_empty() || keys.search.contains(&needle))
             })
             .collect();
+        let rows: Vec<usize> = order.iter().copied().filter(|&i| matching[i]).collect();
         self.orders.push((self.sort, order));
         self.rows = rows;
         self.selected = keep
@@ -449,8 +454,4 @@ fn count_views(images: &[Image]) -> Counts {
         library: images.len() - trash,
         trash,
     }
-}
-
-fn in_view(image: &Image, view: View) -> bool {
-    image.deleted_at.is_some() == (view == View::Trash)
 }

@@ -649,3 +649,50 @@ fn changes_keep_the_sort_and_search_keys_current() {
     press(&mut state, "/holiday");
     assert!(names(&state).is_empty(), "the old tag no longer matches");
 }
+
+#[test]
+fn typing_on_narrows_the_matches_and_backspace_widens_them_again() {
+    let mut state = AppState::new(LinkFormat::Url);
+    let changes = catalog_images()
+        .into_iter()
+        .enumerate()
+        .map(|(i, image)| upsert(i as i64 + 1, image))
+        .collect();
+    update(
+        &mut state,
+        Action::Loaded {
+            changes,
+            next_since: 251,
+            more: false,
+        },
+    );
+    press(&mut state, "/img-0");
+    assert_eq!(state.rows.len(), 100);
+    press(&mut state, "1");
+    assert_eq!(state.rows.len(), 10);
+    assert_eq!(names(&state)[0], "img-019.jpg", "still newest first");
+    press(&mut state, "9");
+    assert_eq!(names(&state), ["img-019.jpg"]);
+    press(&mut state, "x");
+    assert!(names(&state).is_empty());
+    hit(&mut state, KeyCode::Backspace);
+    hit(&mut state, KeyCode::Backspace);
+    assert_eq!(state.rows.len(), 10);
+    // A change while searching is found by the next key.
+    let mut late = image("late00000000001", "img-015-late.jpg", 1, 1, &[]);
+    late.taken_at = Some(datetime!(2030-01-01 00:00 UTC));
+    update(
+        &mut state,
+        Action::Loaded {
+            changes: vec![upsert(252, late)],
+            next_since: 252,
+            more: false,
+        },
+    );
+    press(&mut state, "5");
+    assert_eq!(names(&state), ["img-015-late.jpg", "img-015.jpg"]);
+    // The trash view is searched afresh.
+    hit(&mut state, KeyCode::Esc);
+    press(&mut state, "t/g");
+    assert_eq!(names(&state), ["gone.png"]);
+}

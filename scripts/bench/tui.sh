@@ -13,7 +13,8 @@
 #   BENCH_IMAGES=20000 scripts/bench/tui.sh
 #
 # Environment: BENCH_IMAGES (100000), BENCH_RUNS (3), BENCH_KEY_DELAY (0.05 s between keys),
-# BENCH_WIDTH×BENCH_HEIGHT (160×48, the tmux window), CARGO_TARGET_DIR.
+# BENCH_WIDTH×BENCH_HEIGHT (160×48, the tmux window), BENCH_TIMINGS_OUT (copy the timings
+# file of the last start there), CARGO_TARGET_DIR.
 #
 # Everything lives in a temp dir removed at the end; tmux runs on a socket of its own, which is
 # closed at the end.
@@ -137,6 +138,7 @@ for _ in $(seq 1 200); do
 done
 screen=$(tmux -L "$socket" capture-pane -p -t bench | head -1)
 stop_tui
+[ -z "${BENCH_TIMINGS_OUT:-}" ] || cp "$timings" "$BENCH_TIMINGS_OUT"
 
 # The sort keys are the list keys after the last search key.
 last_search=$(awk '$1 == "key" && $2 == "search" { n = NR } END { print n + 0 }' "$timings")

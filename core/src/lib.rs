@@ -4,6 +4,8 @@
 //! presigning, [`paths`] platform directories, [`config`] the client configuration file format
 //! and [`credentials`] the 0600 credentials-file format.
 //!
+//! Behind the `catalog` feature (part of `client`): the local [`catalog`] of one account's images.
+//!
 //! Behind the default `client` feature: the API [`client`] with retries, the [`upload`]
 //! pipeline ([`probe`], [`thumbs`]), [`links`] formatting, [`secrets`] (keyring → file → env), and [`photo_info`] (camera and date
 //! from an original's first bytes) with the [`preview_cache`] of thumbnails.
@@ -18,6 +20,8 @@ pub mod s3;
 
 #[cfg(feature = "client")]
 pub mod backup;
+#[cfg(feature = "catalog")]
+pub mod catalog;
 #[cfg(feature = "client")]
 pub mod client;
 #[cfg(feature = "client")]

@@ -91,6 +91,11 @@ impl Dirs {
         self.data.join("daemon")
     }
 
+    /// The local catalogs (one SQLite file per server and user, see `catalog::location`).
+    pub fn catalogs(&self) -> PathBuf {
+        self.data.join("catalog")
+    }
+
     /// The default backup store (content-addressed copies of synced images).
     pub fn backup(&self) -> PathBuf {
         self.data.join("backup")

@@ -20,6 +20,7 @@ use commands::images::Change;
 use context::Context;
 
 fn main() -> ExitCode {
+    app::timings::mark_start();
     let cli = Cli::parse();
     init_tracing(cli.global.verbose);
     let Some(command) = &cli.command else {

@@ -11,6 +11,7 @@ use imgcloud_core::upload::{UploadEvent, Uploaded};
 
 use super::complete::Completion;
 use super::input::Edit;
+use super::local::FirstScreen;
 use super::preview::Picture;
 use super::state::{AppState, Daemon, Loading, Overlay, View};
 use super::{prompts, uploads};
@@ -92,6 +93,8 @@ pub enum Action {
         more: bool,
     },
     LoadFailed(String),
+    /// Every image of the local catalog, read after the first screen.
+    CatalogLoaded(Result<Vec<Image>, String>),
     Trashed(Image),
     Restored(Image),
     ChangeFailed {
@@ -158,6 +161,8 @@ pub enum Effect {
     Load {
         since: i64,
     },
+    /// Read the whole local catalog.
+    LoadCatalog,
     Trash {
         id: String,
     },
@@ -192,6 +197,26 @@ pub enum Effect {
         what: String,
     },
     Daemon(DaemonCommand),
+}
+
+/// How the status line starts while the local catalog is shown before a sync.
+pub const LOCAL_PREFIX: &str = "showing the local catalog";
+/// How the status line starts when a sync failed but the local catalog is shown.
+const OFFLINE_PREFIX: &str = "offline: local catalog";
+/// How the status line starts when a load failed and nothing local is shown.
+const FAILED_PREFIX: &str = "cannot load the library";
+
+/// Shows the first screen of the local catalog and says so; the whole catalog, then the sync,
+/// follow as effects.
+pub fn show_catalog(state: &mut AppState, first: FirstScreen) -> Vec<Effect> {
+    state.show_catalog(first.images, first.counts, first.since, first.synced_at);
+    let synced = state
+        .local
+        .as_ref()
+        .map(|local| local.synced_label())
+        .unwrap_or_default();
+    state.set_status(format!("{LOCAL_PREFIX}, {synced} · syncing…"));
+    vec![Effect::LoadCatalog]
 }
 
 /// Applies `action` to `state`; returns the effects to run.
@@ -422,17 +447,21 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                 return vec![Effect::Load { since: next_since }];
             }
             state.loading = Loading::Idle;
+            if let Some(local) = &mut state.local {
+                local.synced_at = Some(time::OffsetDateTime::now_utc());
+            }
             if first {
                 let total = state.count(View::Library);
                 state.set_status(format!(
                     "{total} image{}",
                     if total == 1 { "" } else { "s" }
                 ));
-            } else if state
-                .status
-                .as_ref()
-                .is_some_and(|s| s.text == "refreshing…")
-            {
+            } else if state.status.as_ref().is_some_and(|s| {
+                s.text == "refreshing…"
+                    || s.text.starts_with(LOCAL_PREFIX)
+                    || s.text.starts_with(OFFLINE_PREFIX)
+                    || s.text.starts_with(FAILED_PREFIX)
+            }) {
                 state.set_status(if n == 0 {
                     "up to date".to_string()
                 } else {
@@ -441,8 +470,21 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             }
         }
         A::LoadFailed(reason) => {
-            state.set_error(format!("cannot load the library: {reason} (R retries)"));
+            match &state.local {
+                Some(local) => state.set_error(format!(
+                    "{OFFLINE_PREFIX}, {} · server unreachable: {reason} (R retries)",
+                    local.synced_label()
+                )),
+                None => state.set_error(format!("{FAILED_PREFIX}: {reason} (R retries)")),
+            }
             state.loading = Loading::Failed(reason);
+        }
+        A::CatalogLoaded(result) => {
+            match result {
+                Ok(images) => state.load_catalog(images),
+                Err(reason) => state.set_error(format!("cannot read the local catalog: {reason}")),
+            }
+            return vec![Effect::Load { since: state.since }];
         }
         A::Trashed(image) => {
             let name = image.filename.clone();

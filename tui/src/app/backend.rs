@@ -3,8 +3,8 @@
 //! its outcome into the [`Action`] that reports it.
 //!
 //! The library is read from the server's change feed (`GET /v1/changes`), which carries both
-//! library and trash; a local catalog can implement [`Backend::changes`] later without any
-//! change to the state or the views.
+//! library and trash. The live backend keeps it in the local catalog ([`super::local`]) as it
+//! goes, and reads the catalog back at start ([`Backend::catalog`]).
 
 use std::future::Future;
 use std::io::Write;
@@ -19,6 +19,7 @@ use imgcloud_core::upload::{UploadEvent, UploadOptions, upload_paths};
 
 use super::action::{Action, DaemonCommand, Effect, FileUpload};
 use super::complete;
+use super::local::Local;
 use super::state::Daemon;
 
 /// Change-feed entries asked for per request.
@@ -27,6 +28,10 @@ const PAGE: u32 = 1000;
 pub trait Backend: Send + Sync + 'static {
     /// The change feed after `since` (0: everything).
     fn changes(&self, since: i64) -> impl Future<Output = Result<ChangePage, String>> + Send;
+    /// Every image of the local catalog (none without one).
+    fn catalog(&self) -> impl Future<Output = Result<Vec<Image>, String>> + Send {
+        std::future::ready(Ok(Vec::new()))
+    }
     fn trash(&self, id: &str) -> impl Future<Output = Result<Image, String>> + Send;
     fn restore(&self, id: &str) -> impl Future<Output = Result<Image, String>> + Send;
     fn daemon(&self) -> impl Future<Output = Daemon> + Send;
@@ -62,12 +67,15 @@ pub async fn perform<B: Backend>(backend: &B, effect: Effect) -> Action {
     match effect {
         Effect::Load { since } => match backend.changes(since).await {
             Ok(page) => Action::Loaded {
-                more: page.has_more && page.next_since > since,
+                // A page that moved nowhere ends the load, unless it carried changes (the
+                // catalog's swap to another account does, at that account's position).
+                more: page.has_more && (page.next_since > since || !page.changes.is_empty()),
                 changes: page.changes,
                 next_since: page.next_since,
             },
             Err(reason) => Action::LoadFailed(reason),
         },
+        Effect::LoadCatalog => Action::CatalogLoaded(backend.catalog().await),
         Effect::Trash { id } => match backend.trash(&id).await {
             Ok(image) => Action::Trashed(image),
             Err(reason) => Action::ChangeFailed {
@@ -160,9 +168,11 @@ pub async fn follow_daemon<B: Backend>(
     }
 }
 
-/// The real thing: the API client, the daemon's socket, the OS clipboard or OSC 52.
+/// The real thing: the API client, the local catalog, the daemon's socket, the OS clipboard or
+/// OSC 52.
 pub struct Live {
     pub client: Client,
+    pub local: Local,
     pub daemon: DaemonClient,
     /// Files uploading at once (the configuration's `concurrency`).
     pub concurrency: usize,
@@ -170,18 +180,23 @@ pub struct Live {
 
 impl Backend for Live {
     async fn changes(&self, since: i64) -> Result<ChangePage, String> {
-        self.client
-            .changes(since, Some(PAGE))
-            .await
-            .map_err(|e| e.to_string())
+        self.local.changes(&self.client, since, PAGE).await
+    }
+
+    async fn catalog(&self) -> Result<Vec<Image>, String> {
+        self.local.all().await
     }
 
     async fn trash(&self, id: &str) -> Result<Image, String> {
-        self.client.trash(id).await.map_err(|e| e.to_string())
+        let image = self.client.trash(id).await.map_err(|e| e.to_string())?;
+        self.local.put(&image);
+        Ok(image)
     }
 
     async fn restore(&self, id: &str) -> Result<Image, String> {
-        self.client.restore(id).await.map_err(|e| e.to_string())
+        let image = self.client.restore(id).await.map_err(|e| e.to_string())?;
+        self.local.put(&image);
+        Ok(image)
     }
 
     async fn daemon(&self) -> Daemon {

@@ -15,8 +15,17 @@ use super::backend::{Backend, Live};
 use super::tests_actions::daemon_status;
 
 fn live(socket: &Path) -> Live {
+    // No catalog: the socket's directory is fresh, so no user was ever seen there.
+    let data = socket.parent().unwrap().join("data");
+    let dirs = imgcloud_core::paths::Dirs::resolve(|name| match name {
+        "IMGCLOUD_CONFIG_DIR" | "IMGCLOUD_DATA_DIR" => Some(data.clone()),
+        _ => None,
+    })
+    .unwrap();
+    let (local, _) = super::local::Local::open(&dirs, "http://127.0.0.1:9");
     Live {
         client: Client::new("http://127.0.0.1:9", None).unwrap(),
+        local,
         daemon: DaemonClient::new(socket.to_path_buf()),
         concurrency: 1,
     }

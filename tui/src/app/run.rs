@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
@@ -14,11 +14,13 @@ use ratatui::DefaultTerminal;
 use ratatui_image::picker::Picker;
 use tokio::sync::mpsc;
 
-use super::action::{Action, Effect, update};
+use super::action::{self, Action, Effect, update};
 use super::backend::{Backend, Live, follow_daemon, perform, upload};
 use super::keys::{action_for, mouse_action};
+use super::local::Local;
 use super::preview_loader::Loader;
 use super::state::{AppState, Loading};
+use super::timings::{Measure, Timings};
 use super::view;
 use super::{graphics, preview};
 use crate::context::Context;
@@ -43,8 +45,11 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     // Configuration problems are reported before the screen is taken over.
     let client = ctx.client()?;
     let format = ctx.link_format(None)?;
+    let timings = Timings::from_env()?;
+    let (local, problem) = Local::open(&ctx.dirs, &ctx.server()?);
     let backend = Arc::new(Live {
         client,
+        local,
         daemon: DaemonClient::from_dirs(&ctx.dirs),
         concurrency: ctx.config.concurrency,
     });
@@ -74,8 +79,12 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     if let Some(warning) = warning {
         state.set_error(warning);
     }
+    let pending = first_screen(&terminal, &backend.local, &mut state, problem);
     let result = match crossterm::execute!(std::io::stdout(), EnableMouseCapture) {
-        Ok(()) => event_loop(&mut terminal, backend, state, preview).await,
+        Ok(()) => {
+            let measure = Measure::new(timings);
+            event_loop(&mut terminal, backend, state, preview, pending, measure).await
+        }
         Err(e) => Err(anyhow::Error::new(e).context("cannot turn on mouse reports")),
     };
     let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
@@ -83,17 +92,45 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     result.map(|()| ExitCode::SUCCESS)
 }
 
+/// Puts what fits on the first screen from the local catalog into `state` (one indexed query,
+/// so the first frame does not wait for the network or for the whole catalog); returns what to
+/// load next.
+fn first_screen(
+    terminal: &DefaultTerminal,
+    local: &Local,
+    state: &mut AppState,
+    problem: Option<String>,
+) -> Vec<Effect> {
+    let rows = terminal
+        .size()
+        .map_or(100, |size| view::list_rows(size.width, size.height, state));
+    let pending = match local.first_screen(rows) {
+        Ok(Some(first)) => action::show_catalog(state, first),
+        Ok(None) => vec![Effect::Load { since: 0 }],
+        Err(reason) => {
+            state.set_error(format!("cannot read the local catalog: {reason}"));
+            vec![Effect::Load { since: 0 }]
+        }
+    };
+    if let Some(problem) = problem {
+        state.set_error(problem);
+    }
+    pending
+}
+
 async fn event_loop<B: Backend>(
     terminal: &mut DefaultTerminal,
     backend: Arc<B>,
     mut state: AppState,
     preview: Option<(Arc<PreviewCache>, Option<Picker>)>,
+    mut pending: Vec<Effect>,
+    mut measure: Measure,
 ) -> anyhow::Result<()> {
     let (input_tx, mut input) = mpsc::unbounded_channel();
     // crossterm's reader blocks; it gets a thread of its own. It ends with the process.
     std::thread::spawn(move || {
         while let Ok(event) = event::read() {
-            if input_tx.send(event).is_err() {
+            if input_tx.send((event, Instant::now())).is_err() {
                 break;
             }
         }
@@ -124,7 +161,6 @@ async fn event_loop<B: Backend>(
         })
     });
 
-    let mut pending = vec![Effect::Load { since: 0 }];
     let mut dirty = true;
     loop {
         for effect in pending.drain(..) {
@@ -146,11 +182,12 @@ async fn event_loop<B: Backend>(
             terminal
                 .draw(|frame| view::draw(frame, &state))
                 .context("cannot draw on the terminal")?;
+            measure.drawn(&state);
             dirty = false;
         }
         let screen = terminal.size().context("cannot read the terminal size")?;
         let first = tokio::select! {
-            Some(event) = input.recv() => Some(Input::Event(event)),
+            Some((event, at)) = input.recv() => Some(Input::Event(event, at)),
             Some(outcome) = results.recv() => Some(Input::Done(Box::new(ended(outcome)?))),
             _ = daemon_tick.tick() => {
                 let backend = Arc::clone(&backend);
@@ -174,15 +211,15 @@ async fn event_loop<B: Backend>(
         // burst of keys — typed ahead, pasted, sent by a script — means what it would one at
         // a time.
         let mut batch: Vec<Input> = first.into_iter().collect();
-        while let Ok(event) = input.try_recv() {
-            batch.push(Input::Event(event));
+        while let Ok((event, at)) = input.try_recv() {
+            batch.push(Input::Event(event, at));
         }
         while let Ok(outcome) = results.try_recv() {
             batch.push(Input::Done(Box::new(ended(outcome)?)));
         }
         for input in batch {
             let action = match input {
-                Input::Event(event) => from_event(&state, event, screen),
+                Input::Event(event, at) => from_event(&state, event, at, screen, &mut measure),
                 Input::Done(action) => Some(*action),
             };
             if let Some(action) = action {
@@ -195,7 +232,8 @@ async fn event_loop<B: Backend>(
 
 /// What woke the event loop: a terminal event, or a background effect that ended.
 enum Input {
-    Event(Event),
+    /// An event and when it was read (for the benchmark's timings).
+    Event(Event, Instant),
     /// Boxed: actions are large, events small.
     Done(Box<Action>),
 }
@@ -216,10 +254,22 @@ fn ended(outcome: Outcome) -> anyhow::Result<Action> {
     })
 }
 
-/// A terminal event as an action (a resize just redraws).
-fn from_event(state: &AppState, event: Event, screen: ratatui::layout::Size) -> Option<Action> {
+/// A terminal event (read at `at`) as an action (a resize just redraws).
+fn from_event(
+    state: &AppState,
+    event: Event,
+    at: Instant,
+    screen: ratatui::layout::Size,
+    measure: &mut Measure,
+) -> Option<Action> {
     match event {
-        Event::Key(key) => action_for(state, key),
+        Event::Key(key) => {
+            let action = action_for(state, key);
+            if action.is_some() {
+                measure.key(state.searching, at);
+            }
+            action
+        }
         Event::Mouse(mouse) => mouse_action(
             state,
             mouse,

@@ -3,12 +3,17 @@
 use std::collections::{BTreeMap, HashMap};
 
 use imgcloud_core::api::{Change, ChangeKind, Image};
+use imgcloud_core::catalog::{self, Counts};
 use imgcloud_core::links::LinkFormat;
 use time::OffsetDateTime;
 
 use super::input::TextInput;
 use super::preview::Preview;
 use super::sync::SyncState;
+
+/// A search that extends the last one filters the current rows when they are at most
+/// 1/`NARROW_BELOW` of all images, else it goes over every image again.
+const NARROW_BELOW: usize = 8;
 
 /// Which images the list shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,13 +145,67 @@ pub struct Status {
     pub error: bool,
 }
 
+/// Lower-case keys of one image, computed once when it arrives (not per key press).
+#[derive(Debug, Clone)]
+struct Keys {
+    name: String,
+    search: String,
+    trashed: bool,
+}
+
+impl Keys {
+    fn of(image: &Image) -> Self {
+        Self {
+            name: catalog::name_key(image),
+            search: catalog::search_key(image),
+            trashed: image.deleted_at.is_some(),
+        }
+    }
+}
+
+/// Where the images shown came from, when it was the local catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Local {
+    /// When the catalog last heard from the server (None: never).
+    pub synced_at: Option<OffsetDateTime>,
+    /// Only the first screen is loaded yet; these are the catalog's counts.
+    pub partial: Option<Counts>,
+}
+
+impl Local {
+    /// "last synced 2024-05-01 14:03 UTC", or "never synced".
+    pub fn synced_label(&self) -> String {
+        match self.synced_at {
+            Some(at) => format!(
+                "last synced {} UTC",
+                at.format(time::macros::format_description!(
+                    "[year]-[month]-[day] [hour]:[minute]"
+                ))
+                .unwrap_or_default()
+            ),
+            None => "never synced".to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// Every known image, library and trash (trashed ones have `deleted_at`).
     pub images: Vec<Image>,
     index: HashMap<String, usize>,
+    /// `keys[i]` belongs to `images[i]`.
+    keys: Vec<Keys>,
+    /// Every index of `images` in each sort order made so far (cycling the sort back costs
+    /// nothing); emptied when the images change.
+    orders: Vec<(Sort, Vec<usize>)>,
+    /// The view, sort and lower-case query `rows` were made for; None after the images changed.
+    rows_for: Option<(View, Sort, String)>,
+    /// Images in the library and in the trash.
+    counts: Counts,
     /// The change-feed position of `images` (0: nothing loaded yet).
     pub since: i64,
+    /// Set when the images came from the local catalog.
+    pub local: Option<Local>,
     pub view: View,
     pub sort: Sort,
     /// The search query (filters as it is typed).
@@ -200,7 +259,12 @@ impl AppState {
         Self {
             images: Vec::new(),
             index: HashMap::new(),
+            keys: Vec::new(),
+            orders: Vec::new(),
+            rows_for: None,
+            counts: Counts::default(),
             since: 0,
+            local: None,
             view: View::Library,
             sort: Sort::Date,
             query: String::new(),
@@ -256,14 +320,65 @@ impl AppState {
 
     /// Images in the library / in the trash.
     pub fn count(&self, view: View) -> usize {
-        self.images
+        let counts = match &self.local {
+            Some(Local {
+                partial: Some(counts),
+                ..
+            }) => counts,
+            _ => &self.counts,
+        };
+        counts.get(match view {
+            View::Library => catalog::View::Library,
+            View::Trash => catalog::View::Trash,
+        })
+    }
+
+    /// Shows the first screen of the local catalog (`first`: its newest library images) before
+    /// the rest is read; `counts` are the catalog's.
+    pub fn show_catalog(
+        &mut self,
+        first: Vec<Image>,
+        counts: Counts,
+        since: i64,
+        synced_at: Option<OffsetDateTime>,
+    ) {
+        let keep = self.selected_id();
+        self.replace_images(first);
+        self.since = since;
+        self.local = Some(Local {
+            synced_at,
+            partial: Some(counts),
+        });
+        self.loading = Loading::Refreshing;
+        self.rebuild_rows(keep);
+    }
+
+    /// Replaces every image with the whole catalog (the cursor stays on its image).
+    pub fn load_catalog(&mut self, images: Vec<Image>) {
+        let keep = self.selected_id();
+        self.replace_images(images);
+        if let Some(local) = &mut self.local {
+            local.partial = None;
+        }
+        self.rebuild_rows(keep);
+    }
+
+    fn replace_images(&mut self, images: Vec<Image>) {
+        self.keys = images.iter().map(Keys::of).collect();
+        self.index = images
             .iter()
-            .filter(|image| in_view(image, view))
-            .count()
+            .enumerate()
+            .map(|(i, image)| (image.id.clone(), i))
+            .collect();
+        self.counts = count_views(&images);
+        self.images = images;
+        self.orders.clear();
+        self.rows_for = None;
     }
 
     /// Applies change-feed entries (upserts replace, purges remove) and rebuilds the rows.
     pub fn apply_changes(&mut self, changes: Vec<Change>, next_since: i64) {
+        let keep = self.selected_id();
         for change in changes {
             match (change.kind, change.image) {
                 (ChangeKind::Upsert, Some(image)) => self.upsert(image),
@@ -271,28 +386,47 @@ impl AppState {
             }
         }
         self.since = next_since;
-        self.rebuild();
+        self.rebuild_rows(keep);
     }
 
     /// Replaces (or adds) one image, keeping the cursor on the same image when it can.
     pub fn put(&mut self, image: Image) {
+        let keep = self.selected_id();
         self.upsert(image);
-        self.rebuild();
+        self.rebuild_rows(keep);
+    }
+
+    /// The id under the cursor (taken before the images change: `rows` index them).
+    fn selected_id(&self) -> Option<String> {
+        self.selected_image().map(|image| image.id.clone())
     }
 
     fn upsert(&mut self, image: Image) {
+        self.orders.clear();
+        self.rows_for = None;
+        let keys = Keys::of(&image);
+        self.tally(&image, 1);
         match self.index.get(&image.id) {
-            Some(&i) => self.images[i] = image,
+            Some(&i) => {
+                let old = std::mem::replace(&mut self.images[i], image);
+                self.tally(&old, -1);
+                self.keys[i] = keys;
+            }
             None => {
                 self.index.insert(image.id.clone(), self.images.len());
                 self.images.push(image);
+                self.keys.push(keys);
             }
         }
     }
 
     fn remove(&mut self, id: &str) {
         if let Some(i) = self.index.remove(id) {
-            self.images.swap_remove(i);
+            self.orders.clear();
+            self.rows_for = None;
+            let old = self.images.swap_remove(i);
+            self.tally(&old, -1);
+            self.keys.swap_remove(i);
             if let Some(moved) = self.images.get(i) {
                 self.index.insert(moved.id.clone(), i);
             }
@@ -301,8 +435,7 @@ impl AppState {
 
     /// Recomputes the rows from the view, query and sort; the cursor follows its image.
     pub fn rebuild(&mut self) {
-        let keep = self.selected_image().map(|image| image.id.clone());
-        self.rebuild_rows(keep);
+        self.rebuild_rows(self.selected_id());
     }
 
     /// Recomputes the rows and puts the cursor on the first one (a new search or view).
@@ -312,38 +445,92 @@ impl AppState {
         self.rebuild_rows(None);
     }
 
+    /// Sorting is done once per change of the images and order; a search only filters
+    /// that order (with the keys lower-cased in advance), so typing stays cheap with 100,000
+    /// images.
     fn rebuild_rows(&mut self, keep: Option<String>) {
         let needle = self.query.to_lowercase();
-        let mut rows: Vec<usize> = (0..self.images.len())
-            .filter(|&i| in_view(&self.images[i], self.view) && matches(&self.images[i], &needle))
-            .collect();
-        let images = &self.images;
-        match self.sort {
-            Sort::Date => rows.sort_by(|&a, &b| {
-                date(&images[b])
-                    .cmp(&date(&images[a]))
-                    .then_with(|| images[a].id.cmp(&images[b].id))
-            }),
-            Sort::Name => rows.sort_by(|&a, &b| {
-                images[a]
-                    .filename
-                    .to_lowercase()
-                    .cmp(&images[b].filename.to_lowercase())
-                    .then_with(|| images[a].id.cmp(&images[b].id))
-            }),
-            Sort::Size => rows.sort_by(|&a, &b| {
-                images[b]
-                    .size
-                    .cmp(&images[a].size)
-                    .then_with(|| images[a].id.cmp(&images[b].id))
-            }),
-        }
+        let trash = self.view == View::Trash;
+        let key = (self.view, self.sort, needle.clone());
+        let rows = match self.rows_for.take() {
+            // Typing on: the matches are among the current rows, in order. Worth it when they
+            // are few (they are walked in sort order, scattered over memory).
+            Some((view, sort, previous))
+                if (view, sort) == (self.view, self.sort)
+                    && needle.starts_with(&previous)
+                    && self.rows.len() <= self.keys.len() / NARROW_BELOW =>
+            {
+                let keys = &self.keys;
+                self.rows
+                    .iter()
+                    .copied()
+                    .filter(|&i| keys[i].search.contains(&needle))
+                    .collect()
+            }
+            _ => {
+                let order = match self.orders.iter().position(|(sort, _)| *sort == self.sort) {
+                    Some(at) => self.orders.swap_remove(at).1,
+                    None => self.sorted(),
+                };
+                // Which images match, found in one pass over the keys in memory order
+                // (walking them in sort order instead would jump around memory: several
+                // times slower at 100,000).
+                let matching: Vec<bool> = self
+                    .keys
+                    .iter()
+                    .map(|keys| {
+                        keys.trashed == trash
+                            && (needle.is_empty() || keys.search.contains(&needle))
+                    })
+                    .collect();
+                let rows = order.iter().copied().filter(|&i| matching[i]).collect();
+                self.orders.push((self.sort, order));
+                rows
+            }
+        };
+        self.rows_for = Some(key);
         self.rows = rows;
         self.selected = keep
             .and_then(|id| self.rows.iter().position(|&i| self.images[i].id == id))
             .unwrap_or(self.selected)
             .min(self.rows.len().saturating_sub(1));
         self.scroll_to_selection();
+    }
+
+    /// Adds (`by` 1) or takes away (-1) `image` from the counts of its view.
+    fn tally(&mut self, image: &Image, by: isize) {
+        let count = if image.deleted_at.is_some() {
+            &mut self.counts.trash
+        } else {
+            &mut self.counts.library
+        };
+        *count = count.saturating_add_signed(by);
+    }
+
+    /// Every index of `images` in the current sort order.
+    fn sorted(&self) -> Vec<usize> {
+        let (images, keys) = (&self.images, &self.keys);
+        let mut order: Vec<usize> = (0..images.len()).collect();
+        match self.sort {
+            Sort::Date => order.sort_unstable_by(|&a, &b| {
+                date(&images[b])
+                    .cmp(&date(&images[a]))
+                    .then_with(|| images[a].id.cmp(&images[b].id))
+            }),
+            Sort::Name => order.sort_unstable_by(|&a, &b| {
+                keys[a]
+                    .name
+                    .cmp(&keys[b].name)
+                    .then_with(|| images[a].id.cmp(&images[b].id))
+            }),
+            Sort::Size => order.sort_unstable_by(|&a, &b| {
+                images[b]
+                    .size
+                    .cmp(&images[a].size)
+                    .then_with(|| images[a].id.cmp(&images[b].id))
+            }),
+        }
+        order
     }
 
     /// Moves the cursor to `row` (clamped) and scrolls so it is visible.
@@ -385,19 +572,13 @@ impl AppState {
 
 /// The date an image is listed by: when it was taken, else when it was uploaded.
 pub fn date(image: &Image) -> OffsetDateTime {
-    image.taken_at.unwrap_or(image.created_at)
+    catalog::list_date(image)
 }
 
-fn in_view(image: &Image, view: View) -> bool {
-    image.deleted_at.is_some() == (view == View::Trash)
-}
-
-/// Case-insensitive substring of the filename or of any tag; `needle` is lower-case.
-fn matches(image: &Image, needle: &str) -> bool {
-    needle.is_empty()
-        || image.filename.to_lowercase().contains(needle)
-        || image
-            .tags
-            .iter()
-            .any(|tag| tag.to_lowercase().contains(needle))
+fn count_views(images: &[Image]) -> Counts {
+    let trash = images.iter().filter(|i| i.deleted_at.is_some()).count();
+    Counts {
+        library: images.len() - trash,
+        trash,
+    }
 }

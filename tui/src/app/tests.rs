@@ -11,10 +11,12 @@ use imgcloud_core::upload::{UploadEvent, Uploaded};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
-use super::action::{Action, DaemonCommand, Effect, FileUpload, update};
+use super::action::{self as actions, Action, DaemonCommand, Effect, FileUpload, update};
 use super::backend::{Backend, perform};
 use super::keys::action_for;
+use super::local::FirstScreen;
 use super::state::{AppState, Daemon, Loading, Overlay, Sort, View};
+use imgcloud_core::catalog::Counts;
 
 /// An image as the server would return it.
 pub fn image(id: &str, filename: &str, size: u64, day: u8, tags: &[&str]) -> Image {
@@ -369,6 +371,8 @@ pub struct Fake {
     pub fail_with: Option<String>,
     /// What the daemon's event stream sends after its status (`None`: daemon not running).
     pub daemon_events: Option<(Status, Vec<DaemonEvent>)>,
+    /// What the local catalog holds.
+    pub catalog: Vec<Image>,
 }
 
 impl Fake {
@@ -390,6 +394,11 @@ impl Backend for Fake {
             return Err("no more pages".to_string());
         }
         Ok(pages.remove(0))
+    }
+
+    async fn catalog(&self) -> Result<Vec<Image>, String> {
+        self.calls.lock().unwrap().push("catalog".to_string());
+        Ok(self.catalog.clone())
     }
 
     async fn trash(&self, id: &str) -> Result<Image, String> {
@@ -603,4 +612,197 @@ async fn copy_reports_where_the_link_went() {
         state.status.as_ref().unwrap().text,
         "copied markdown link of Cat.png to the clipboard"
     );
+}
+
+/// 250 library images a day apart (newest: img-249) and one trashed.
+fn catalog_images() -> Vec<Image> {
+    let mut images: Vec<Image> = (0..250u32)
+        .map(|n| {
+            let mut image = image(&format!("c{n:015}"), &format!("img-{n:03}.jpg"), 1, 1, &[]);
+            image.taken_at = Some(datetime!(2024-01-01 00:00 UTC) + time::Duration::days(n.into()));
+            image
+        })
+        .collect();
+    let mut trashed = image("t000000000000001", "gone.png", 1, 1, &[]);
+    trashed.deleted_at = Some(datetime!(2024-06-01 10:00 UTC));
+    images.push(trashed);
+    images
+}
+
+/// The first screen as `run` reads it from the catalog: the newest `rows` library images.
+fn first_screen(images: &[Image], rows: usize) -> FirstScreen {
+    let mut library: Vec<Image> = images
+        .iter()
+        .filter(|i| i.deleted_at.is_none())
+        .cloned()
+        .collect();
+    library.sort_by_key(|i| std::cmp::Reverse(i.taken_at));
+    library.truncate(rows);
+    FirstScreen {
+        images: library,
+        counts: Counts {
+            library: 250,
+            trash: 1,
+        },
+        since: 251,
+        synced_at: Some(datetime!(2024-06-02 08:15 UTC)),
+    }
+}
+
+#[tokio::test]
+async fn the_catalog_shows_at_once_then_loads_whole_then_syncs_from_its_position() {
+    let images = catalog_images();
+    let mut renamed = images[249].clone();
+    renamed.filename = "renamed.jpg".to_string();
+    let backend = Fake {
+        catalog: images.clone(),
+        pages: Mutex::new(vec![ChangePage {
+            changes: vec![upsert(252, renamed)],
+            next_since: 252,
+            has_more: false,
+        }]),
+        ..Fake::default()
+    };
+    let mut state = AppState::new(LinkFormat::Url);
+    state.set_page(10);
+    let effects = actions::show_catalog(&mut state, first_screen(&images, 10));
+    // The first screen: ten rows, but the catalog's counts, and it says where they come from.
+    assert_eq!(state.rows.len(), 10);
+    assert_eq!(names(&state)[0], "img-249.jpg");
+    assert_eq!(state.count(View::Library), 250);
+    assert_eq!(state.count(View::Trash), 1);
+    let status = state.status.clone().unwrap();
+    assert!(!status.error);
+    assert_eq!(
+        status.text,
+        "showing the local catalog, last synced 2024-06-02 08:15 UTC · syncing…"
+    );
+    assert_eq!(effects, [Effect::LoadCatalog]);
+    press(&mut state, "jj");
+    drive(&mut state, &backend, effects).await;
+    assert_eq!(*backend.calls.lock().unwrap(), ["catalog", "changes 251"]);
+    assert_eq!(state.rows.len(), 250, "the whole catalog is loaded");
+    assert_eq!(state.count(View::Trash), 1);
+    assert_eq!(state.since, 252);
+    assert_eq!(state.loading, Loading::Idle);
+    assert_eq!(
+        names(&state)[0],
+        "renamed.jpg",
+        "the sync applied the rename"
+    );
+    assert_eq!(
+        state.selected_image().unwrap().filename,
+        "img-247.jpg",
+        "the cursor stayed on its image"
+    );
+    assert_eq!(state.status.as_ref().unwrap().text, "1 change");
+    // The renamed image sorts and searches by its new name.
+    press(&mut state, "s");
+    assert_eq!(state.sort, Sort::Name);
+    assert_eq!(names(&state).last().unwrap(), &"renamed.jpg");
+    press(&mut state, "/RENAMED");
+    assert_eq!(names(&state), ["renamed.jpg"]);
+}
+
+#[tokio::test]
+async fn offline_the_catalog_stays_and_the_status_line_says_so() {
+    let images = catalog_images();
+    let backend = Fake {
+        catalog: images.clone(),
+        ..Fake::default()
+    };
+    let mut state = AppState::new(LinkFormat::Url);
+    let effects = actions::show_catalog(&mut state, first_screen(&images, 10));
+    drive(&mut state, &backend, effects).await;
+    assert_eq!(state.rows.len(), 250);
+    assert!(matches!(state.loading, Loading::Failed(_)));
+    let status = state.status.clone().unwrap();
+    assert!(status.error);
+    assert_eq!(
+        status.text,
+        "offline: local catalog, last synced 2024-06-02 08:15 UTC · \
+         server unreachable: no more pages (R retries)"
+    );
+    // Everything local still works.
+    press(&mut state, "/img-00");
+    assert_eq!(state.rows.len(), 10);
+    hit(&mut state, KeyCode::Esc);
+    press(&mut state, "t");
+    assert_eq!(names(&state), ["gone.png"]);
+}
+
+#[test]
+fn changes_keep_the_sort_and_search_keys_current() {
+    let mut state = sample();
+    press(&mut state, "s");
+    assert_eq!(names(&state), ["beach.jpg", "Cat.png", "diagram.webp"]);
+    let mut renamed = image("aaaaaaaaaaaaaaa1", "zebra.jpg", 2_500_000, 10, &["striped"]);
+    renamed.updated_at = datetime!(2024-06-01 00:00 UTC);
+    update(
+        &mut state,
+        Action::Loaded {
+            changes: vec![upsert(9, renamed)],
+            next_since: 9,
+            more: false,
+        },
+    );
+    assert_eq!(names(&state), ["Cat.png", "diagram.webp", "zebra.jpg"]);
+    // Round the sorts (each order is made once, then reused) and back to names.
+    press(&mut state, "ss");
+    assert_eq!(state.sort, Sort::Date);
+    assert_eq!(names(&state), ["Cat.png", "zebra.jpg", "diagram.webp"]);
+    press(&mut state, "s");
+    assert_eq!(names(&state), ["Cat.png", "diagram.webp", "zebra.jpg"]);
+    press(&mut state, "/STRIP");
+    assert_eq!(names(&state), ["zebra.jpg"]);
+    hit(&mut state, KeyCode::Esc);
+    press(&mut state, "/holiday");
+    assert!(names(&state).is_empty(), "the old tag no longer matches");
+}
+
+#[test]
+fn typing_on_narrows_the_matches_and_backspace_widens_them_again() {
+    let mut state = AppState::new(LinkFormat::Url);
+    let changes = catalog_images()
+        .into_iter()
+        .enumerate()
+        .map(|(i, image)| upsert(i as i64 + 1, image))
+        .collect();
+    update(
+        &mut state,
+        Action::Loaded {
+            changes,
+            next_since: 251,
+            more: false,
+        },
+    );
+    press(&mut state, "/img-0");
+    assert_eq!(state.rows.len(), 100);
+    press(&mut state, "1");
+    assert_eq!(state.rows.len(), 10);
+    assert_eq!(names(&state)[0], "img-019.jpg", "still newest first");
+    press(&mut state, "9");
+    assert_eq!(names(&state), ["img-019.jpg"]);
+    press(&mut state, "x");
+    assert!(names(&state).is_empty());
+    hit(&mut state, KeyCode::Backspace);
+    hit(&mut state, KeyCode::Backspace);
+    assert_eq!(state.rows.len(), 10);
+    // A change while searching is found by the next key.
+    let mut late = image("late00000000001", "img-015-late.jpg", 1, 1, &[]);
+    late.taken_at = Some(datetime!(2030-01-01 00:00 UTC));
+    update(
+        &mut state,
+        Action::Loaded {
+            changes: vec![upsert(252, late)],
+            next_since: 252,
+            more: false,
+        },
+    );
+    press(&mut state, "5");
+    assert_eq!(names(&state), ["img-015-late.jpg", "img-015.jpg"]);
+    // The trash view is searched afresh.
+    hit(&mut state, KeyCode::Esc);
+    press(&mut state, "t/g");
+    assert_eq!(names(&state), ["gone.png"]);
 }

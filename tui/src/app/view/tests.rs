@@ -472,3 +472,35 @@ fn without_previews_the_details_take_the_whole_pane() {
     let screen = format!("{}", terminal.backend());
     assert!(!screen.contains("Preview"), "{screen}");
 }
+
+#[test]
+fn offline_with_the_local_catalog() {
+    use crate::app::action::{Action, show_catalog, update};
+    use crate::app::local::FirstScreen;
+    use imgcloud_core::catalog::Counts;
+
+    let library = sample();
+    let mut state = AppState::new(imgcloud_core::links::LinkFormat::Url);
+    let first: Vec<_> = library
+        .rows
+        .iter()
+        .map(|&i| library.images[i].clone())
+        .collect();
+    show_catalog(
+        &mut state,
+        FirstScreen {
+            images: first,
+            counts: Counts {
+                library: 3,
+                trash: 1,
+            },
+            since: 4,
+            synced_at: Some(time::macros::datetime!(2024-06-02 08:15 UTC)),
+        },
+    );
+    update(
+        &mut state,
+        Action::LoadFailed("cannot connect to https://img.example.com".to_string()),
+    );
+    snapshot("offline_catalog", state);
+}

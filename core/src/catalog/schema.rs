@@ -1,0 +1,87 @@
+//! The catalog's tables, versioned with SQLite's `user_version`.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::{CatalogError, error};
+
+/// The schema this build writes. A file with a higher version is refused.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// `name_key` and `search_key` are lower-cased in Rust (Unicode-aware) when a row is written:
+/// sorting by name and searching never lower-case at query time.
+const SCHEMA_V1: &str = "
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS images (
+    id           TEXT    PRIMARY KEY,
+    seq          INTEGER NOT NULL,
+    filename     TEXT    NOT NULL,
+    name_key     TEXT    NOT NULL,
+    search_key   TEXT    NOT NULL,
+    size         INTEGER NOT NULL,
+    sha256       TEXT    NOT NULL,
+    content_type TEXT    NOT NULL,
+    width        INTEGER NOT NULL,
+    height       INTEGER NOT NULL,
+    taken_at     INTEGER,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    deleted_at   INTEGER,
+    date         INTEGER NOT NULL,
+    trashed      INTEGER NOT NULL,
+    tags         TEXT    NOT NULL,
+    url          TEXT    NOT NULL,
+    thumb_url    TEXT    NOT NULL,
+    preview_url  TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS images_by_date ON images (trashed, date DESC, id);
+CREATE INDEX IF NOT EXISTS images_by_name ON images (trashed, name_key, id);
+CREATE INDEX IF NOT EXISTS images_by_size ON images (trashed, size DESC, id);
+";
+
+/// WAL mode, then creates the tables of a new file or checks the version of an existing one.
+pub(super) fn prepare(conn: &Connection, path: &Path) -> Result<(), CatalogError> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| error(path, e))?;
+    if version > SCHEMA_VERSION {
+        return Err(CatalogError::Newer {
+            path: path.to_path_buf(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(|e| error(path, e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(CatalogError::Sqlite {
+            path: path.to_path_buf(),
+            message: format!(
+                "cannot use write-ahead logging (journal_mode = {mode}); keep the data folder on a local disk"
+            ),
+        });
+    }
+    conn.execute_batch("PRAGMA synchronous = NORMAL")
+        .map_err(|e| error(path, e))?;
+    if version == 0 {
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {SCHEMA_V1} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        ))
+        .map_err(|e| {
+            let _ = conn.execute_batch("ROLLBACK");
+            error(path, e)
+        })?;
+    }
+    // Reading the tables finds a file whose pages are damaged.
+    conn.query_row("SELECT count(*) FROM meta", [], |r| r.get::<_, i64>(0))
+        .map_err(|e| match error(path, e) {
+            CatalogError::Sqlite { path, message } => CatalogError::Corrupt { path, message },
+            other => other,
+        })?;
+    Ok(())
+}

@@ -8,6 +8,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = "usage: gen-photos DIR COUNT [WIDTH HEIGHT QUALITY SEED]";
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{usage}");
+        return Ok(());
+    }
+    // A dash-led DIR is almost surely a mistyped option: never fill a directory named so.
+    if let Some(option) = args.first().filter(|a| a.starts_with('-')) {
+        anyhow::bail!("unknown option {option:?}\n{usage}");
+    }
     let dir = PathBuf::from(args.first().ok_or_else(|| anyhow::anyhow!(usage))?);
     let number = |i: usize, default: u64| -> anyhow::Result<u64> {
         match args.get(i) {

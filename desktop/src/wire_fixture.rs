@@ -14,6 +14,8 @@ use time::macros::datetime;
 
 use crate::error::{CommandError, ErrorCode};
 use crate::library::ServerInfo;
+use crate::settings::{Connected, Settings};
+use crate::upload::{UploadFailure, UploadProgress, UploadResult};
 
 fn fixture_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ui/src/lib/wire-fixture.json")
@@ -62,7 +64,41 @@ fn samples() -> Value {
         items: vec![],
         next_cursor: None,
     };
+    let image = sample_page().items[1].clone();
+    let settings = Settings {
+        server: Some("http://127.0.0.1:8420".into()),
+        embedded: true,
+        hosting_embedded: false,
+        logged_in: true,
+        link_format: "custom".into(),
+        link_template: Some("![{name}]({url})".into()),
+        config_file: "config.toml".into(),
+    };
+    let settings_bare = Settings {
+        server: None,
+        embedded: false,
+        hosting_embedded: false,
+        logged_in: false,
+        link_format: "url".into(),
+        link_template: None,
+        config_file: "config.toml".into(),
+    };
+    let batch = "b1".to_string();
     json!({
+        "settings": settings,
+        "settings_bare": settings_bare,
+        "connected": Connected { settings: settings.clone(), username: "alice".into(), warning: Some("no OS keyring".into()) },
+        "connected_keyring": Connected { settings: settings_bare, username: "alice".into(), warning: None },
+        "upload_progress": [
+            UploadProgress::Started { batch: batch.clone(), index: 0, path: "/p/a.png".into(), bytes: 10 },
+            UploadProgress::Progress { batch: batch.clone(), index: 0, bytes_done: 5, bytes_total: 10 },
+            UploadProgress::Finished { batch: batch.clone(), index: 0, link: image.url.clone(), existed: false },
+            UploadProgress::Failed { batch, index: 1, path: "/p/b.png".into(), error: "not an image".into() },
+        ],
+        "upload_results": [
+            UploadResult { path: "/p/a.png".into(), image: Some(image.clone()), link: Some(image.url.clone()), existed: true, error: None },
+            UploadResult { path: "/p/b.png".into(), image: None, link: None, existed: false, error: Some(UploadFailure { code: "not_an_image".into(), message: "/p/b.png is not an image".into(), retryable: false }) },
+        ],
         "image_page": sample_page(),
         "last_page": last_page,
         "server_info": ServerInfo { server: Some("http://127.0.0.1:8420".into()), config_file: "/home/u/.config/imgcloud/config.toml".into() },
@@ -72,7 +108,13 @@ fn samples() -> Value {
             CommandError::new(ErrorCode::NotLoggedIn, "not logged in"),
             CommandError::new(ErrorCode::Unreachable, "cannot reach the server"),
             CommandError::new(ErrorCode::Unauthorized, "token rejected"),
+            CommandError::new(ErrorCode::NotFound, "no such image"),
+            CommandError::new(ErrorCode::Invalid, "bad name"),
             CommandError::new(ErrorCode::Server, "server error"),
+            CommandError::new(ErrorCode::DaemonNotRunning, "start imgcloudd"),
+            CommandError::new(ErrorCode::Daemon, "daemon error"),
+            CommandError::new(ErrorCode::Embedded, "cannot start"),
+            CommandError::new(ErrorCode::Clipboard, "no clipboard"),
             CommandError::new(ErrorCode::Config, "bad config"),
             CommandError::new(ErrorCode::Internal, "bug"),
         ],

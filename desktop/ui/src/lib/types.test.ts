@@ -3,8 +3,12 @@ import fixture from "./wire-fixture.json";
 import {
   isCommandError,
   parseImage,
+  parseConnected,
   parseImagePage,
   parseServerInfo,
+  parseSettings,
+  parseUploadProgress,
+  parseUploadResults,
   toCommandError,
   WireError,
 } from "./types";
@@ -34,6 +38,33 @@ describe("wire types match the Rust serialisation", () => {
   it("parses server info with and without a server", () => {
     expect(parseServerInfo(fixture.server_info, strict).server).toBe("http://127.0.0.1:8420");
     expect(parseServerInfo(fixture.server_info_unconfigured, strict).server).toBeNull();
+  });
+
+  it("parses settings, with and without a template", () => {
+    expect(parseSettings(fixture.settings, strict).link_template).toBe("![{name}]({url})");
+    const bare = parseSettings(fixture.settings_bare, strict);
+    expect(bare.server).toBeNull();
+    expect(bare.logged_in).toBe(false);
+  });
+
+  it("parses the connect answer with and without a warning", () => {
+    expect(parseConnected(fixture.connected, strict).warning).toBe("no OS keyring");
+    const keyring = parseConnected(fixture.connected_keyring, strict);
+    expect(keyring.warning).toBeUndefined();
+    expect(keyring.settings.link_format).toBe("url");
+  });
+
+  it("parses every kind of upload progress", () => {
+    const kinds = fixture.upload_progress.map((p) => parseUploadProgress(p, strict).kind);
+    expect(kinds).toEqual(["started", "progress", "finished", "failed"]);
+  });
+
+  it("parses upload results, finished and failed", () => {
+    const [done, failed] = parseUploadResults(fixture.upload_results, strict);
+    expect(done!.image!.filename).toBe("diagram.png");
+    expect(done!.existed).toBe(true);
+    expect(failed!.error).toEqual({ code: "not_an_image", message: "/p/b.png is not an image", retryable: false });
+    expect(failed!.image).toBeUndefined();
   });
 
   it("knows every error code the Rust side can send", () => {

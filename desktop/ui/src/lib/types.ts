@@ -35,7 +35,13 @@ export type ErrorCode =
   | "not_logged_in"
   | "unreachable"
   | "unauthorized"
+  | "not_found"
+  | "invalid"
   | "server"
+  | "daemon_not_running"
+  | "daemon"
+  | "embedded"
+  | "clipboard"
   | "config"
   | "internal";
 
@@ -51,6 +57,47 @@ export interface ServerInfo {
   config_file: string;
 }
 
+/** `settings_get` (Rust `settings::Settings`). */
+export interface Settings {
+  server: string | null;
+  embedded: boolean;
+  hosting_embedded: boolean;
+  logged_in: boolean;
+  link_format: string;
+  link_template?: string | null;
+  config_file: string;
+}
+
+/** `settings_connect` (Rust `settings::Connected`); `warning` when the token went to a file. */
+export interface Connected {
+  settings: Settings;
+  username: string;
+  warning?: string | null;
+}
+
+/** One step of one file of an upload batch (`upload-progress` event, Rust `upload::UploadProgress`). */
+export type UploadProgress =
+  | { kind: "started"; batch: string; index: number; path: string; bytes: number }
+  | { kind: "progress"; batch: string; index: number; bytes_done: number; bytes_total: number }
+  | { kind: "finished"; batch: string; index: number; link: string; existed: boolean }
+  | { kind: "failed"; batch: string; index: number; path: string; error: string };
+
+/** Why a file did not upload (Rust `upload::UploadFailure`). */
+export interface UploadFailure {
+  code: string;
+  message: string;
+  retryable: boolean;
+}
+
+/** The outcome of one file of `upload_files` / `upload_bytes` (Rust `upload::UploadResult`). */
+export interface UploadResult {
+  path: string;
+  image?: Image;
+  link?: string;
+  existed: boolean;
+  error?: UploadFailure;
+}
+
 /** A JSON value does not have the expected shape; `path` says where. */
 export class WireError extends Error {
   constructor(
@@ -62,7 +109,7 @@ export class WireError extends Error {
   }
 }
 
-type Kind = "string" | "string?" | "number" | "string[]";
+type Kind = "string" | "string?" | "number" | "boolean" | "string[]";
 type Schema<T> = { [K in keyof T]-?: Kind };
 
 const imageSchema = {
@@ -88,12 +135,41 @@ const serverInfoSchema = {
   config_file: "string",
 } as const satisfies Schema<ServerInfo>;
 
+const settingsSchema = {
+  server: "string?",
+  embedded: "boolean",
+  hosting_embedded: "boolean",
+  logged_in: "boolean",
+  link_format: "string",
+  link_template: "string?",
+  config_file: "string",
+} as const satisfies Schema<Settings>;
+
+const failureSchema = {
+  code: "string",
+  message: "string",
+  retryable: "boolean",
+} as const satisfies Schema<UploadFailure>;
+
+const progressSchemas = {
+  started: { kind: "string", batch: "string", index: "number", path: "string", bytes: "number" },
+  progress: { kind: "string", batch: "string", index: "number", bytes_done: "number", bytes_total: "number" },
+  finished: { kind: "string", batch: "string", index: "number", link: "string", existed: "boolean" },
+  failed: { kind: "string", batch: "string", index: "number", path: "string", error: "string" },
+} as const;
+
 const errorCodes: readonly ErrorCode[] = [
   "not_configured",
   "not_logged_in",
   "unreachable",
   "unauthorized",
+  "not_found",
+  "invalid",
   "server",
+  "daemon_not_running",
+  "daemon",
+  "embedded",
+  "clipboard",
   "config",
   "internal",
 ];
@@ -116,6 +192,8 @@ function checkKind(value: unknown, kind: Kind, path: string): void {
         return value === null || value === undefined || typeof value === "string";
       case "number":
         return typeof value === "number" && Number.isFinite(value);
+      case "boolean":
+        return typeof value === "boolean";
       case "string[]":
         return Array.isArray(value) && value.every((v) => typeof v === "string");
     }
@@ -192,4 +270,62 @@ export function toCommandError(value: unknown): CommandError {
   if (value instanceof Error) return { code: "internal", message: value.message };
   if (typeof value === "string") return { code: "internal", message: value };
   return { code: "internal", message: `unexpected error: ${JSON.stringify(value)}` };
+}
+
+export function parseSettings(value: unknown, options: ParseOptions = {}, path = "settings"): Settings {
+  const settings = parseObject<Settings>(value, settingsSchema, path, options);
+  settings.server ??= null;
+  return settings;
+}
+
+export function parseConnected(value: unknown, options: ParseOptions = {}): Connected {
+  const path = "connected";
+  if (!isObject(value)) throw new WireError(path, "expected an object");
+  const { settings, ...rest } = value;
+  const top = parseObject<Omit<Connected, "settings">>(
+    rest,
+    { username: "string", warning: "string?" },
+    path,
+    options,
+  );
+  return { ...top, settings: parseSettings(settings, options, `${path}.settings`) };
+}
+
+export function parseUploadProgress(value: unknown, options: ParseOptions = {}): UploadProgress {
+  const path = "upload_progress";
+  if (!isObject(value)) throw new WireError(path, "expected an object");
+  const kind = value.kind;
+  if (typeof kind !== "string" || !(kind in progressSchemas)) {
+    throw new WireError(`${path}.kind`, `unknown kind ${JSON.stringify(kind)}`);
+  }
+  const schema = progressSchemas[kind as keyof typeof progressSchemas];
+  return parseObject<UploadProgress>(value, schema as never, path, options);
+}
+
+export function parseUploadResult(value: unknown, options: ParseOptions = {}, path = "upload_result"): UploadResult {
+  if (!isObject(value)) throw new WireError(path, "expected an object");
+  const { image, error, ...rest } = value;
+  const result = parseObject<Omit<UploadResult, "image" | "error">>(
+    rest,
+    { path: "string", link: "string?", existed: "boolean" },
+    path,
+    options,
+  ) as UploadResult;
+  if (image !== undefined && image !== null) result.image = parseImage(image, options, `${path}.image`);
+  if (error !== undefined && error !== null) {
+    result.error = parseObject<UploadFailure>(error, failureSchema, `${path}.error`, options);
+  }
+  if (!result.image && !result.error) throw new WireError(path, "neither an image nor an error");
+  return result;
+}
+
+export function parseUploadResults(value: unknown, options: ParseOptions = {}): UploadResult[] {
+  if (!Array.isArray(value)) throw new WireError("upload_results", "expected an array");
+  return value.map((v, i) => parseUploadResult(v, options, `upload_results[${i}]`));
+}
+
+/** An array of strings (links). */
+export function parseStrings(value: unknown, path = "links"): string[] {
+  checkKind(value, "string[]", path);
+  return value as string[];
 }

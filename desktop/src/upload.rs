@@ -248,7 +248,14 @@ pub async fn upload_bytes<R: Runtime>(
             ),
         ));
     }
-    let name = safe_filename(header("x-filename").as_deref().unwrap_or(""));
+    let raw_name = header("x-filename").unwrap_or_default();
+    // Header values are ASCII: the UI sends non-ASCII names percent-encoded.
+    let name = if header("x-filename-encoding").as_deref() == Some("uri") {
+        percent_decode(&raw_name)
+    } else {
+        raw_name
+    };
+    let name = safe_filename(&name);
     let batch = header("x-batch").unwrap_or_default();
     let format = link_format(
         &connection,
@@ -276,6 +283,27 @@ pub async fn upload_bytes<R: Runtime>(
     results
 }
 
+/// Decodes `%XX` escapes (as `encodeURIComponent` writes them); invalid UTF-8 is replaced.
+pub fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// The last path component of `name` with control characters and separators removed; a
 /// generic name when nothing usable is left.
 pub fn safe_filename(name: &str) -> String {
@@ -295,7 +323,7 @@ pub fn safe_filename(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::safe_filename;
+    use super::{percent_decode, safe_filename};
 
     #[test]
     fn safe_filename_keeps_the_last_component_only() {
@@ -305,5 +333,12 @@ mod tests {
         assert_eq!(safe_filename(".."), "pasted-image");
         assert_eq!(safe_filename("  "), "pasted-image");
         assert_eq!(safe_filename("Screenshot 1.png"), "Screenshot 1.png");
+    }
+
+    #[test]
+    fn percent_decode_reads_what_encode_uri_component_writes() {
+        assert_eq!(percent_decode("caf%C3%A9%20%E2%82%AC.png"), "café €.png");
+        assert_eq!(percent_decode("100%.png"), "100%.png");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
     }
 }

@@ -87,6 +87,7 @@ stop() {
 driver_pid=""
 e2e_server_pid=""
 cleanup() {
+  stop "${cloud_pid:-}"
   stop "$app_pid"
   stop "$driver_pid"
   stop "$e2e_server_pid"

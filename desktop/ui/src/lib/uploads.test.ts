@@ -37,8 +37,8 @@ describe("uploads", () => {
       expect(fraction(uploads.get().items[0]!)).toBe(0.25);
       return originalUpload(b, paths);
     };
-    const links = await uploads.addPaths(["/p/a.png"]);
-    expect(links).toEqual(["LINK-A"]);
+    const done = await uploads.addPaths(["/p/a.png"]);
+    expect(done).toEqual({ links: ["LINK-A"], images: [image] });
     const [item] = uploads.get().items;
     expect(item).toMatchObject({ key: `${batch}:0`, name: "a.png", status: "done", link: "LINK-A" });
     expect(fraction(item!)).toBe(1);
@@ -59,11 +59,11 @@ describe("uploads", () => {
           : [{ path: "/d/bad.png", image, link: "L2", existed: false }],
     );
     const uploads = createUploads(api);
-    expect(await uploads.addPaths(["/d/ok.png", "/d/bad.png"])).toEqual(["L1"]);
+    expect((await uploads.addPaths(["/d/ok.png", "/d/bad.png"])).links).toEqual(["L1"]);
     const failed = uploads.get().items.find((i) => i.status === "failed")!;
     expect(failed).toMatchObject({ name: "bad.png", error: "cannot reach", retryable: true });
     fail = false;
-    expect(await uploads.retry(failed.key)).toEqual(["L2"]);
+    expect((await uploads.retry(failed.key)).links).toEqual(["L2"]);
     expect(calls[calls.length - 1]).toEqual(["/d/bad.png"]);
     expect(uploads.get().items.every((i) => i.status === "done")).toBe(true);
   });
@@ -71,7 +71,7 @@ describe("uploads", () => {
   it("marks the batch failed when the command itself fails", async () => {
     const { api } = fakeApi(() => new Error("no server configured"));
     const uploads = createUploads(api);
-    expect(await uploads.addPaths(["/a.png"])).toEqual([]);
+    expect(await uploads.addPaths(["/a.png"])).toEqual({ links: [], images: [] });
     expect(uploads.get().error).toBe("no server configured");
     expect(uploads.get().items[0]).toMatchObject({ status: "failed", retryable: true });
   });
@@ -86,7 +86,7 @@ describe("uploads", () => {
     const uploads = createUploads(api);
     await uploads.addBytes("p.png", new Uint8Array([1, 2, 3]));
     const key = uploads.get().items[0]!.key;
-    expect(await uploads.retry(key)).toEqual(["LP"]);
+    expect((await uploads.retry(key)).links).toEqual(["LP"]);
     expect(calls).toEqual([["p.png"], ["p.png"]]);
   });
 

@@ -2,7 +2,13 @@
 // answer; failures keep what is needed to retry. Independent of Tauri (the API is injected).
 
 import { writable, type Readable } from "svelte/store";
-import { toCommandError, type UploadProgress, type UploadResult } from "./types";
+import { toCommandError, type Image, type UploadProgress, type UploadResult } from "./types";
+
+/** What a finished batch gave: the links (chosen format) and the images, in input order. */
+export interface Uploaded {
+  links: string[];
+  images: Image[];
+}
 
 /** What the store needs from the backend. */
 export interface UploadsApi {
@@ -34,13 +40,13 @@ export interface UploadsState {
 }
 
 export interface Uploads extends Readable<UploadsState> {
-  /** Uploads dropped or picked paths (files and folders); resolves with the finished links. */
-  addPaths(paths: string[]): Promise<string[]>;
+  /** Uploads dropped or picked paths (files and folders); resolves with what finished. */
+  addPaths(paths: string[]): Promise<Uploaded>;
   /** Uploads pasted or picked bytes under `name`. */
-  addBytes(name: string, bytes: Uint8Array): Promise<string[]>;
+  addBytes(name: string, bytes: Uint8Array): Promise<Uploaded>;
   /** Applies an `upload-progress` event. */
   progress(event: UploadProgress): void;
-  retry(key: string): Promise<string[]>;
+  retry(key: string): Promise<Uploaded>;
   /** Removes finished entries (failed ones stay until retried or dismissed). */
   clearDone(): void;
   dismiss(key: string): void;
@@ -103,9 +109,10 @@ export function createUploads(api: UploadsApi): Uploads {
     return { key, name, status: "uploading", bytesDone: 0, bytesTotal: 0, source };
   }
 
-  function finish(batch: string, results: UploadResult[]): string[] {
+  function finish(batch: string, results: UploadResult[]): Uploaded {
     const sourceOf = sources.get(batch)!;
     const links: string[] = [];
+    const images: Image[] = [];
     results.forEach((r, index) => {
       const key = `${batch}:${index}`;
       const source = sourceOf(index, r.path);
@@ -115,14 +122,15 @@ export function createUploads(api: UploadsApi): Uploads {
           return { ...base, status: "failed", error: r.error.message, retryable: r.error.retryable, source };
         }
         if (r.link) links.push(r.link);
+        if (r.image) images.push(r.image);
         return { ...base, status: "done", link: r.link, existed: r.existed, bytesDone: base.bytesTotal, source };
       });
     });
     sources.delete(batch);
-    return links;
+    return { links, images };
   }
 
-  async function run(batch: string, start: () => Promise<UploadResult[]>, pending: UploadItem[]): Promise<string[]> {
+  async function run(batch: string, start: () => Promise<UploadResult[]>, pending: UploadItem[]): Promise<Uploaded> {
     store.update((s) => ({ ...s, error: null, items: [...s.items, ...pending] }));
     try {
       return finish(batch, await start());
@@ -137,11 +145,11 @@ export function createUploads(api: UploadsApi): Uploads {
             : it,
         ),
       }));
-      return [];
+      return { links: [], images: [] };
     }
   }
 
-  function addPaths(paths: string[]): Promise<string[]> {
+  function addPaths(paths: string[]): Promise<Uploaded> {
     const batch = newBatchId();
     // A folder expands to many files: entries appear with their `started` events. A single
     // file is listed at once.
@@ -151,7 +159,7 @@ export function createUploads(api: UploadsApi): Uploads {
     return run(batch, () => api.uploadFiles(batch, paths), pending);
   }
 
-  function addBytes(name: string, bytes: Uint8Array): Promise<string[]> {
+  function addBytes(name: string, bytes: Uint8Array): Promise<Uploaded> {
     const batch = newBatchId();
     const source: UploadSource = { kind: "bytes", name, bytes };
     sources.set(batch, () => source);
@@ -202,7 +210,7 @@ export function createUploads(api: UploadsApi): Uploads {
     },
     retry(key) {
       const item = state.items.find((it) => it.key === key);
-      if (!item || item.status !== "failed") return Promise.resolve([]);
+      if (!item || item.status !== "failed") return Promise.resolve({ links: [], images: [] });
       store.update((s) => ({ ...s, items: s.items.filter((it) => it.key !== key) }));
       return item.source.kind === "path"
         ? addPaths([item.source.path])

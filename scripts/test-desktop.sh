@@ -8,7 +8,8 @@
 #      area of a screenshot);
 #   3. end to end through tauri-driver + WebKitWebDriver (desktop/e2e/e2e.mjs): a fresh user
 #      with an embedded cloud uploads images through the UI, sees the thumbnails, copies a link
-#      (read back from the X clipboard with xclip), deletes and restores it; screenshots of the
+#      (read back from the X clipboard with xclip), deletes and restores it, pastes an image
+#      from the X clipboard with Ctrl+V; screenshots of the
 #      gallery and the detail panel go to target/desktop-e2e/ (or DESKTOP_SCREENSHOTS).
 #
 #   scripts/test-desktop.sh
@@ -280,6 +281,7 @@ for i in "${!gradients[@]}"; do
     "$work/e2e-images/photo-$((i + 1)).png"
   e2e_images+=("$work/e2e-images/photo-$((i + 1)).png")
 done
+/usr/bin/convert -size 640x480 "gradient:#00c6ff-#0072ff" "$work/e2e-images/pasted.png"
 driver_port=$(free_port)
 native_port=$(free_port)
 env -u IMGCLOUD_SERVER -u IMGCLOUD_TOKEN "${e2e_env[@]}" NO_COLOR=1 \
@@ -293,7 +295,7 @@ done
 shots=${DESKTOP_SCREENSHOTS:-$root/target/desktop-e2e}
 app_log="$work/driver.log"
 node desktop/e2e/e2e.mjs --driver "http://127.0.0.1:$driver_port" --app "$bin" \
-  --images "$(IFS=,; echo "${e2e_images[*]}")" --shots "$shots" \
+  --images "$(IFS=,; echo "${e2e_images[*]}")" --paste "$work/e2e-images/pasted.png" --shots "$shots" \
   || fail "the end-to-end test failed (screenshots so far in $shots)"
 echo "end to end: passed in $(since "$t0"); screenshots in $shots" >&2
 log "desktop tests passed"

@@ -1,13 +1,13 @@
 // End-to-end test of the real desktop app through tauri-driver + WebKitWebDriver.
 //
 //   node desktop/e2e/e2e.mjs --driver http://127.0.0.1:4444 --app /path/to/imgcloud-desktop \
-//     --images a.png,b.png,c.png --shots docs/images
+//     --images a.png,b.png,c.png [--paste d.png] [--shots docs/images]
 //
 // Run by scripts/test-desktop.sh, which starts Xvfb, an embedded cloud and tauri-driver (with
 // the user's IMGCLOUD_*_DIR pointing at that cloud) first. Steps: upload images through the
 // UI's file picker, see their thumbnails in the grid, copy a link (the clipboard is read back
-// with xclip on the same display), delete and restore through the trash, and save screenshots
-// of the gallery and of the detail panel.
+// with xclip on the same display), delete and restore through the trash, paste an image put on
+// the X clipboard (Ctrl+V), and save screenshots of the gallery and of the detail panel.
 
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
@@ -112,6 +112,26 @@ async function main() {
     await click("[data-testid=nav-library]");
     await until("the tile back in the library", async () => (await tileIds()).includes(first));
     log("deleted and restored through the trash");
+
+    // 4. Paste: an image on the X clipboard, Ctrl+V in the gallery, a new tile and its link.
+    if (args.paste) {
+      execFileSync("xclip", ["-selection", "clipboard", "-t", "image/png", "-i", args.paste], {
+        stdio: ["ignore", "ignore", "ignore"],
+        timeout: 5000,
+      });
+      const before = await tileIds();
+      const [grid] = await find("[data-testid=grid]");
+      await wd.request("POST", wd.s(`/element/${grid}/value`), { text: "\uE009v\uE000" });
+      const pasted = await until("a pasted image in the grid", async () => {
+        const now = await tileIds();
+        return now.length === before.length + 1 ? now.find((id) => !before.includes(id)) : null;
+      });
+      const pastedLink = await until("the pasted image's link on the clipboard", () => {
+        const text = clipboard().trim();
+        return text.includes(`/i/${pasted}/`) ? text : null;
+      });
+      log(`pasted an image: ${pastedLink}`);
+    }
   } finally {
     await wd.close().catch((e) => log(`closing the session: ${e.message}`));
   }

@@ -4,15 +4,15 @@
 //! - [`library`] (the gallery's data source): `list_images(cursor, query, trash)`, `server_info`;
 //! - [`images`]: `get_image`, `rename_image`, `set_tags`, `trash_images`, `restore_images`,
 //!   `image_links`, `format_image_link`;
-//! - [`upload`]: `upload_files(batch, paths)`, `upload_bytes` (raw body), with per-file
-//!   `upload-progress` events;
+//! - [`upload`]: `upload_files(batch, paths)`, `upload_bytes` (raw body),
+//!   `upload_clipboard_image`, with per-file `upload-progress` events;
 //! - [`sync`]: `sync_status`, `sync_queue`, `sync_pause`, `sync_resume`, `watch_add`,
 //!   `watch_remove`, `sync_subscribe` (the daemon's events as `sync-event`);
 //! - [`settings`]: `settings_get`, `settings_connect`, `settings_use_embedded`,
 //!   `settings_set_link_format`;
 //! - [`clipboard`]: `copy_text` (the link on the system clipboard).
 //!
-//! [`connection`] holds what they share: the settings' sources and the API client.
+//! [`tray`] adds the tray menu in [`run`]. [`connection`] holds what they share: the settings' sources and the API client.
 //!
 //! Every command fails with [`error::CommandError`] (`{code, message}`), never a bare string.
 
@@ -23,6 +23,7 @@ pub mod images;
 pub mod library;
 pub mod settings;
 pub mod sync;
+pub mod tray;
 pub mod upload;
 
 #[cfg(test)]
@@ -57,6 +58,7 @@ pub fn app<R: Runtime>(builder: Builder<R>, connection: Connection) -> Builder<R
             images::format_image_link,
             upload::upload_files,
             upload::upload_bytes,
+            upload::upload_clipboard_image,
             sync::sync_status,
             sync::sync_queue,
             sync::sync_pause,
@@ -83,7 +85,14 @@ pub fn run() {
         }
     };
     tracing::info!(config = %dirs.config_file().display(), "starting imgcloud desktop");
-    if let Err(e) = app(Builder::default(), Connection::new(dirs)).run(tauri::generate_context!()) {
+    let builder = app(Builder::default(), Connection::new(dirs)).setup(|app| {
+        // A desktop without a tray (no StatusNotifier host) still gets the window.
+        if let Err(e) = tray::install(app.handle()) {
+            tracing::warn!("no tray icon: {e}");
+        }
+        Ok(())
+    });
+    if let Err(e) = builder.run(tauri::generate_context!()) {
         eprintln!("imgcloud-desktop: cannot start the app: {e}");
         std::process::exit(1);
     }

@@ -10,8 +10,9 @@ use imgcloud_core::links::{LinkFormat, format_link};
 use imgcloud_core::upload::{UploadEvent, UploadOptions, upload_paths};
 use serde::{Deserialize, Serialize};
 use tauri::ipc::{InvokeBody, Request};
-use tauri::{AppHandle, Emitter, Runtime, State};
+use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 
+use crate::clipboard::Clipboard;
 use crate::connection::Connection;
 use crate::error::{CommandError, ErrorCode};
 use crate::images::link_format;
@@ -262,6 +263,18 @@ pub async fn upload_bytes<R: Runtime>(
         header("x-link-format").as_deref(),
         header("x-link-template").as_deref(),
     )?;
+    upload_named_bytes(&app, &connection, &batch, name, bytes, &format).await
+}
+
+/// Writes `bytes` as `name` in a private temp dir and uploads that file.
+async fn upload_named_bytes<R: Runtime>(
+    app: &AppHandle<R>,
+    connection: &Connection,
+    batch: &str,
+    name: String,
+    bytes: &[u8],
+    format: &LinkFormat,
+) -> Result<Vec<UploadResult>, CommandError> {
     let dir = tempfile::Builder::new()
         .prefix("imgcloud-paste-")
         .tempdir()
@@ -278,9 +291,44 @@ pub async fn upload_bytes<R: Runtime>(
             format!("cannot write the pasted image to {}: {e}", path.display()),
         )
     })?;
-    let results = upload(&app, &connection, &batch, vec![path], &format, Some(name)).await;
+    let results = upload(app, connection, batch, vec![path], format, Some(name)).await;
     drop(dir);
     results
+}
+
+/// Uploads the image on the system clipboard (the tray's and the global shortcut's action);
+/// on success its link (configured format) replaces it on the clipboard. Answers the result.
+pub async fn upload_clipboard<R: Runtime>(
+    app: &AppHandle<R>,
+) -> Result<UploadResult, CommandError> {
+    let connection = app.state::<Connection>();
+    let clipboard = app.state::<Clipboard>();
+    let png = clipboard.image_png()?;
+    let format = connection.link_format()?;
+    let name = format!("clipboard-{}.png", unix_time());
+    let mut results =
+        upload_named_bytes(app, &connection, "clipboard", name, &png, &format).await?;
+    let result = results.pop().ok_or_else(|| {
+        CommandError::new(ErrorCode::Internal, "the upload pipeline answered nothing")
+    })?;
+    if let Some(link) = &result.link {
+        clipboard.set_text(link)?;
+    }
+    Ok(result)
+}
+
+fn unix_time() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Uploads the image on the system clipboard; its link then replaces it there.
+#[tauri::command]
+pub async fn upload_clipboard_image<R: Runtime>(
+    app: AppHandle<R>,
+) -> Result<UploadResult, CommandError> {
+    upload_clipboard(&app).await
 }
 
 /// Decodes `%XX` escapes (as `encodeURIComponent` writes them); invalid UTF-8 is replaced.

@@ -72,6 +72,9 @@ export const tauriUploads: UploadsApi = {
     }),
 };
 
+/** Uploads the image on the system clipboard (when the webview's paste event carries none). */
+export const uploadClipboardImage = () => call("upload_clipboard_image", {}, (v) => parseUploadResults([v])[0]!);
+
 export const settingsGet = () => call("settings_get", {}, (v) => parseSettings(v));
 export const settingsConnect = (server: string, username: string, password: string): Promise<Connected> =>
   call("settings_connect", { server, username, password }, (v) => parseConnected(v));

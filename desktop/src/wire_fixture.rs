@@ -9,6 +9,9 @@
 use std::path::PathBuf;
 
 use imgcloud_core::api::{Image, ImagePage};
+use imgcloud_core::daemon_api::{
+    FileError, FileState, InFlight, QueueCounts, QueueEntry, Status, WatchedFolder,
+};
 use serde_json::{Value, json};
 use time::macros::datetime;
 
@@ -84,7 +87,83 @@ fn samples() -> Value {
         config_file: "config.toml".into(),
     };
     let batch = "b1".to_string();
+    let folder = WatchedFolder {
+        path: "/home/u/Pictures/Screenshots".into(),
+        recursive: true,
+        album: Some("screens".into()),
+        include: vec!["*.png".into()],
+        exclude: vec!["tmp/".into()],
+    };
+    let status = Status {
+        version: "0.1.0".into(),
+        pid: 4242,
+        server: "http://127.0.0.1:8420".into(),
+        embedded: true,
+        online: true,
+        paused: false,
+        folders: vec![folder.clone(), WatchedFolder::new("/home/u/Photos")],
+        counts: QueueCounts {
+            discovered: 1,
+            hashed: 2,
+            uploading: 3,
+            uploaded: 4,
+            backed_up: 5,
+            failed: 6,
+            retrying: 7,
+        },
+        in_flight: vec![InFlight {
+            path: "/home/u/Photos/a.jpg".into(),
+            bytes_done: 10,
+            bytes_total: 20,
+        }],
+        recent_errors: vec![FileError {
+            path: "/home/u/Photos/b.jpg".into(),
+            code: "offline".into(),
+            message: "cannot reach the server".into(),
+            attempts: 2,
+            permanent: false,
+            next_attempt_at: Some(datetime!(2026-01-05 00:00:00 UTC)),
+            at: datetime!(2026-01-04 23:59:00 UTC),
+        }],
+        watch_warning: Some("inotify limit reached".into()),
+        last_scan_at: Some(datetime!(2026-01-04 23:00:00 UTC)),
+        backup_dir: Some("/home/u/.local/share/imgcloud/backup".into()),
+    };
+    let status_bare = Status {
+        folders: vec![],
+        in_flight: vec![],
+        recent_errors: vec![],
+        watch_warning: None,
+        last_scan_at: None,
+        backup_dir: None,
+        ..status.clone()
+    };
+    let queue = vec![
+        QueueEntry {
+            path: "/home/u/Photos/a.jpg".into(),
+            state: FileState::Uploading,
+            size: 20,
+            attempts: 1,
+            last_error: Some("timeout".into()),
+            next_attempt_at: Some(datetime!(2026-01-05 00:00:00 UTC)),
+            image_id: None,
+            url: None,
+        },
+        QueueEntry {
+            path: "/home/u/Photos/c.jpg".into(),
+            state: FileState::BackedUp,
+            size: 30,
+            attempts: 0,
+            last_error: None,
+            next_attempt_at: None,
+            image_id: Some("a1B2c3D4e5F6g7H8".into()),
+            url: Some("http://127.0.0.1:8421/imgcloud/i/a1B2c3D4e5F6g7H8/c.jpg".into()),
+        },
+    ];
     json!({
+        "sync_status": status,
+        "sync_status_bare": status_bare,
+        "sync_queue": queue,
         "settings": settings,
         "settings_bare": settings_bare,
         "connected": Connected { settings: settings.clone(), username: "alice".into(), warning: Some("no OS keyring".into()) },

@@ -12,6 +12,9 @@ import {
   parseSettings,
   parseStrings,
   parseUploadResults,
+  parseQueue,
+  parseSyncStatus,
+  parseWatchedFolders,
   toCommandError,
   type Connected,
   type Image,
@@ -82,12 +85,10 @@ export const settingsUseEmbedded = (): Promise<Settings> => call("settings_use_e
 export const settingsSetLinkFormat = (format: string, template: string | null) =>
   call("settings_set_link_format", { format, template }, nothing);
 
-// The sync daemon's answers are shown as they come (typed loosely; see `sync.ts`).
-const any = (v: unknown) => v as never;
-export const syncStatus = () => call("sync_status", {}, any);
-export const syncQueue = (limit = 200) => call("sync_queue", { limit }, any);
-export const syncPause = () => call("sync_pause", {}, any);
-export const syncResume = () => call("sync_resume", {}, any);
-export const watchAdd = (path: string) => call("watch_add", { path }, any);
-export const watchRemove = (path: string) => call("watch_remove", { path }, any);
+export const syncStatus = () => call("sync_status", {}, (v) => parseSyncStatus(v));
+export const syncQueue = (limit = 200) => call("sync_queue", { limit }, (v) => parseQueue(v));
+export const syncPause = () => call("sync_pause", {}, (v) => parseSyncStatus(v));
+export const syncResume = () => call("sync_resume", {}, (v) => parseSyncStatus(v));
+export const watchAdd = (path: string) => call("watch_add", { path }, (v) => parseWatchedFolders(v));
+export const watchRemove = (path: string) => call("watch_remove", { path }, (v) => parseWatchedFolders(v));
 export const syncSubscribe = () => call("sync_subscribe", {}, (v) => v === true);

@@ -9,6 +9,8 @@ import {
   parseSettings,
   parseUploadProgress,
   parseUploadResults,
+  parseQueue,
+  parseSyncStatus,
   toCommandError,
   WireError,
 } from "./types";
@@ -65,6 +67,24 @@ describe("wire types match the Rust serialisation", () => {
     expect(done!.existed).toBe(true);
     expect(failed!.error).toEqual({ code: "not_an_image", message: "/p/b.png is not an image", retryable: false });
     expect(failed!.image).toBeUndefined();
+  });
+
+  it("parses the sync daemon's status, full and bare", () => {
+    const status = parseSyncStatus(fixture.sync_status, strict);
+    expect(status.folders.map((f) => f.path)).toEqual(["/home/u/Pictures/Screenshots", "/home/u/Photos"]);
+    expect(status.folders[0]!.include).toEqual(["*.png"]);
+    expect(status.folders[1]!.album).toBeUndefined();
+    expect(status.counts.retrying).toBe(7);
+    expect(status.recent_errors[0]!.permanent).toBe(false);
+    const bare = parseSyncStatus(fixture.sync_status_bare, strict);
+    expect(bare.last_scan_at).toBeNull();
+    expect(bare.folders).toEqual([]);
+  });
+
+  it("parses the sync queue", () => {
+    const queue = parseQueue(fixture.sync_queue, strict);
+    expect(queue.map((q) => q.state)).toEqual(["uploading", "backed_up"]);
+    expect(queue[1]!.image_id).toBe("a1B2c3D4e5F6g7H8");
   });
 
   it("knows every error code the Rust side can send", () => {

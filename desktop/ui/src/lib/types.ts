@@ -98,6 +98,71 @@ export interface UploadResult {
   error?: UploadFailure;
 }
 
+/** A folder the sync daemon watches (`imgcloud_core::daemon_api::WatchedFolder`). */
+export interface WatchedFolder {
+  path: string;
+  recursive: boolean;
+  album?: string | null;
+  include?: string[];
+  exclude?: string[];
+}
+
+/** Files per state of the daemon's queue. */
+export interface QueueCounts {
+  discovered: number;
+  hashed: number;
+  uploading: number;
+  uploaded: number;
+  backed_up: number;
+  failed: number;
+  retrying: number;
+}
+
+export interface InFlight {
+  path: string;
+  bytes_done: number;
+  bytes_total: number;
+}
+
+export interface FileError {
+  path: string;
+  code: string;
+  message: string;
+  attempts: number;
+  permanent: boolean;
+  next_attempt_at: string | null;
+  at: string;
+}
+
+/** `sync_status` (`imgcloud_core::daemon_api::Status`). */
+export interface SyncStatus {
+  version: string;
+  pid: number;
+  server: string;
+  embedded: boolean;
+  online: boolean;
+  paused: boolean;
+  folders: WatchedFolder[];
+  counts: QueueCounts;
+  in_flight: InFlight[];
+  recent_errors: FileError[];
+  watch_warning: string | null;
+  last_scan_at: string | null;
+  backup_dir: string | null;
+}
+
+/** One row of `sync_queue` (`imgcloud_core::daemon_api::QueueEntry`). */
+export interface QueueEntry {
+  path: string;
+  state: string;
+  size: number;
+  attempts: number;
+  last_error: string | null;
+  next_attempt_at: string | null;
+  image_id: string | null;
+  url: string | null;
+}
+
 /** A JSON value does not have the expected shape; `path` says where. */
 export class WireError extends Error {
   constructor(
@@ -109,7 +174,7 @@ export class WireError extends Error {
   }
 }
 
-type Kind = "string" | "string?" | "number" | "boolean" | "string[]";
+type Kind = "string" | "string?" | "number" | "boolean" | "string[]" | "string[]?";
 type Schema<T> = { [K in keyof T]-?: Kind };
 
 const imageSchema = {
@@ -158,6 +223,47 @@ const progressSchemas = {
   failed: { kind: "string", batch: "string", index: "number", path: "string", error: "string" },
 } as const;
 
+const folderSchema = {
+  path: "string",
+  recursive: "boolean",
+  album: "string?",
+  include: "string[]?",
+  exclude: "string[]?",
+} as const satisfies Schema<WatchedFolder>;
+
+const countsSchema = {
+  discovered: "number",
+  hashed: "number",
+  uploading: "number",
+  uploaded: "number",
+  backed_up: "number",
+  failed: "number",
+  retrying: "number",
+} as const satisfies Schema<QueueCounts>;
+
+const inFlightSchema = { path: "string", bytes_done: "number", bytes_total: "number" } as const satisfies Schema<InFlight>;
+
+const fileErrorSchema = {
+  path: "string",
+  code: "string",
+  message: "string",
+  attempts: "number",
+  permanent: "boolean",
+  next_attempt_at: "string?",
+  at: "string",
+} as const satisfies Schema<FileError>;
+
+const queueEntrySchema = {
+  path: "string",
+  state: "string",
+  size: "number",
+  attempts: "number",
+  last_error: "string?",
+  next_attempt_at: "string?",
+  image_id: "string?",
+  url: "string?",
+} as const satisfies Schema<QueueEntry>;
+
 const errorCodes: readonly ErrorCode[] = [
   "not_configured",
   "not_logged_in",
@@ -196,6 +302,8 @@ function checkKind(value: unknown, kind: Kind, path: string): void {
         return typeof value === "boolean";
       case "string[]":
         return Array.isArray(value) && value.every((v) => typeof v === "string");
+      case "string[]?":
+        return value === undefined || (Array.isArray(value) && value.every((v) => typeof v === "string"));
     }
   })();
   if (!ok) throw new WireError(path, `expected ${kind}, got ${JSON.stringify(value)}`);
@@ -204,7 +312,9 @@ function checkKind(value: unknown, kind: Kind, path: string): void {
 function parseObject<T>(value: unknown, schema: Schema<T>, path: string, options: ParseOptions): T {
   if (!isObject(value)) throw new WireError(path, "expected an object");
   for (const [key, kind] of Object.entries(schema) as [string, Kind][]) {
-    if (!(key in value) && kind !== "string?") throw new WireError(`${path}.${key}`, "missing");
+    if (!(key in value) && kind !== "string?" && kind !== "string[]?") {
+      throw new WireError(`${path}.${key}`, "missing");
+    }
     checkKind(value[key], kind, `${path}.${key}`);
   }
   if (options.strict) {
@@ -328,4 +438,51 @@ export function parseUploadResults(value: unknown, options: ParseOptions = {}): 
 export function parseStrings(value: unknown, path = "links"): string[] {
   checkKind(value, "string[]", path);
   return value as string[];
+}
+
+function parseList<T>(value: unknown, path: string, item: (v: unknown, path: string) => T): T[] {
+  if (!Array.isArray(value)) throw new WireError(path, "expected an array");
+  return value.map((v, i) => item(v, `${path}[${i}]`));
+}
+
+export function parseWatchedFolders(value: unknown, options: ParseOptions = {}, path = "folders"): WatchedFolder[] {
+  return parseList(value, path, (v, p) => parseObject<WatchedFolder>(v, folderSchema, p, options));
+}
+
+export function parseSyncStatus(value: unknown, options: ParseOptions = {}): SyncStatus {
+  const path = "sync_status";
+  if (!isObject(value)) throw new WireError(path, "expected an object");
+  const { folders, counts, in_flight, recent_errors, ...rest } = value;
+  const top = parseObject<Omit<SyncStatus, "folders" | "counts" | "in_flight" | "recent_errors">>(
+    rest,
+    {
+      version: "string",
+      pid: "number",
+      server: "string",
+      embedded: "boolean",
+      online: "boolean",
+      paused: "boolean",
+      watch_warning: "string?",
+      last_scan_at: "string?",
+      backup_dir: "string?",
+    },
+    path,
+    options,
+  );
+  return {
+    ...top,
+    watch_warning: top.watch_warning ?? null,
+    last_scan_at: top.last_scan_at ?? null,
+    backup_dir: top.backup_dir ?? null,
+    folders: parseWatchedFolders(folders, options, `${path}.folders`),
+    counts: parseObject<QueueCounts>(counts, countsSchema, `${path}.counts`, options),
+    in_flight: parseList(in_flight, `${path}.in_flight`, (v, p) => parseObject<InFlight>(v, inFlightSchema, p, options)),
+    recent_errors: parseList(recent_errors, `${path}.recent_errors`, (v, p) =>
+      parseObject<FileError>(v, fileErrorSchema, p, options),
+    ),
+  };
+}
+
+export function parseQueue(value: unknown, options: ParseOptions = {}): QueueEntry[] {
+  return parseList(value, "sync_queue", (v, p) => parseObject<QueueEntry>(v, queueEntrySchema, p, options));
 }

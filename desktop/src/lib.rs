@@ -10,7 +10,8 @@
 //!   `watch_remove`, `sync_subscribe` (the daemon's events as `sync-event`);
 //! - [`settings`]: `settings_get`, `settings_connect`, `settings_use_embedded`,
 //!   `settings_set_link_format`;
-//! - [`clipboard`]: `copy_text` (the link on the system clipboard).
+//! - [`clipboard`]: `copy_text` (the link on the system clipboard);
+//! - [`notifications`]: `notify` (a native notification through `notify-send`).
 //!
 //! [`tray`] adds the tray menu in [`run`]. [`connection`] holds what they share: the settings' sources and the API client.
 //!
@@ -21,6 +22,7 @@ pub mod connection;
 pub mod error;
 pub mod images;
 pub mod library;
+pub mod notifications;
 pub mod settings;
 pub mod sync;
 pub mod tray;
@@ -71,6 +73,7 @@ pub fn app<R: Runtime>(builder: Builder<R>, connection: Connection) -> Builder<R
             settings::settings_use_embedded,
             settings::settings_set_link_format,
             clipboard::copy_text,
+            notifications::notify,
         ])
 }
 

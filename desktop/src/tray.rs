@@ -90,7 +90,10 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
     }
 }
 
+/// Tells the window (an in-window notice) and the desktop (a native notification): the tray's
+/// actions usually happen while the window is hidden.
 fn notify<R: Runtime>(app: &AppHandle<R>, text: String) {
     tracing::info!("{text}");
+    crate::notifications::show("imgcloud", &text);
     let _ = app.emit(NOTICE_EVENT, text);
 }

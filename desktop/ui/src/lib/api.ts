@@ -66,6 +66,8 @@ export const formatLink = (image: Image, format?: string, template?: string) =>
   call("format_image_link", { image, format: format ?? null, template: template ?? null }, (v) => parseStrings([v])[0]!);
 
 export const copyText = (text: string) => call("copy_text", { text }, nothing);
+/** A native notification (best effort: `false` when the desktop has none). */
+export const notify = (summary: string, body: string) => call("notify", { summary, body }, (v) => v === true);
 
 export const tauriUploads: UploadsApi = {
   uploadFiles: (batch, paths) => call("upload_files", { batch, paths }, (v) => parseUploadResults(v)),

@@ -13,7 +13,8 @@
 //! - [`clipboard`]: `copy_text` (the link on the system clipboard);
 //! - [`notifications`]: `notify` (a native notification through `notify-send`).
 //!
-//! [`tray`] adds the tray menu in [`run`]. [`connection`] holds what they share: the settings' sources and the API client.
+//! [`tray`] adds the tray menu and [`shortcut`] the global "upload clipboard image" shortcut
+//! in [`run`]. [`connection`] holds what they share: the settings' sources and the API client.
 //!
 //! Every command fails with [`error::CommandError`] (`{code, message}`), never a bare string.
 
@@ -24,6 +25,7 @@ pub mod images;
 pub mod library;
 pub mod notifications;
 pub mod settings;
+pub mod shortcut;
 pub mod sync;
 pub mod tray;
 pub mod upload;
@@ -92,6 +94,9 @@ pub fn run() {
         // A desktop without a tray (no StatusNotifier host) still gets the window.
         if let Err(e) = tray::install(app.handle()) {
             tracing::warn!("no tray icon: {e}");
+        }
+        if let Err(e) = shortcut::install(app.handle()) {
+            tracing::warn!("no global shortcut: {e}");
         }
         Ok(())
     });

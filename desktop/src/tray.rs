@@ -41,23 +41,7 @@ pub fn install<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
 
 fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
     match id {
-        "upload-clipboard" => {
-            let app = app.clone();
-            tauri::async_runtime::spawn(async move {
-                let text = match upload_clipboard(&app).await {
-                    Ok(result) => match (&result.link, &result.error) {
-                        (Some(_), _) => {
-                            let _ = app.emit(LIBRARY_CHANGED_EVENT, ());
-                            "Uploaded the clipboard image: link copied".to_string()
-                        }
-                        (None, Some(e)) => format!("Clipboard upload failed: {}", e.message),
-                        (None, None) => "Clipboard upload gave no link".to_string(),
-                    },
-                    Err(e) => format!("Clipboard upload failed: {}", e.message),
-                };
-                notify(&app, text);
-            });
-        }
+        "upload-clipboard" => upload_clipboard_and_notify(app),
         "pause" | "resume" => {
             let app = app.clone();
             let pause = id == "pause";
@@ -92,6 +76,25 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
 
 /// Tells the window (an in-window notice) and the desktop (a native notification): the tray's
 /// actions usually happen while the window is hidden.
+/// Uploads the clipboard image and says how it went (tray menu, global shortcut).
+pub fn upload_clipboard_and_notify<R: Runtime>(app: &AppHandle<R>) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let text = match upload_clipboard(&app).await {
+            Ok(result) => match (&result.link, &result.error) {
+                (Some(_), _) => {
+                    let _ = app.emit(LIBRARY_CHANGED_EVENT, ());
+                    "Uploaded the clipboard image: link copied".to_string()
+                }
+                (None, Some(e)) => format!("Clipboard upload failed: {}", e.message),
+                (None, None) => "Clipboard upload gave no link".to_string(),
+            },
+            Err(e) => format!("Clipboard upload failed: {}", e.message),
+        };
+        notify(&app, text);
+    });
+}
+
 fn notify<R: Runtime>(app: &AppHandle<R>, text: String) {
     tracing::info!("{text}");
     crate::notifications::show("imgcloud", &text);

@@ -5,14 +5,21 @@
 #   2. a real library: an embedded imgcloud cloud (the real `imgcloud-server` in temp dirs on
 #      loopback ports) holding images of flat, distinctive colours uploaded with the real
 #      `imgcloud upload`; the window must paint their thumbnails (each colour covers a sizeable
-#      area of a screenshot).
+#      area of a screenshot);
+#   3. end to end through tauri-driver + WebKitWebDriver (desktop/e2e/e2e.mjs): a fresh user
+#      with an embedded cloud uploads images through the UI, sees the thumbnails, copies a link
+#      (read back from the X clipboard with xclip), deletes and restores it, pastes an image
+#      from the X clipboard with Ctrl+V; screenshots of the
+#      gallery and the detail panel go to target/desktop-e2e/ (or DESKTOP_SCREENSHOTS).
 #
 #   scripts/test-desktop.sh
 #   DESKTOP_SHOT=gallery.png scripts/test-desktop.sh   also copy the gallery screenshot there
+#   DESKTOP_SCREENSHOTS=docs/images scripts/test-desktop.sh   where the e2e test saves its shots
 #
 # The gallery screenshot is always saved as target/desktop-gallery.png (also on failure).
 # Needs (installed by scripts/test.sh, not here): node/npm, the Tauri build packages
-# (libwebkit2gtk-4.1-dev …), xvfb, x11-utils (xwininfo) and imagemagick (import, convert).
+# (libwebkit2gtk-4.1-dev …), xvfb, x11-utils (xwininfo), imagemagick (import, convert),
+# webkit2gtk-driver (WebKitWebDriver), xclip, and tauri-driver 2.1.0 (cargo install).
 # Uses the imgcloud-server and imgcloud binaries from IMGCLOUD_BIN_DIR, else
 # ${CARGO_TARGET_DIR:-target}/debug (scripts/test.sh builds them), building them if missing.
 # Honours CARGO_TARGET_DIR. Starts only its own Xvfb, cloud and app, and stops them by pid.
@@ -78,8 +85,13 @@ stop() {
   fi
   wait "$pid" 2>/dev/null || true
 }
+driver_pid=""
+e2e_server_pid=""
 cleanup() {
+  stop "${cloud_pid:-}"
   stop "$app_pid"
+  stop "$driver_pid"
+  stop "$e2e_server_pid"
   stop "$server_pid"
   stop "$xvfb_pid"
   rm -rf "$work"
@@ -157,6 +169,31 @@ count_colour() {
     -fill black +opaque "$1" -fill white -opaque "$1" -format '%[fx:round(mean*w*h)]' info:
 }
 
+# Starts the embedded cloud (imgcloud-server with no configuration) for the user of the env
+# arguments, logging to PREFIX.out/.log; sets cloud_pid and api_url.
+start_cloud() {
+  local prefix=$1
+  shift
+  : >"$prefix.out"
+  env -u IMGCLOUD_SERVER -u IMGCLOUD_TOKEN "$@" RUST_LOG=info NO_COLOR=1 \
+    "$server_bin" --listen 127.0.0.1:0 --s3-listen 127.0.0.1:0 \
+    </dev/null >"$prefix.out" 2>"$prefix.log" &
+  cloud_pid=$!
+  api_url=""
+  for _ in $(seq 600); do
+    api_url=$(sed -n 's/^ready //p' "$prefix.out" | head -n 1)
+    [ -n "$api_url" ] && break
+    kill -0 "$cloud_pid" 2>/dev/null || fail "imgcloud-server exited before it was ready"
+    sleep 0.1
+  done
+  [ -n "$api_url" ] || fail "imgcloud-server did not print 'ready <url>' within 60 s"
+}
+
+# A free loopback TCP port.
+free_port() {
+  node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'
+}
+
 # --- 1. a fresh user with no server: the app must say so on screen.
 t0=$(now)
 start_app fresh
@@ -180,18 +217,8 @@ echo "not configured: panel drawn ($seen) in $(since "$t0")" >&2
 # --- 2. a real library: the embedded cloud, three uploads, the gallery paints them.
 t0=$(now)
 mapfile -t cloud_env < <(user_env user)
-env -u IMGCLOUD_SERVER -u IMGCLOUD_TOKEN "${cloud_env[@]}" RUST_LOG=info NO_COLOR=1 \
-  "$server_bin" --listen 127.0.0.1:0 --s3-listen 127.0.0.1:0 \
-  </dev/null >"$work/server.out" 2>"$work/server.log" &
-server_pid=$!
-api_url=""
-for _ in $(seq 600); do
-  api_url=$(sed -n 's/^ready //p' "$work/server.out" | head -n 1)
-  [ -n "$api_url" ] && break
-  kill -0 "$server_pid" 2>/dev/null || fail "imgcloud-server exited before it was ready"
-  sleep 0.1
-done
-[ -n "$api_url" ] || fail "imgcloud-server did not print 'ready <url>' within 60 s"
+start_cloud "$work/server" "${cloud_env[@]}"
+server_pid=$cloud_pid
 echo "embedded cloud at $api_url, ready in $(since "$t0")" >&2
 
 # Flat colours no part of the UI uses, so only painted thumbnails can cover an area with them.
@@ -234,4 +261,41 @@ echo "gallery: thumbnails painted (${seen%; }) in $(since "$t1") after launch; $
 
 stop "$app_pid"
 app_pid=""
+stop "$server_pid"
+server_pid=""
+
+# --- 3. end to end through tauri-driver: upload, thumbnail, copy link, delete, restore.
+driver_bin=$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")
+[ -x "$driver_bin" ] || die "tauri-driver is missing: cargo install tauri-driver --version 2.1.0 --locked (scripts/test.sh does)"
+command -v WebKitWebDriver >/dev/null || die "WebKitWebDriver is missing: apt-get install webkit2gtk-driver"
+command -v xclip >/dev/null || die "xclip is missing: apt-get install xclip"
+t0=$(now)
+mapfile -t e2e_env < <(user_env e2e)
+start_cloud "$work/e2e-server" "${e2e_env[@]}"
+e2e_server_pid=$cloud_pid
+mkdir -p "$work/e2e-images"
+e2e_images=()
+gradients=("#ff7e5f-#feb47b" "#43cea2-#185a9d" "#f7971e-#ffd200" "#8e2de2-#4a00e0" "#56ab2f-#a8e063" "#ee0979-#ff6a00")
+for i in "${!gradients[@]}"; do
+  /usr/bin/convert -size 960x640 -define "gradient:angle=$((i * 30))" "gradient:${gradients[$i]}" \
+    "$work/e2e-images/photo-$((i + 1)).png"
+  e2e_images+=("$work/e2e-images/photo-$((i + 1)).png")
+done
+/usr/bin/convert -size 640x480 "gradient:#00c6ff-#0072ff" "$work/e2e-images/pasted.png"
+driver_port=$(free_port)
+native_port=$(free_port)
+env -u IMGCLOUD_SERVER -u IMGCLOUD_TOKEN "${e2e_env[@]}" NO_COLOR=1 \
+  "$driver_bin" --port "$driver_port" --native-port "$native_port" >"$work/driver.log" 2>&1 &
+driver_pid=$!
+for _ in $(seq 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$driver_port") 2>/dev/null && break
+  kill -0 "$driver_pid" 2>/dev/null || { cat "$work/driver.log" >&2; die "tauri-driver exited"; }
+  sleep 0.1
+done
+shots=${DESKTOP_SCREENSHOTS:-$root/target/desktop-e2e}
+app_log="$work/driver.log"
+node desktop/e2e/e2e.mjs --driver "http://127.0.0.1:$driver_port" --app "$bin" \
+  --images "$(IFS=,; echo "${e2e_images[*]}")" --paste "$work/e2e-images/pasted.png" --shots "$shots" \
+  || fail "the end-to-end test failed (screenshots so far in $shots)"
+echo "end to end: passed in $(since "$t0"); screenshots in $shots" >&2
 log "desktop tests passed"

@@ -31,7 +31,7 @@ apt_packages=(build-essential pkg-config file curl ca-certificates keyutils dbus
   libturbojpeg0-dev memcached nginx-light tmux)
 if [ -z "${SKIP_DESKTOP:-}" ]; then
   apt_packages+=(libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev
-    librsvg2-dev xvfb xauth imagemagick x11-utils)
+    librsvg2-dev xvfb xauth imagemagick x11-utils webkit2gtk-driver xclip)
 fi
 
 sudo=""
@@ -61,6 +61,16 @@ if [ -z "${SKIP_DESKTOP:-}" ] && ! command -v npm >/dev/null 2>&1; then
   log "installing nodejs and npm"
   for attempt in 1 2 3; do
     $sudo apt-get install -y -qq --no-install-recommends nodejs npm && break
+    sleep 3
+  done
+fi
+
+# The desktop end-to-end test drives the app through tauri-driver (WebDriver → WebKitWebDriver).
+if [ -z "${SKIP_DESKTOP:-}" ] && ! command -v tauri-driver >/dev/null 2>&1 &&
+  [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
+  log "installing tauri-driver"
+  for attempt in 1 2 3; do
+    cargo install tauri-driver --version 2.1.0 --locked && break
     sleep 3
   done
 fi

@@ -15,8 +15,20 @@ pub enum ErrorCode {
     Unreachable,
     /// The server rejected the token.
     Unauthorized,
+    /// The image (or another named thing) does not exist, or not for this user.
+    NotFound,
+    /// The request was refused as given (bad filename, tags, link format, login rate limit…).
+    Invalid,
     /// The server answered with another error.
     Server,
+    /// The sync daemon is not running (its socket does not answer).
+    DaemonNotRunning,
+    /// The sync daemon answered with an error, or could not be talked to.
+    Daemon,
+    /// The embedded local cloud could not be started.
+    Embedded,
+    /// The system clipboard cannot be used (no display, no clipboard owner).
+    Clipboard,
     /// The configuration or credentials file cannot be read.
     Config,
     /// Anything else (a bug, an unexpected answer).

@@ -9,11 +9,16 @@
 use std::path::PathBuf;
 
 use imgcloud_core::api::{Image, ImagePage};
+use imgcloud_core::daemon_api::{
+    FileError, FileState, InFlight, QueueCounts, QueueEntry, Status, WatchedFolder,
+};
 use serde_json::{Value, json};
 use time::macros::datetime;
 
 use crate::error::{CommandError, ErrorCode};
 use crate::library::ServerInfo;
+use crate::settings::{Connected, Settings};
+use crate::upload::{UploadFailure, UploadProgress, UploadResult};
 
 fn fixture_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ui/src/lib/wire-fixture.json")
@@ -62,7 +67,117 @@ fn samples() -> Value {
         items: vec![],
         next_cursor: None,
     };
+    let image = sample_page().items[1].clone();
+    let settings = Settings {
+        server: Some("http://127.0.0.1:8420".into()),
+        embedded: true,
+        hosting_embedded: false,
+        logged_in: true,
+        link_format: "custom".into(),
+        link_template: Some("![{name}]({url})".into()),
+        config_file: "config.toml".into(),
+    };
+    let settings_bare = Settings {
+        server: None,
+        embedded: false,
+        hosting_embedded: false,
+        logged_in: false,
+        link_format: "url".into(),
+        link_template: None,
+        config_file: "config.toml".into(),
+    };
+    let batch = "b1".to_string();
+    let folder = WatchedFolder {
+        path: "/home/u/Pictures/Screenshots".into(),
+        recursive: true,
+        album: Some("screens".into()),
+        include: vec!["*.png".into()],
+        exclude: vec!["tmp/".into()],
+    };
+    let status = Status {
+        version: "0.1.0".into(),
+        pid: 4242,
+        server: "http://127.0.0.1:8420".into(),
+        embedded: true,
+        online: true,
+        paused: false,
+        folders: vec![folder.clone(), WatchedFolder::new("/home/u/Photos")],
+        counts: QueueCounts {
+            discovered: 1,
+            hashed: 2,
+            uploading: 3,
+            uploaded: 4,
+            backed_up: 5,
+            failed: 6,
+            retrying: 7,
+        },
+        in_flight: vec![InFlight {
+            path: "/home/u/Photos/a.jpg".into(),
+            bytes_done: 10,
+            bytes_total: 20,
+        }],
+        recent_errors: vec![FileError {
+            path: "/home/u/Photos/b.jpg".into(),
+            code: "offline".into(),
+            message: "cannot reach the server".into(),
+            attempts: 2,
+            permanent: false,
+            next_attempt_at: Some(datetime!(2026-01-05 00:00:00 UTC)),
+            at: datetime!(2026-01-04 23:59:00 UTC),
+        }],
+        watch_warning: Some("inotify limit reached".into()),
+        last_scan_at: Some(datetime!(2026-01-04 23:00:00 UTC)),
+        backup_dir: Some("/home/u/.local/share/imgcloud/backup".into()),
+    };
+    let status_bare = Status {
+        folders: vec![],
+        in_flight: vec![],
+        recent_errors: vec![],
+        watch_warning: None,
+        last_scan_at: None,
+        backup_dir: None,
+        ..status.clone()
+    };
+    let queue = vec![
+        QueueEntry {
+            path: "/home/u/Photos/a.jpg".into(),
+            state: FileState::Uploading,
+            size: 20,
+            attempts: 1,
+            last_error: Some("timeout".into()),
+            next_attempt_at: Some(datetime!(2026-01-05 00:00:00 UTC)),
+            image_id: None,
+            url: None,
+        },
+        QueueEntry {
+            path: "/home/u/Photos/c.jpg".into(),
+            state: FileState::BackedUp,
+            size: 30,
+            attempts: 0,
+            last_error: None,
+            next_attempt_at: None,
+            image_id: Some("a1B2c3D4e5F6g7H8".into()),
+            url: Some("http://127.0.0.1:8421/imgcloud/i/a1B2c3D4e5F6g7H8/c.jpg".into()),
+        },
+    ];
     json!({
+        "sync_status": status,
+        "sync_status_bare": status_bare,
+        "sync_queue": queue,
+        "settings": settings,
+        "settings_bare": settings_bare,
+        "connected": Connected { settings: settings.clone(), username: "alice".into(), warning: Some("no OS keyring".into()) },
+        "connected_keyring": Connected { settings: settings_bare, username: "alice".into(), warning: None },
+        "upload_progress": [
+            UploadProgress::Started { batch: batch.clone(), index: 0, path: "/p/a.png".into(), bytes: 10 },
+            UploadProgress::Progress { batch: batch.clone(), index: 0, bytes_done: 5, bytes_total: 10 },
+            UploadProgress::Finished { batch: batch.clone(), index: 0, link: image.url.clone(), existed: false },
+            UploadProgress::Failed { batch, index: 1, path: "/p/b.png".into(), error: "not an image".into() },
+        ],
+        "upload_results": [
+            UploadResult { path: "/p/a.png".into(), image: Some(image.clone()), link: Some(image.url.clone()), existed: true, error: None },
+            UploadResult { path: "/p/b.png".into(), image: None, link: None, existed: false, error: Some(UploadFailure { code: "not_an_image".into(), message: "/p/b.png is not an image".into(), retryable: false }) },
+        ],
         "image_page": sample_page(),
         "last_page": last_page,
         "server_info": ServerInfo { server: Some("http://127.0.0.1:8420".into()), config_file: "/home/u/.config/imgcloud/config.toml".into() },
@@ -72,7 +187,13 @@ fn samples() -> Value {
             CommandError::new(ErrorCode::NotLoggedIn, "not logged in"),
             CommandError::new(ErrorCode::Unreachable, "cannot reach the server"),
             CommandError::new(ErrorCode::Unauthorized, "token rejected"),
+            CommandError::new(ErrorCode::NotFound, "no such image"),
+            CommandError::new(ErrorCode::Invalid, "bad name"),
             CommandError::new(ErrorCode::Server, "server error"),
+            CommandError::new(ErrorCode::DaemonNotRunning, "start imgcloudd"),
+            CommandError::new(ErrorCode::Daemon, "daemon error"),
+            CommandError::new(ErrorCode::Embedded, "cannot start"),
+            CommandError::new(ErrorCode::Clipboard, "no clipboard"),
             CommandError::new(ErrorCode::Config, "bad config"),
             CommandError::new(ErrorCode::Internal, "bug"),
         ],

@@ -1,129 +1,15 @@
 //! The library commands through Tauri's IPC (mock runtime, no display), with real config and
-//! credentials files in a temp dir and, where a server must answer, a one-route HTTP responder.
+//! credentials files in a temp dir and, where a server must answer, a one-route HTTP responder
+//! that checks exactly what the gallery sends (the real-cloud round trips are in `crate::tests`).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc;
 
-use imgcloud_core::credentials::Credentials;
-use imgcloud_core::secrets::KeyStoreError;
 use serde_json::{Value, json};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{INVOKE_KEY, MockRuntime, mock_builder, mock_context, noop_assets};
-use tauri::webview::InvokeRequest;
-use tauri::{App, WebviewWindow, WebviewWindowBuilder};
 
-use super::*;
-
-/// A key store with nothing in it, or one that cannot be reached (as on a headless machine).
-struct TestKeys {
-    reachable: bool,
-    tokens: HashMap<String, String>,
-}
-
-impl KeyStore for TestKeys {
-    fn get(&self, _service: &str, user: &str) -> Result<Option<String>, KeyStoreError> {
-        if !self.reachable {
-            return Err(KeyStoreError("no keyring in tests".into()));
-        }
-        Ok(self.tokens.get(user).cloned())
-    }
-    fn set(&self, _: &str, _: &str, _: &str) -> Result<(), KeyStoreError> {
-        Err(KeyStoreError("read-only in tests".into()))
-    }
-    fn delete(&self, _: &str, _: &str) -> Result<(), KeyStoreError> {
-        Ok(())
-    }
-}
-
-struct Fixture {
-    dir: tempfile::TempDir,
-    _app: App<MockRuntime>,
-    window: WebviewWindow<MockRuntime>,
-}
-
-impl Fixture {
-    /// An app whose settings live in a fresh temp dir; `env` stands in for the process
-    /// environment and `keys` for the OS keyring.
-    fn new(env: &[(&str, &str)], keys: TestKeys) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().to_path_buf();
-        let dirs = Dirs::resolve(|name| match name {
-            "IMGCLOUD_CONFIG_DIR" => Some(root.join("config")),
-            "IMGCLOUD_DATA_DIR" => Some(root.join("data")),
-            "IMGCLOUD_RUNTIME_DIR" => Some(root.join("run")),
-            _ => None,
-        })
-        .unwrap();
-        let env: HashMap<String, String> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let library = Library::with_sources(
-            dirs,
-            Box::new(move |name| env.get(name).cloned()),
-            Box::new(keys),
-        );
-        let app = crate::app(mock_builder(), library)
-            .build(mock_context(noop_assets()))
-            .unwrap();
-        let window = WebviewWindowBuilder::new(&app, "main", Default::default())
-            .build()
-            .unwrap();
-        Self {
-            dir,
-            _app: app,
-            window,
-        }
-    }
-
-    fn unconfigured() -> Self {
-        Self::new(
-            &[],
-            TestKeys {
-                reachable: false,
-                tokens: HashMap::new(),
-            },
-        )
-    }
-
-    fn config_file(&self) -> PathBuf {
-        self.dir.path().join("config/config.toml")
-    }
-
-    fn write_config(&self, text: &str) {
-        std::fs::create_dir_all(self.dir.path().join("config")).unwrap();
-        std::fs::write(self.config_file(), text).unwrap();
-    }
-
-    fn save_token(&self, server: &str, token: &str) {
-        let mut credentials = Credentials::default();
-        credentials.set_token(server, token);
-        credentials
-            .save(&self.dir.path().join("config/credentials.toml"))
-            .unwrap();
-    }
-
-    /// Invokes `cmd` as the frontend would; `Ok(answer)` or `Err(serialised error)`.
-    fn invoke(&self, cmd: &str, args: Value) -> Result<Value, Value> {
-        let request = InvokeRequest {
-            cmd: cmd.into(),
-            callback: CallbackFn(0),
-            error: CallbackFn(1),
-            url: "tauri://localhost".parse().unwrap(),
-            body: InvokeBody::Json(args),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        };
-        tauri::test::get_ipc_response(&self.window, request)
-            .map(|body| body.deserialize::<Value>().unwrap())
-    }
-
-    fn list(&self, cursor: Option<&str>, query: Option<&str>) -> Result<Value, Value> {
-        self.invoke("list_images", json!({ "cursor": cursor, "query": query }))
-    }
-}
+use crate::test_support::{Fixture, TestKeys, code, message};
 
 /// What the fake server saw of one request.
 #[derive(Debug)]
@@ -192,22 +78,10 @@ fn closed_port_url() -> String {
     url
 }
 
-fn code(err: &Value) -> &str {
-    err["code"]
-        .as_str()
-        .unwrap_or_else(|| panic!("not a CommandError: {err}"))
-}
-
-fn message(err: &Value) -> &str {
-    err["message"]
-        .as_str()
-        .unwrap_or_else(|| panic!("not a CommandError: {err}"))
-}
-
 #[test]
 fn without_a_server_list_images_says_not_configured_and_how_to_fix_it() {
     let fx = Fixture::unconfigured();
-    let err = fx.list(None, None).unwrap_err();
+    let err = list(&fx, None, None).unwrap_err();
     assert_eq!(code(&err), "not_configured", "{err}");
     assert!(message(&err).contains("imgcloud login"), "{err}");
     assert_eq!(
@@ -226,15 +100,9 @@ fn without_a_server_list_images_says_not_configured_and_how_to_fix_it() {
 
 #[test]
 fn a_server_without_a_token_is_not_logged_in() {
-    let fx = Fixture::new(
-        &[],
-        TestKeys {
-            reachable: true,
-            tokens: HashMap::new(),
-        },
-    );
+    let fx = Fixture::new(&[], TestKeys::reachable());
     fx.write_config("server = \"http://127.0.0.1:9/\"\n");
-    let err = fx.list(None, None).unwrap_err();
+    let err = list(&fx, None, None).unwrap_err();
     assert_eq!(code(&err), "not_logged_in", "{err}");
     assert!(
         message(&err).contains("imgcloud login http://127.0.0.1:9/"),
@@ -247,7 +115,7 @@ fn a_broken_config_file_is_named_in_the_error() {
     let fx = Fixture::unconfigured();
     fx.write_config("sever = \"http://127.0.0.1:9\"\n");
     for err in [
-        fx.list(None, None).unwrap_err(),
+        list(&fx, None, None).unwrap_err(),
         fx.invoke("server_info", json!({})).unwrap_err(),
     ] {
         assert_eq!(code(&err), "config", "{err}");
@@ -262,10 +130,7 @@ fn a_broken_config_file_is_named_in_the_error() {
 fn env_overrides_the_file_server() {
     let fx = Fixture::new(
         &[("IMGCLOUD_SERVER", "http://env.example:8420")],
-        TestKeys {
-            reachable: false,
-            tokens: HashMap::new(),
-        },
+        TestKeys::unreachable(),
     );
     fx.write_config("server = \"http://file.example:8420\"\n");
     let info = fx.invoke("server_info", json!({})).unwrap();
@@ -279,7 +144,7 @@ fn an_unreachable_server_is_reported_as_such_with_its_address() {
     fx.write_config(&format!("server = \"{server}\"\n"));
     // No keyring reachable: the token comes from the 0600 credentials file.
     fx.save_token(&server, "tok-file");
-    let err = fx.list(None, None).unwrap_err();
+    let err = list(&fx, None, None).unwrap_err();
     assert_eq!(code(&err), "unreachable", "{err}");
     assert!(message(&err).contains(&server), "{err}");
     assert!(!message(&err).contains("tok-file"), "token leaked: {err}");
@@ -288,13 +153,13 @@ fn an_unreachable_server_is_reported_as_such_with_its_address() {
 #[test]
 fn a_failure_is_not_cached_so_retry_after_login_works() {
     let fx = Fixture::unconfigured();
-    assert_eq!(code(&fx.list(None, None).unwrap_err()), "not_configured");
+    assert_eq!(code(&list(&fx, None, None).unwrap_err()), "not_configured");
 
     let page = json!({"items": [], "next_cursor": "c2"});
     let (server, seen) = responder("200 OK", page.to_string());
     fx.write_config(&format!("server = \"{server}\"\n"));
     fx.save_token(&server, "tok-1");
-    assert_eq!(fx.list(None, None).unwrap(), page);
+    assert_eq!(list(&fx, None, None).unwrap(), page);
     assert_eq!(
         seen.recv().unwrap().authorization.as_deref(),
         Some("Bearer tok-1")
@@ -314,16 +179,10 @@ fn list_images_passes_cursor_trimmed_query_and_page_size_and_returns_the_page() 
     let (server, seen) = responder("200 OK", json!({"items": [image]}).to_string());
     let mut tokens = HashMap::new();
     tokens.insert(server.clone(), "tok-keyring".to_string());
-    let fx = Fixture::new(
-        &[],
-        TestKeys {
-            reachable: true,
-            tokens,
-        },
-    );
+    let fx = Fixture::new(&[], TestKeys::with(true, tokens));
     fx.write_config(&format!("server = \"{server}\"\n"));
 
-    let page = fx.list(Some("CURSOR1"), Some("  cat ")).unwrap();
+    let page = list(&fx, Some("CURSOR1"), Some("  cat ")).unwrap();
     assert_eq!(
         page["items"][0], image,
         "the image reaches the UI unchanged"
@@ -342,7 +201,7 @@ fn list_images_passes_cursor_trimmed_query_and_page_size_and_returns_the_page() 
     assert_eq!(request.authorization.as_deref(), Some("Bearer tok-keyring"));
 
     // A blank search and an empty cursor are left out of the request entirely.
-    fx.list(Some(""), Some("   ")).unwrap();
+    list(&fx, Some(""), Some("   ")).unwrap();
     let line = seen.recv().unwrap().request_line;
     assert!(!line.contains("q=") && !line.contains("cursor="), "{line}");
 }
@@ -351,15 +210,9 @@ fn list_images_passes_cursor_trimmed_query_and_page_size_and_returns_the_page() 
 fn a_rejected_token_is_unauthorized() {
     let body = json!({"error": {"code": "unauthorized", "message": "invalid token"}}).to_string();
     let (server, _seen) = responder("401 Unauthorized", body);
-    let fx = Fixture::new(
-        &[("IMGCLOUD_TOKEN", "tok-env")],
-        TestKeys {
-            reachable: false,
-            tokens: HashMap::new(),
-        },
-    );
+    let fx = Fixture::new(&[("IMGCLOUD_TOKEN", "tok-env")], TestKeys::unreachable());
     fx.write_config(&format!("server = \"{server}\"\n"));
-    let err = fx.list(None, None).unwrap_err();
+    let err = list(&fx, None, None).unwrap_err();
     assert_eq!(code(&err), "unauthorized", "{err}");
     assert!(message(&err).contains("imgcloud login"), "{err}");
     assert!(!message(&err).contains("tok-env"), "token leaked: {err}");
@@ -369,18 +222,16 @@ fn a_rejected_token_is_unauthorized() {
 fn a_server_error_keeps_the_servers_safe_message() {
     let body = json!({"error": {"code": "internal", "message": "internal error"}}).to_string();
     let (server, _seen) = responder("500 Internal Server Error", body);
-    let fx = Fixture::new(
-        &[("IMGCLOUD_TOKEN", "t")],
-        TestKeys {
-            reachable: false,
-            tokens: HashMap::new(),
-        },
-    );
+    let fx = Fixture::new(&[("IMGCLOUD_TOKEN", "t")], TestKeys::unreachable());
     fx.write_config(&format!("server = \"{server}\"\n"));
-    let err = fx.list(None, None).unwrap_err();
+    let err = list(&fx, None, None).unwrap_err();
     assert_eq!(code(&err), "server", "{err}");
     assert!(
         message(&err).contains("internal error") && message(&err).contains("500"),
         "{err}"
     );
+}
+
+fn list(fx: &Fixture, cursor: Option<&str>, query: Option<&str>) -> Result<Value, Value> {
+    fx.invoke("list_images", json!({ "cursor": cursor, "query": query }))
 }

@@ -3,12 +3,30 @@
 
 import { invoke } from "@tauri-apps/api/core";
 import type { LibraryApi } from "./library";
-import { parseImagePage, parseServerInfo, toCommandError, type ImagePage, type ServerInfo } from "./types";
+import type { UploadsApi } from "./uploads";
+import {
+  parseConnected,
+  parseImage,
+  parseImagePage,
+  parseServerInfo,
+  parseSettings,
+  parseStrings,
+  parseUploadResults,
+  parseQueue,
+  parseSyncStatus,
+  parseWatchedFolders,
+  toCommandError,
+  type Connected,
+  type Image,
+  type ImagePage,
+  type ServerInfo,
+  type Settings,
+} from "./types";
 
-async function call<T>(cmd: string, args: Record<string, unknown>, parse: (v: unknown) => T): Promise<T> {
+async function call<T>(cmd: string, args: unknown, parse: (v: unknown) => T, options?: { headers: Record<string, string> }): Promise<T> {
   let answer: unknown;
   try {
-    answer = await invoke(cmd, args);
+    answer = await invoke(cmd, args as Record<string, unknown>, options);
   } catch (e) {
     throw toCommandError(e);
   }
@@ -19,12 +37,60 @@ async function call<T>(cmd: string, args: Record<string, unknown>, parse: (v: un
   }
 }
 
-export const tauriLibrary: LibraryApi = {
-  listImages(cursor: string | null, query: string | null): Promise<ImagePage> {
-    return call("list_images", { cursor, query }, (v) => parseImagePage(v));
-  },
+const images = (v: unknown): Image[] => {
+  if (!Array.isArray(v)) throw toCommandError(`expected a list of images, got ${JSON.stringify(v)}`);
+  return v.map((i) => parseImage(i));
 };
+const nothing = () => undefined;
+
+export function listImages(cursor: string | null, query: string | null, trash = false): Promise<ImagePage> {
+  return call("list_images", { cursor, query, trash }, (v) => parseImagePage(v));
+}
+
+export const tauriLibrary: LibraryApi = { listImages: (c, q) => listImages(c, q, false) };
+export const tauriTrash: LibraryApi = { listImages: (c, q) => listImages(c, q, true) };
 
 export function serverInfo(): Promise<ServerInfo> {
   return call("server_info", {}, (v) => parseServerInfo(v));
 }
+
+export const getImage = (id: string) => call("get_image", { id }, (v) => parseImage(v));
+export const renameImage = (id: string, filename: string) =>
+  call("rename_image", { id, filename }, (v) => parseImage(v));
+export const setTags = (id: string, tags: string[]) => call("set_tags", { id, tags }, (v) => parseImage(v));
+export const trashImages = (ids: string[]) => call("trash_images", { ids }, images);
+export const restoreImages = (ids: string[]) => call("restore_images", { ids }, images);
+
+/** The link of an image already at hand, in `format` (default: the configured one). */
+export const formatLink = (image: Image, format?: string, template?: string) =>
+  call("format_image_link", { image, format: format ?? null, template: template ?? null }, (v) => parseStrings([v])[0]!);
+
+export const copyText = (text: string) => call("copy_text", { text }, nothing);
+/** A native notification (best effort: `false` when the desktop has none). */
+export const notify = (summary: string, body: string) => call("notify", { summary, body }, (v) => v === true);
+
+export const tauriUploads: UploadsApi = {
+  uploadFiles: (batch, paths) => call("upload_files", { batch, paths }, (v) => parseUploadResults(v)),
+  uploadBytes: (batch, name, bytes) =>
+    call("upload_bytes", bytes, (v) => parseUploadResults(v), {
+      headers: { "x-filename": encodeURIComponent(name), "x-filename-encoding": "uri", "x-batch": batch },
+    }),
+};
+
+/** Uploads the image on the system clipboard (when the webview's paste event carries none). */
+export const uploadClipboardImage = () => call("upload_clipboard_image", {}, (v) => parseUploadResults([v])[0]!);
+
+export const settingsGet = () => call("settings_get", {}, (v) => parseSettings(v));
+export const settingsConnect = (server: string, username: string, password: string): Promise<Connected> =>
+  call("settings_connect", { server, username, password }, (v) => parseConnected(v));
+export const settingsUseEmbedded = (): Promise<Settings> => call("settings_use_embedded", {}, (v) => parseSettings(v));
+export const settingsSetLinkFormat = (format: string, template: string | null) =>
+  call("settings_set_link_format", { format, template }, nothing);
+
+export const syncStatus = () => call("sync_status", {}, (v) => parseSyncStatus(v));
+export const syncQueue = (limit = 200) => call("sync_queue", { limit }, (v) => parseQueue(v));
+export const syncPause = () => call("sync_pause", {}, (v) => parseSyncStatus(v));
+export const syncResume = () => call("sync_resume", {}, (v) => parseSyncStatus(v));
+export const watchAdd = (path: string) => call("watch_add", { path }, (v) => parseWatchedFolders(v));
+export const watchRemove = (path: string) => call("watch_remove", { path }, (v) => parseWatchedFolders(v));
+export const syncSubscribe = () => call("sync_subscribe", {}, (v) => v === true);

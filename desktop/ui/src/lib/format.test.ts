@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { describeImage, errorHelp, formatBytes, formatDimensions } from "./format";
+import fixture from "./wire-fixture.json";
 import type { ErrorCode, Image } from "./types";
 
 describe("formatBytes", () => {
@@ -32,15 +33,9 @@ describe("formatDimensions", () => {
 
 describe("errorHelp", () => {
   it("has a distinct headline and a next step for every code", () => {
-    const codes: ErrorCode[] = [
-      "not_configured",
-      "not_logged_in",
-      "unreachable",
-      "unauthorized",
-      "server",
-      "config",
-      "internal",
-    ];
+    // Every code the Rust side can send (from the shared wire fixture).
+    const codes = fixture.command_errors.map((e) => e.code as ErrorCode);
+    expect(codes.length).toBeGreaterThanOrEqual(13);
     const titles = codes.map((code) => errorHelp({ code, message: "m" }).title);
     expect(new Set(titles).size).toBe(codes.length);
     for (const code of codes) expect(errorHelp({ code, message: "m" }).hint.length).toBeGreaterThan(10);

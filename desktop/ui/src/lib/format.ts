@@ -40,12 +40,12 @@ export function errorHelp(error: CommandError): ErrorHelp {
     case "not_configured":
       return {
         title: "No imgcloud server configured",
-        hint: "Run `imgcloud login <server-url>` in a terminal, or start `imgcloudd` for the local cloud, then retry.",
+        hint: "Open Settings to connect to a server or use the local cloud (or run `imgcloud login <server-url>`), then retry.",
       };
     case "not_logged_in":
       return {
         title: "Not logged in",
-        hint: "Run `imgcloud login` in a terminal (or set IMGCLOUD_TOKEN), then retry.",
+        hint: "Log in from Settings (or run `imgcloud login`, or set IMGCLOUD_TOKEN), then retry.",
       };
     case "unreachable":
       return {
@@ -55,8 +55,20 @@ export function errorHelp(error: CommandError): ErrorHelp {
     case "unauthorized":
       return {
         title: "The server refused your token",
-        hint: "Log in again with `imgcloud login`, then retry.",
+        hint: "Log in again from Settings (or with `imgcloud login`), then retry.",
       };
+    case "not_found":
+      return { title: "Not found", hint: "It may have been deleted elsewhere; refresh the gallery." };
+    case "invalid":
+      return { title: "That was not accepted", hint: "Check what you typed and try again." };
+    case "daemon_not_running":
+      return { title: "The sync daemon is not running", hint: "Start it with `imgcloudd` (or `systemctl --user start imgcloudd`)." };
+    case "daemon":
+      return { title: "The sync daemon reported an error", hint: "Retry; if it persists, check the daemon log." };
+    case "embedded":
+      return { title: "The local cloud could not start", hint: "Another program may use its ports; see the details." };
+    case "clipboard":
+      return { title: "The clipboard is not available", hint: "Copy the link from the detail panel by hand." };
     case "config":
       return { title: "The configuration cannot be read", hint: "Fix the file named below, then retry." };
     case "server":

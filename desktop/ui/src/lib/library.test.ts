@@ -185,3 +185,16 @@ describe("createLibrary", () => {
     expect(seen).toEqual(["idle:0", "loading:0", "idle:1"]);
   });
 });
+
+describe("local edits", () => {
+  it("removes, updates in place and puts new images first", async () => {
+    const a = { id: "a", filename: "a.png" } as Image;
+    const b = { id: "b", filename: "b.png" } as Image;
+    const lib = createLibrary({ listImages: async () => ({ items: [a, b] }) });
+    await lib.search("");
+    lib.upsert([{ ...b, filename: "renamed.png" }, { id: "c", filename: "c.png" } as Image]);
+    expect(lib.get().items.map((i) => i.filename)).toEqual(["c.png", "a.png", "renamed.png"]);
+    lib.remove(["a", "c"]);
+    expect(lib.get().items.map((i) => i.id)).toEqual(["b"]);
+  });
+});

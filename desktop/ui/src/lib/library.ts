@@ -35,6 +35,10 @@ export interface Library extends Readable<LibraryState> {
   loadMore(): Promise<void>;
   /** The current state (for tests and event handlers). */
   get(): LibraryState;
+  /** Takes images out of the list (deleted, or restored out of the trash). */
+  remove(ids: string[]): void;
+  /** Puts images at the top (new uploads, restored) or updates them in place (renamed, tagged). */
+  upsert(images: Image[]): void;
 }
 
 export const initialState: LibraryState = {
@@ -98,6 +102,19 @@ export function createLibrary(api: LibraryApi): Library {
   return {
     subscribe: store.subscribe,
     get: () => state,
+    remove(ids) {
+      const gone = new Set(ids);
+      store.update((s) => ({ ...s, items: s.items.filter((i) => !gone.has(i.id)) }));
+    },
+    upsert(images) {
+      store.update((s) => {
+        const byId = new Map(images.map((i) => [i.id, i]));
+        const items = s.items.map((i) => byId.get(i.id) ?? i);
+        const known = new Set(s.items.map((i) => i.id));
+        const fresh = images.filter((i) => !known.has(i.id));
+        return { ...s, items: [...fresh, ...items], loaded: true };
+      });
+    },
     search: (query) => firstPage(query.trim()),
     refresh: () => firstPage(state.query),
     async loadMore() {

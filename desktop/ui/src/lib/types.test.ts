@@ -3,8 +3,14 @@ import fixture from "./wire-fixture.json";
 import {
   isCommandError,
   parseImage,
+  parseConnected,
   parseImagePage,
   parseServerInfo,
+  parseSettings,
+  parseUploadProgress,
+  parseUploadResults,
+  parseQueue,
+  parseSyncStatus,
   toCommandError,
   WireError,
 } from "./types";
@@ -34,6 +40,51 @@ describe("wire types match the Rust serialisation", () => {
   it("parses server info with and without a server", () => {
     expect(parseServerInfo(fixture.server_info, strict).server).toBe("http://127.0.0.1:8420");
     expect(parseServerInfo(fixture.server_info_unconfigured, strict).server).toBeNull();
+  });
+
+  it("parses settings, with and without a template", () => {
+    expect(parseSettings(fixture.settings, strict).link_template).toBe("![{name}]({url})");
+    const bare = parseSettings(fixture.settings_bare, strict);
+    expect(bare.server).toBeNull();
+    expect(bare.logged_in).toBe(false);
+  });
+
+  it("parses the connect answer with and without a warning", () => {
+    expect(parseConnected(fixture.connected, strict).warning).toBe("no OS keyring");
+    const keyring = parseConnected(fixture.connected_keyring, strict);
+    expect(keyring.warning).toBeUndefined();
+    expect(keyring.settings.link_format).toBe("url");
+  });
+
+  it("parses every kind of upload progress", () => {
+    const kinds = fixture.upload_progress.map((p) => parseUploadProgress(p, strict).kind);
+    expect(kinds).toEqual(["started", "progress", "finished", "failed"]);
+  });
+
+  it("parses upload results, finished and failed", () => {
+    const [done, failed] = parseUploadResults(fixture.upload_results, strict);
+    expect(done!.image!.filename).toBe("diagram.png");
+    expect(done!.existed).toBe(true);
+    expect(failed!.error).toEqual({ code: "not_an_image", message: "/p/b.png is not an image", retryable: false });
+    expect(failed!.image).toBeUndefined();
+  });
+
+  it("parses the sync daemon's status, full and bare", () => {
+    const status = parseSyncStatus(fixture.sync_status, strict);
+    expect(status.folders.map((f) => f.path)).toEqual(["/home/u/Pictures/Screenshots", "/home/u/Photos"]);
+    expect(status.folders[0]!.include).toEqual(["*.png"]);
+    expect(status.folders[1]!.album).toBeUndefined();
+    expect(status.counts.retrying).toBe(7);
+    expect(status.recent_errors[0]!.permanent).toBe(false);
+    const bare = parseSyncStatus(fixture.sync_status_bare, strict);
+    expect(bare.last_scan_at).toBeNull();
+    expect(bare.folders).toEqual([]);
+  });
+
+  it("parses the sync queue", () => {
+    const queue = parseQueue(fixture.sync_queue, strict);
+    expect(queue.map((q) => q.state)).toEqual(["uploading", "backed_up"]);
+    expect(queue[1]!.image_id).toBe("a1B2c3D4e5F6g7H8");
   });
 
   it("knows every error code the Rust side can send", () => {

@@ -35,7 +35,13 @@ export type ErrorCode =
   | "not_logged_in"
   | "unreachable"
   | "unauthorized"
+  | "not_found"
+  | "invalid"
   | "server"
+  | "daemon_not_running"
+  | "daemon"
+  | "embedded"
+  | "clipboard"
   | "config"
   | "internal";
 
@@ -51,6 +57,112 @@ export interface ServerInfo {
   config_file: string;
 }
 
+/** `settings_get` (Rust `settings::Settings`). */
+export interface Settings {
+  server: string | null;
+  embedded: boolean;
+  hosting_embedded: boolean;
+  logged_in: boolean;
+  link_format: string;
+  link_template?: string | null;
+  config_file: string;
+}
+
+/** `settings_connect` (Rust `settings::Connected`); `warning` when the token went to a file. */
+export interface Connected {
+  settings: Settings;
+  username: string;
+  warning?: string | null;
+}
+
+/** One step of one file of an upload batch (`upload-progress` event, Rust `upload::UploadProgress`). */
+export type UploadProgress =
+  | { kind: "started"; batch: string; index: number; path: string; bytes: number }
+  | { kind: "progress"; batch: string; index: number; bytes_done: number; bytes_total: number }
+  | { kind: "finished"; batch: string; index: number; link: string; existed: boolean }
+  | { kind: "failed"; batch: string; index: number; path: string; error: string };
+
+/** Why a file did not upload (Rust `upload::UploadFailure`). */
+export interface UploadFailure {
+  code: string;
+  message: string;
+  retryable: boolean;
+}
+
+/** The outcome of one file of `upload_files` / `upload_bytes` (Rust `upload::UploadResult`). */
+export interface UploadResult {
+  path: string;
+  image?: Image;
+  link?: string;
+  existed: boolean;
+  error?: UploadFailure;
+}
+
+/** A folder the sync daemon watches (`imgcloud_core::daemon_api::WatchedFolder`). */
+export interface WatchedFolder {
+  path: string;
+  recursive: boolean;
+  album?: string | null;
+  include?: string[];
+  exclude?: string[];
+}
+
+/** Files per state of the daemon's queue. */
+export interface QueueCounts {
+  discovered: number;
+  hashed: number;
+  uploading: number;
+  uploaded: number;
+  backed_up: number;
+  failed: number;
+  retrying: number;
+}
+
+export interface InFlight {
+  path: string;
+  bytes_done: number;
+  bytes_total: number;
+}
+
+export interface FileError {
+  path: string;
+  code: string;
+  message: string;
+  attempts: number;
+  permanent: boolean;
+  next_attempt_at: string | null;
+  at: string;
+}
+
+/** `sync_status` (`imgcloud_core::daemon_api::Status`). */
+export interface SyncStatus {
+  version: string;
+  pid: number;
+  server: string;
+  embedded: boolean;
+  online: boolean;
+  paused: boolean;
+  folders: WatchedFolder[];
+  counts: QueueCounts;
+  in_flight: InFlight[];
+  recent_errors: FileError[];
+  watch_warning: string | null;
+  last_scan_at: string | null;
+  backup_dir: string | null;
+}
+
+/** One row of `sync_queue` (`imgcloud_core::daemon_api::QueueEntry`). */
+export interface QueueEntry {
+  path: string;
+  state: string;
+  size: number;
+  attempts: number;
+  last_error: string | null;
+  next_attempt_at: string | null;
+  image_id: string | null;
+  url: string | null;
+}
+
 /** A JSON value does not have the expected shape; `path` says where. */
 export class WireError extends Error {
   constructor(
@@ -62,7 +174,7 @@ export class WireError extends Error {
   }
 }
 
-type Kind = "string" | "string?" | "number" | "string[]";
+type Kind = "string" | "string?" | "number" | "boolean" | "string[]" | "string[]?";
 type Schema<T> = { [K in keyof T]-?: Kind };
 
 const imageSchema = {
@@ -88,12 +200,82 @@ const serverInfoSchema = {
   config_file: "string",
 } as const satisfies Schema<ServerInfo>;
 
+const settingsSchema = {
+  server: "string?",
+  embedded: "boolean",
+  hosting_embedded: "boolean",
+  logged_in: "boolean",
+  link_format: "string",
+  link_template: "string?",
+  config_file: "string",
+} as const satisfies Schema<Settings>;
+
+const failureSchema = {
+  code: "string",
+  message: "string",
+  retryable: "boolean",
+} as const satisfies Schema<UploadFailure>;
+
+const progressSchemas = {
+  started: { kind: "string", batch: "string", index: "number", path: "string", bytes: "number" },
+  progress: { kind: "string", batch: "string", index: "number", bytes_done: "number", bytes_total: "number" },
+  finished: { kind: "string", batch: "string", index: "number", link: "string", existed: "boolean" },
+  failed: { kind: "string", batch: "string", index: "number", path: "string", error: "string" },
+} as const;
+
+const folderSchema = {
+  path: "string",
+  recursive: "boolean",
+  album: "string?",
+  include: "string[]?",
+  exclude: "string[]?",
+} as const satisfies Schema<WatchedFolder>;
+
+const countsSchema = {
+  discovered: "number",
+  hashed: "number",
+  uploading: "number",
+  uploaded: "number",
+  backed_up: "number",
+  failed: "number",
+  retrying: "number",
+} as const satisfies Schema<QueueCounts>;
+
+const inFlightSchema = { path: "string", bytes_done: "number", bytes_total: "number" } as const satisfies Schema<InFlight>;
+
+const fileErrorSchema = {
+  path: "string",
+  code: "string",
+  message: "string",
+  attempts: "number",
+  permanent: "boolean",
+  next_attempt_at: "string?",
+  at: "string",
+} as const satisfies Schema<FileError>;
+
+const queueEntrySchema = {
+  path: "string",
+  state: "string",
+  size: "number",
+  attempts: "number",
+  last_error: "string?",
+  next_attempt_at: "string?",
+  image_id: "string?",
+  url: "string?",
+} as const satisfies Schema<QueueEntry>;
+
 const errorCodes: readonly ErrorCode[] = [
   "not_configured",
   "not_logged_in",
   "unreachable",
   "unauthorized",
+  "not_found",
+  "invalid",
   "server",
+  "daemon_not_running",
+  "daemon",
+  "embedded",
+  "clipboard",
   "config",
   "internal",
 ];
@@ -116,8 +298,12 @@ function checkKind(value: unknown, kind: Kind, path: string): void {
         return value === null || value === undefined || typeof value === "string";
       case "number":
         return typeof value === "number" && Number.isFinite(value);
+      case "boolean":
+        return typeof value === "boolean";
       case "string[]":
         return Array.isArray(value) && value.every((v) => typeof v === "string");
+      case "string[]?":
+        return value === undefined || (Array.isArray(value) && value.every((v) => typeof v === "string"));
     }
   })();
   if (!ok) throw new WireError(path, `expected ${kind}, got ${JSON.stringify(value)}`);
@@ -126,7 +312,9 @@ function checkKind(value: unknown, kind: Kind, path: string): void {
 function parseObject<T>(value: unknown, schema: Schema<T>, path: string, options: ParseOptions): T {
   if (!isObject(value)) throw new WireError(path, "expected an object");
   for (const [key, kind] of Object.entries(schema) as [string, Kind][]) {
-    if (!(key in value) && kind !== "string?") throw new WireError(`${path}.${key}`, "missing");
+    if (!(key in value) && kind !== "string?" && kind !== "string[]?") {
+      throw new WireError(`${path}.${key}`, "missing");
+    }
     checkKind(value[key], kind, `${path}.${key}`);
   }
   if (options.strict) {
@@ -192,4 +380,109 @@ export function toCommandError(value: unknown): CommandError {
   if (value instanceof Error) return { code: "internal", message: value.message };
   if (typeof value === "string") return { code: "internal", message: value };
   return { code: "internal", message: `unexpected error: ${JSON.stringify(value)}` };
+}
+
+export function parseSettings(value: unknown, options: ParseOptions = {}, path = "settings"): Settings {
+  const settings = parseObject<Settings>(value, settingsSchema, path, options);
+  settings.server ??= null;
+  return settings;
+}
+
+export function parseConnected(value: unknown, options: ParseOptions = {}): Connected {
+  const path = "connected";
+  if (!isObject(value)) throw new WireError(path, "expected an object");
+  const { settings, ...rest } = value;
+  const top = parseObject<Omit<Connected, "settings">>(
+    rest,
+    { username: "string", warning: "string?" },
+    path,
+    options,
+  );
+  return { ...top, settings: parseSettings(settings, options, `${path}.settings`) };
+}
+
+export function parseUploadProgress(value: unknown, options: ParseOptions = {}): UploadProgress {
+  const path = "upload_progress";
+  if (!isObject(value)) throw new WireError(path, "expected an object");
+  const kind = value.kind;
+  if (typeof kind !== "string" || !(kind in progressSchemas)) {
+    throw new WireError(`${path}.kind`, `unknown kind ${JSON.stringify(kind)}`);
+  }
+  const schema = progressSchemas[kind as keyof typeof progressSchemas];
+  return parseObject<UploadProgress>(value, schema as never, path, options);
+}
+
+export function parseUploadResult(value: unknown, options: ParseOptions = {}, path = "upload_result"): UploadResult {
+  if (!isObject(value)) throw new WireError(path, "expected an object");
+  const { image, error, ...rest } = value;
+  const result = parseObject<Omit<UploadResult, "image" | "error">>(
+    rest,
+    { path: "string", link: "string?", existed: "boolean" },
+    path,
+    options,
+  ) as UploadResult;
+  if (image !== undefined && image !== null) result.image = parseImage(image, options, `${path}.image`);
+  if (error !== undefined && error !== null) {
+    result.error = parseObject<UploadFailure>(error, failureSchema, `${path}.error`, options);
+  }
+  if (!result.image && !result.error) throw new WireError(path, "neither an image nor an error");
+  return result;
+}
+
+export function parseUploadResults(value: unknown, options: ParseOptions = {}): UploadResult[] {
+  if (!Array.isArray(value)) throw new WireError("upload_results", "expected an array");
+  return value.map((v, i) => parseUploadResult(v, options, `upload_results[${i}]`));
+}
+
+/** An array of strings (links). */
+export function parseStrings(value: unknown, path = "links"): string[] {
+  checkKind(value, "string[]", path);
+  return value as string[];
+}
+
+function parseList<T>(value: unknown, path: string, item: (v: unknown, path: string) => T): T[] {
+  if (!Array.isArray(value)) throw new WireError(path, "expected an array");
+  return value.map((v, i) => item(v, `${path}[${i}]`));
+}
+
+export function parseWatchedFolders(value: unknown, options: ParseOptions = {}, path = "folders"): WatchedFolder[] {
+  return parseList(value, path, (v, p) => parseObject<WatchedFolder>(v, folderSchema, p, options));
+}
+
+export function parseSyncStatus(value: unknown, options: ParseOptions = {}): SyncStatus {
+  const path = "sync_status";
+  if (!isObject(value)) throw new WireError(path, "expected an object");
+  const { folders, counts, in_flight, recent_errors, ...rest } = value;
+  const top = parseObject<Omit<SyncStatus, "folders" | "counts" | "in_flight" | "recent_errors">>(
+    rest,
+    {
+      version: "string",
+      pid: "number",
+      server: "string",
+      embedded: "boolean",
+      online: "boolean",
+      paused: "boolean",
+      watch_warning: "string?",
+      last_scan_at: "string?",
+      backup_dir: "string?",
+    },
+    path,
+    options,
+  );
+  return {
+    ...top,
+    watch_warning: top.watch_warning ?? null,
+    last_scan_at: top.last_scan_at ?? null,
+    backup_dir: top.backup_dir ?? null,
+    folders: parseWatchedFolders(folders, options, `${path}.folders`),
+    counts: parseObject<QueueCounts>(counts, countsSchema, `${path}.counts`, options),
+    in_flight: parseList(in_flight, `${path}.in_flight`, (v, p) => parseObject<InFlight>(v, inFlightSchema, p, options)),
+    recent_errors: parseList(recent_errors, `${path}.recent_errors`, (v, p) =>
+      parseObject<FileError>(v, fileErrorSchema, p, options),
+    ),
+  };
+}
+
+export function parseQueue(value: unknown, options: ParseOptions = {}): QueueEntry[] {
+  return parseList(value, "sync_queue", (v, p) => parseObject<QueueEntry>(v, queueEntrySchema, p, options));
 }

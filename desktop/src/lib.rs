@@ -48,6 +48,7 @@ pub use error::{CommandError, ErrorCode};
 pub fn app<R: Runtime>(builder: Builder<R>, connection: Connection) -> Builder<R> {
     builder
         .manage(connection)
+        .manage(library::Library::default())
         .manage(clipboard::Clipboard::default())
         .manage(sync::SyncEvents::default())
         .invoke_handler(tauri::generate_handler![

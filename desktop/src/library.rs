@@ -1,16 +1,25 @@
-//! The gallery's data source: pages of the library (or the trash), newest first.
+//! The gallery's data source: pages of the library (or the trash), newest first, read from
+//! the local catalog (`imgcloud_core::catalog`, one SQLite file per server and user, fed by
+//! the server's change feed).
 //!
-//! Today every page comes from the API (`GET /v1/images`). This is the one module to change
-//! when the local catalog (`imgcloud_core::catalog`, fed by the change feed) lands: answer
-//! [`Library::page`] from it, and the commands and UI stay as they are.
+//! The catalog of the logged-in user is opened on the first page request (or, when the server
+//! cannot be reached, the catalog of the user last seen there), and brought up to date from
+//! the change feed before every first page (a refresh, a new search, the app's own changes:
+//! the UI reloads from the top after each). Later pages are read from the catalog alone, so
+//! scrolling never waits on the network and the gallery works offline. Search matches
+//! filenames and tags. The cursor is the offset of the next page, opaque to the UI.
+
+use std::sync::Arc;
 
 use imgcloud_core::api::ImagePage;
-use imgcloud_core::client::ListParams;
+use imgcloud_core::catalog::sync::{self, SyncError};
+use imgcloud_core::catalog::{Catalog, Query, Sort, View, location};
 use serde::{Deserialize, Serialize};
 use tauri::State;
+use tokio::sync::Mutex;
 
-use crate::connection::Connection;
-use crate::error::CommandError;
+use crate::connection::{Connection, command_error};
+use crate::error::{CommandError, ErrorCode};
 
 /// Images per page of the gallery.
 pub const PAGE_SIZE: u32 = 60;
@@ -24,42 +33,144 @@ pub struct ServerInfo {
     pub config_file: String,
 }
 
-/// Where gallery pages come from.
-pub struct Library;
+/// The open catalog and the server it mirrors.
+struct Open {
+    server: String,
+    catalog: Arc<Catalog>,
+}
+
+/// Where gallery pages come from (app state).
+#[derive(Default)]
+pub struct Library {
+    open: Mutex<Option<Open>>,
+}
 
 impl Library {
-    /// One page, newest first; `query` searches filenames (blank lists all); `trash`
-    /// lists the trash instead of the library.
+    /// Closes the catalog: the next page opens the one of whoever is logged in then.
+    pub async fn forget(&self) {
+        *self.open.lock().await = None;
+    }
+
+    /// One page, newest first; `query` searches filenames and tags (blank lists all);
+    /// `trash` lists the trash instead of the library; `cursor` is the offset a previous
+    /// page returned (absent or empty: the first page, after a sync with the server).
     pub async fn page(
+        &self,
         connection: &Connection,
         cursor: Option<String>,
         query: Option<String>,
         trash: bool,
     ) -> Result<ImagePage, CommandError> {
-        let params = ListParams {
-            cursor: cursor.filter(|c| !c.is_empty()),
-            limit: Some(PAGE_SIZE),
-            q: query
-                .map(|q| q.trim().to_string())
-                .filter(|q| !q.is_empty()),
-            trash,
+        let offset = match cursor.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+            None => 0,
+            Some(c) => c.parse::<usize>().map_err(|_| {
+                CommandError::new(
+                    ErrorCode::Invalid,
+                    format!("list_images: cursor {c:?} is not a page offset; reload the gallery"),
+                )
+            })?,
         };
-        connection
-            .call("list_images", |client| async move {
-                client.list_images(&params).await
-            })
+        let catalog = self.catalog(connection, offset == 0).await?;
+        let search = query.map(|q| q.trim().to_string()).unwrap_or_default();
+        let limit = PAGE_SIZE as usize;
+        let query = Query {
+            view: if trash { View::Trash } else { View::Library },
+            sort: Sort::Date,
+            search,
+            offset,
+            limit: limit + 1,
+        };
+        let mut items = tauri::async_runtime::spawn_blocking(move || catalog.images(&query))
             .await
+            .map_err(|e| CommandError::new(ErrorCode::Internal, e.to_string()))?
+            .map_err(|e| CommandError::new(ErrorCode::Internal, e.to_string()))?;
+        let next_cursor = (items.len() > limit).then(|| (offset + limit).to_string());
+        items.truncate(limit);
+        Ok(ImagePage { items, next_cursor })
+    }
+
+    /// The catalog for the configured server, synced first when `refresh`. A server that
+    /// cannot be reached leaves the catalog as it is (offline); other failures are returned.
+    async fn catalog(
+        &self,
+        connection: &Connection,
+        refresh: bool,
+    ) -> Result<Arc<Catalog>, CommandError> {
+        let client = connection.client().await?;
+        let server = client.server().to_string();
+        let mut open = self.open.lock().await;
+        if let Some(current) = open.as_ref().filter(|o| o.server == server) {
+            let catalog = Arc::clone(&current.catalog);
+            if refresh {
+                let result = catalog.sync(&client).await;
+                offline_or(connection, result.map(|_| ())).await?;
+            }
+            return Ok(catalog);
+        }
+        let catalog = match sync::open_for(connection.dirs(), &client).await {
+            Ok((catalog, _me)) => {
+                let result = catalog.sync(&client).await;
+                offline_or(connection, result.map(|_| ())).await?;
+                catalog
+            }
+            Err(e) => {
+                let error = sync_error(e);
+                connection.forget_client().await;
+                let last = (error.code == ErrorCode::Unreachable)
+                    .then(|| location::last_user(connection.dirs(), &server))
+                    .flatten();
+                let Some(user) = last else {
+                    return Err(error);
+                };
+                tracing::warn!(error = %error, "server unreachable: showing the local catalog");
+                let path = location::file(connection.dirs(), &server, &user);
+                let (catalog, _) = Catalog::open_or_rebuild(&path)
+                    .map_err(|e| CommandError::new(ErrorCode::Internal, e.to_string()))?;
+                Arc::new(catalog)
+            }
+        };
+        *open = Some(Open {
+            server,
+            catalog: Arc::clone(&catalog),
+        });
+        Ok(catalog)
+    }
+}
+
+/// Passes an unreachable server (the catalog is shown as it is) and returns other failures.
+async fn offline_or(
+    connection: &Connection,
+    result: Result<(), SyncError>,
+) -> Result<(), CommandError> {
+    let Err(e) = result else { return Ok(()) };
+    let error = sync_error(e);
+    connection.forget_client().await;
+    if error.code == ErrorCode::Unreachable {
+        tracing::warn!(error = %error, "server unreachable: showing the local catalog");
+        return Ok(());
+    }
+    tracing::warn!(code = ?error.code, error = %error, "syncing the local catalog failed");
+    Err(error)
+}
+
+fn sync_error(e: SyncError) -> CommandError {
+    match e {
+        SyncError::Client(e) => command_error(e),
+        other => CommandError::new(ErrorCode::Internal, other.to_string()),
     }
 }
 
 #[tauri::command]
 pub async fn list_images(
     connection: State<'_, Connection>,
+    library: State<'_, Library>,
     cursor: Option<String>,
     query: Option<String>,
     trash: Option<bool>,
 ) -> Result<ImagePage, CommandError> {
-    Library::page(&connection, cursor, query, trash.unwrap_or(false)).await
+    library
+        .page(&connection, cursor, query, trash.unwrap_or(false))
+        .await
 }
 
 #[tauri::command]

@@ -11,6 +11,7 @@ use tauri::State;
 
 use crate::connection::{Connection, command_error};
 use crate::error::{CommandError, ErrorCode};
+use crate::library::Library;
 
 /// Name of the tokens the app creates (shown by `imgcloud tokens`).
 const DEVICE_NAME: &str = "imgcloud desktop";
@@ -95,6 +96,7 @@ pub async fn settings_get(connection: State<'_, Connection>) -> Result<Settings,
 #[tauri::command]
 pub async fn settings_connect(
     connection: State<'_, Connection>,
+    library: State<'_, Library>,
     server: String,
     username: String,
     password: String,
@@ -129,6 +131,8 @@ pub async fn settings_connect(
         .map_err(|e| CommandError::new(ErrorCode::Config, e.to_string()))?;
     stop_embedded(&connection).await;
     connection.forget_client().await;
+    // Another user may have logged in: the gallery reopens the catalog of whoever it is.
+    library.forget().await;
     let warning = match stored {
         StoredIn::Keyring => None,
         StoredIn::File(file) => Some(format!(
@@ -153,6 +157,7 @@ pub async fn settings_connect(
 #[tauri::command]
 pub async fn settings_use_embedded(
     connection: State<'_, Connection>,
+    library: State<'_, Library>,
 ) -> Result<Settings, CommandError> {
     if connection.embedded.lock().await.is_some() {
         return settings(&connection).await;
@@ -174,6 +179,7 @@ pub async fn settings_use_embedded(
     options.listen = connection.embedded_ports.api;
     options.s3_listen = connection.embedded_ports.s3;
     connection.forget_client().await;
+    library.forget().await;
     match EmbeddedCloud::start(options).await {
         Ok(cloud) => {
             tracing::info!(api = %cloud.api_url, "hosting the embedded cloud");

@@ -95,7 +95,21 @@ impl Fixture {
     /// An app whose settings live in a fresh temp dir; `env` stands in for the process
     /// environment and `keys` for the OS keyring.
     pub fn new(env: &[(&str, &str)], keys: TestKeys) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        Self::in_dir(tempfile::tempdir().unwrap(), env, keys)
+    }
+
+    /// The app started again over the same settings and data (as after quitting it), with
+    /// no keyring reachable; a cloud the test started stays up.
+    pub fn restart(mut self) -> Self {
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        let cloud = self.cloud.take();
+        drop(self);
+        let mut fx = Self::in_dir(dir, &[], TestKeys::unreachable());
+        fx.cloud = cloud;
+        fx
+    }
+
+    fn in_dir(dir: tempfile::TempDir, env: &[(&str, &str)], keys: TestKeys) -> Self {
         let dirs = temp_dirs(dir.path());
         let env: HashMap<String, String> = env
             .iter()

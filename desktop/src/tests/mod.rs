@@ -3,6 +3,7 @@
 //! socket.
 
 mod images;
+mod library;
 mod settings;
 mod sync;
 mod upload;

@@ -41,6 +41,14 @@ describe("grouping by day", () => {
     expect(groups.every((g) => g.items.length === 4)).toBe(true);
   });
 
+  it("groups a photo by the day it was taken, else the day it was uploaded", () => {
+    const taken = { ...image(1, new Date(2026, 10, 20, 12).toISOString()), taken_at: new Date(2026, 6, 4, 9).toISOString() };
+    const uploaded = image(2, new Date(2026, 10, 20, 11).toISOString());
+    const groups = groupByDay([uploaded, taken], new Date(2026, 10, 20, 18));
+    expect(groups.map((g) => g.label)).toEqual(["Today", "Sat, 4 Jul"]);
+    expect(groups[1].items).toEqual([taken]);
+  });
+
   it("shows the year of other years and survives bad dates", () => {
     expect(dayLabel("2024-02-29", new Date(2026, 0, 1))).toBe("Thu, 29 Feb 2024");
     expect(dayKey("not a date")).toBe("unknown");

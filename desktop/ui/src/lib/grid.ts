@@ -65,11 +65,14 @@ export interface DayGroup {
   items: Image[];
 }
 
-/** Consecutive images of the same upload day (the list is newest first, so days are too). */
+/**
+ * Consecutive images of the same day: when taken, else when uploaded (the day the local
+ * catalog orders by; the list is newest first, so days are too).
+ */
 export function groupByDay(items: Image[], now: Date = new Date()): DayGroup[] {
   const groups: DayGroup[] = [];
   items.forEach((image, index) => {
-    const key = dayKey(image.created_at);
+    const key = dayKey(image.taken_at ?? image.created_at);
     const last = groups[groups.length - 1];
     if (last && last.key === key) last.items.push(image);
     else groups.push({ key, label: dayLabel(key, now), start: index, items: [image] });

@@ -98,6 +98,11 @@ async function main() {
     await until("the preview painted", () =>
       exec(`const i = document.querySelector('[data-testid=detail] img'); return i && i.complete && i.naturalWidth > 0;`),
     );
+    // The camera comes from the original's EXIF through `photo_info`: these PNGs have none.
+    const camera = await until("the camera field answered", () =>
+      exec(`const t = document.querySelector('[data-testid=detail-camera]').textContent.trim(); return t === '…' ? null : t;`),
+    );
+    if (camera !== "—") throw new Error(`camera of a PNG without EXIF shows ${camera}, not —`);
     await sleep(300);
     await screenshot("desktop-detail.png");
 

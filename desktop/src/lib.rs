@@ -4,6 +4,7 @@
 //! - [`library`] (the gallery's data source): `list_images(cursor, query, trash)`, `server_info`;
 //! - [`images`]: `get_image`, `rename_image`, `set_tags`, `trash_images`, `restore_images`,
 //!   `image_links`, `format_image_link`;
+//! - [`photo`]: `photo_info(url)` (camera and date taken from the original's first bytes);
 //! - [`upload`]: `upload_files(batch, paths)`, `upload_bytes` (raw body),
 //!   `upload_clipboard_image`, with per-file `upload-progress` events;
 //! - [`sync`]: `sync_status`, `sync_queue`, `sync_pause`, `sync_resume`, `watch_add`,
@@ -24,6 +25,7 @@ pub mod error;
 pub mod images;
 pub mod library;
 pub mod notifications;
+pub mod photo;
 pub mod settings;
 pub mod shortcut;
 pub mod sync;
@@ -49,12 +51,14 @@ pub fn app<R: Runtime>(builder: Builder<R>, connection: Connection) -> Builder<R
     builder
         .manage(connection)
         .manage(library::Library::default())
+        .manage(photo::Previews::default())
         .manage(clipboard::Clipboard::default())
         .manage(sync::SyncEvents::default())
         .invoke_handler(tauri::generate_handler![
             library::list_images,
             library::server_info,
             images::get_image,
+            photo::photo_info,
             images::rename_image,
             images::set_tags,
             images::trash_images,

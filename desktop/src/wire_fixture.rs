@@ -12,6 +12,7 @@ use imgcloud_core::api::{Image, ImagePage};
 use imgcloud_core::daemon_api::{
     FileError, FileState, InFlight, QueueCounts, QueueEntry, Status, WatchedFolder,
 };
+use imgcloud_core::photo_info::PhotoInfo;
 use serde_json::{Value, json};
 use time::macros::datetime;
 
@@ -180,6 +181,8 @@ fn samples() -> Value {
         ],
         "image_page": sample_page(),
         "last_page": last_page,
+        "photo_info": PhotoInfo { taken_at: Some(datetime!(2019-06-30 07:08:09 UTC)), camera: Some("OLYMPUS E-M5".into()) },
+        "photo_info_none": PhotoInfo::default(),
         "server_info": ServerInfo { server: Some("http://127.0.0.1:8420".into()), config_file: "/home/u/.config/imgcloud/config.toml".into() },
         "server_info_unconfigured": ServerInfo { server: None, config_file: "config.toml".into() },
         "command_errors": [

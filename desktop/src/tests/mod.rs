@@ -4,6 +4,7 @@
 
 mod images;
 mod library;
+mod photo;
 mod settings;
 mod sync;
 mod upload;

@@ -8,6 +8,7 @@ import {
   parseConnected,
   parseImage,
   parseImagePage,
+  parsePhotoInfo,
   parseServerInfo,
   parseSettings,
   parseStrings,
@@ -60,6 +61,9 @@ export const renameImage = (id: string, filename: string) =>
 export const setTags = (id: string, tags: string[]) => call("set_tags", { id, tags }, (v) => parseImage(v));
 export const trashImages = (ids: string[]) => call("trash_images", { ids }, images);
 export const restoreImages = (ids: string[]) => call("restore_images", { ids }, images);
+
+/** Camera and date taken from the original's first bytes (cached on disk by the app). */
+export const photoInfo = (url: string) => call("photo_info", { url }, (v) => parsePhotoInfo(v));
 
 /** The link of an image already at hand, in `format` (default: the configured one). */
 export const formatLink = (image: Image, format?: string, template?: string) =>

@@ -5,6 +5,7 @@ import {
   parseImage,
   parseConnected,
   parseImagePage,
+  parsePhotoInfo,
   parseServerInfo,
   parseSettings,
   parseUploadProgress,
@@ -40,6 +41,12 @@ describe("wire types match the Rust serialisation", () => {
   it("parses server info with and without a server", () => {
     expect(parseServerInfo(fixture.server_info, strict).server).toBe("http://127.0.0.1:8420");
     expect(parseServerInfo(fixture.server_info_unconfigured, strict).server).toBeNull();
+  });
+
+  it("parses photo info, with and without camera and date", () => {
+    expect(parsePhotoInfo(fixture.photo_info, strict)).toEqual({ taken_at: "2019-06-30T07:08:09Z", camera: "OLYMPUS E-M5" });
+    expect(parsePhotoInfo(fixture.photo_info_none, strict)).toEqual({ taken_at: null, camera: null });
+    expect(() => parsePhotoInfo({ taken_at: 3, camera: null })).toThrow();
   });
 
   it("parses settings, with and without a template", () => {

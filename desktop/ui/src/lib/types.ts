@@ -57,6 +57,12 @@ export interface ServerInfo {
   config_file: string;
 }
 
+/** `photo_info`: camera and date taken from the original's EXIF (`imgcloud_core::photo_info`). */
+export interface PhotoInfo {
+  taken_at: string | null;
+  camera: string | null;
+}
+
 /** `settings_get` (Rust `settings::Settings`). */
 export interface Settings {
   server: string | null;
@@ -199,6 +205,11 @@ const serverInfoSchema = {
   server: "string?",
   config_file: "string",
 } as const satisfies Schema<ServerInfo>;
+
+const photoInfoSchema = {
+  taken_at: "string?",
+  camera: "string?",
+} as const satisfies Schema<PhotoInfo>;
 
 const settingsSchema = {
   server: "string?",
@@ -350,6 +361,13 @@ export function parseImagePage(value: unknown, options: ParseOptions = {}): Imag
     }
   }
   return cursor === undefined ? { items } : { items, next_cursor: cursor };
+}
+
+export function parsePhotoInfo(value: unknown, options: ParseOptions = {}): PhotoInfo {
+  const info = parseObject<PhotoInfo>(value, photoInfoSchema, "photo_info", options);
+  info.taken_at ??= null;
+  info.camera ??= null;
+  return info;
 }
 
 export function parseServerInfo(value: unknown, options: ParseOptions = {}): ServerInfo {

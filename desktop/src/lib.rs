@@ -12,6 +12,7 @@
 //! - [`settings`]: `settings_get`, `settings_connect`, `settings_use_embedded`,
 //!   `settings_set_link_format`;
 //! - [`clipboard`]: `copy_text` (the link on the system clipboard);
+//! - [`opener`]: `open_url` (an image's link in the default browser);
 //! - [`notifications`]: `notify` (a native notification through `notify-send`).
 //!
 //! [`tray`] adds the tray menu and [`shortcut`] the global "upload clipboard image" shortcut
@@ -25,6 +26,7 @@ pub mod error;
 pub mod images;
 pub mod library;
 pub mod notifications;
+pub mod opener;
 pub mod photo;
 pub mod settings;
 pub mod shortcut;
@@ -59,6 +61,7 @@ pub fn app<R: Runtime>(builder: Builder<R>, connection: Connection) -> Builder<R
             library::server_info,
             images::get_image,
             photo::photo_info,
+            opener::open_url,
             images::rename_image,
             images::set_tags,
             images::trash_images,

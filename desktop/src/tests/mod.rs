@@ -4,6 +4,8 @@
 
 mod images;
 mod library;
+#[cfg(unix)]
+mod opener;
 mod photo;
 mod settings;
 mod sync;

@@ -69,6 +69,8 @@ export const photoInfo = (url: string) => call("photo_info", { url }, (v) => par
 export const formatLink = (image: Image, format?: string, template?: string) =>
   call("format_image_link", { image, format: format ?? null, template: template ?? null }, (v) => parseStrings([v])[0]!);
 
+/** Opens an image's link (http/https) in the default browser. */
+export const openUrl = (url: string) => call("open_url", { url }, nothing);
 export const copyText = (text: string) => call("copy_text", { text }, nothing);
 /** A native notification (best effort: `false` when the desktop has none). */
 export const notify = (summary: string, body: string) => call("notify", { summary, body }, (v) => v === true);

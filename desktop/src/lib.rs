@@ -13,6 +13,7 @@
 //!   `settings_set_link_format`;
 //! - [`clipboard`]: `copy_text` (the link on the system clipboard);
 //! - [`opener`]: `open_url` (an image's link in the default browser);
+//! - [`folder_picker`]: `pick_folder` (the native dialog, for watched folders);
 //! - [`notifications`]: `notify` (a native notification through `notify-send`).
 //!
 //! [`tray`] adds the tray menu and [`shortcut`] the global "upload clipboard image" shortcut
@@ -23,6 +24,7 @@
 pub mod clipboard;
 pub mod connection;
 pub mod error;
+pub mod folder_picker;
 pub mod images;
 pub mod library;
 pub mod notifications;
@@ -77,6 +79,7 @@ pub fn app<R: Runtime>(builder: Builder<R>, connection: Connection) -> Builder<R
             sync::sync_resume,
             sync::watch_add,
             sync::watch_remove,
+            folder_picker::pick_folder,
             sync::sync_subscribe,
             settings::settings_get,
             settings::settings_connect,
@@ -102,6 +105,9 @@ pub fn run() {
         // A desktop without a tray (no StatusNotifier host) still gets the window.
         if let Err(e) = tray::install(app.handle()) {
             tracing::warn!("no tray icon: {e}");
+        }
+        if let Err(e) = folder_picker::install(app.handle()) {
+            tracing::warn!("no folder picker: {e}");
         }
         if let Err(e) = shortcut::install(app.handle()) {
             tracing::warn!("no global shortcut: {e}");

@@ -8,7 +8,7 @@ use imgcloud_daemon::engine::{Daemon, DaemonOptions};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::test_support::{Fixture, code, png};
+use crate::test_support::{Fixture, code, message, png};
 
 /// The real daemon engine (hosting its own embedded cloud on free ports) answering on its
 /// socket in the fixture's runtime dir, as `imgcloudd` does.
@@ -152,4 +152,12 @@ fn status_pause_resume_and_watched_folders_through_the_real_daemon() {
             .any(|f| f["path"] == json!(folder)),
         "{folders}"
     );
+}
+
+#[test]
+fn without_the_dialog_plugin_the_folder_picker_says_to_type_the_path() {
+    let fx = Fixture::unconfigured();
+    let err = fx.invoke("pick_folder", json!({})).unwrap_err();
+    assert_eq!(code(&err), "internal", "{err}");
+    assert!(message(&err).contains("type the folder's path"), "{err}");
 }

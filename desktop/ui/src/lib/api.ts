@@ -97,6 +97,9 @@ export const syncStatus = () => call("sync_status", {}, (v) => parseSyncStatus(v
 export const syncQueue = (limit = 200) => call("sync_queue", { limit }, (v) => parseQueue(v));
 export const syncPause = () => call("sync_pause", {}, (v) => parseSyncStatus(v));
 export const syncResume = () => call("sync_resume", {}, (v) => parseSyncStatus(v));
+/** The native folder picker: the chosen folder's path, or null when cancelled. */
+export const pickFolder = () =>
+  call("pick_folder", {}, (v) => (v === null ? null : parseStrings([v], "folder")[0]!));
 export const watchAdd = (path: string) => call("watch_add", { path }, (v) => parseWatchedFolders(v));
 export const watchRemove = (path: string) => call("watch_remove", { path }, (v) => parseWatchedFolders(v));
 export const syncSubscribe = () => call("sync_subscribe", {}, (v) => v === true);

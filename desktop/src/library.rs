@@ -6,10 +6,12 @@
 //! cannot be reached, the catalog of the user last seen there), and brought up to date from
 //! the change feed before every first page (a refresh, a new search, the app's own changes:
 //! the UI reloads from the top after each). Later pages are read from the catalog alone, so
-//! scrolling never waits on the network and the gallery works offline. Search matches
+//! scrolling never waits on the network and the gallery works offline; a first page waits
+//! for the server at most [`SYNC_WAIT`], then answers from the file while the sync goes on. Search matches
 //! filenames and tags. The cursor is the offset of the next page, opaque to the UI.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use imgcloud_core::api::ImagePage;
 use imgcloud_core::catalog::sync::{self, SyncError};
@@ -102,31 +104,63 @@ impl Library {
         if let Some(current) = open.as_ref().filter(|o| o.server == server) {
             let catalog = Arc::clone(&current.catalog);
             if refresh {
-                let result = catalog.sync(&client).await;
-                offline_or(connection, result.map(|_| ())).await?;
+                let (syncing, client) = (Arc::clone(&catalog), client.clone());
+                match waited(async move { syncing.sync(&client).await.map(|_| ()) }).await {
+                    Ok(result) => offline_or(connection, result?).await?,
+                    Err(_still_syncing) => {
+                        tracing::info!("the server is slow: showing the local catalog meanwhile");
+                    }
+                }
             }
             return Ok(catalog);
         }
-        let catalog = match sync::open_for(connection.dirs(), &client).await {
-            Ok((catalog, _me)) => {
-                let result = catalog.sync(&client).await;
-                offline_or(connection, result.map(|_| ())).await?;
+        let (dirs, opening) = (connection.dirs().clone(), client.clone());
+        let opened = waited(async move {
+            let (catalog, _me) = sync::open_for(&dirs, &opening).await?;
+            let synced = catalog.sync(&opening).await.map(|_| ());
+            Ok::<_, SyncError>((catalog, synced))
+        })
+        .await;
+        let last_catalog = || -> Result<Option<Arc<Catalog>>, CommandError> {
+            let Some(user) = location::last_user(connection.dirs(), &server) else {
+                return Ok(None);
+            };
+            let path = location::file(connection.dirs(), &server, &user);
+            let (catalog, _) = Catalog::open_or_rebuild(&path)
+                .map_err(|e| CommandError::new(ErrorCode::Internal, e.to_string()))?;
+            Ok(Some(Arc::new(catalog)))
+        };
+        let opened = match opened {
+            Ok(result) => result?,
+            Err(task) => {
+                // A slow server: the last user's catalog now (not kept, so the next first
+                // page checks who is logged in again); without one, wait for the server.
+                if let Some(catalog) = last_catalog()? {
+                    tracing::info!("the server is slow: showing the local catalog meanwhile");
+                    return Ok(catalog);
+                }
+                task.await
+                    .map_err(|e| CommandError::new(ErrorCode::Internal, e.to_string()))?
+            }
+        };
+        let catalog = match opened {
+            Ok((catalog, synced)) => {
+                offline_or(connection, synced).await?;
                 catalog
             }
             Err(e) => {
                 let error = sync_error(e);
                 connection.forget_client().await;
-                let last = (error.code == ErrorCode::Unreachable)
-                    .then(|| location::last_user(connection.dirs(), &server))
-                    .flatten();
-                let Some(user) = last else {
+                let last = if error.code == ErrorCode::Unreachable {
+                    last_catalog()?
+                } else {
+                    None
+                };
+                let Some(catalog) = last else {
                     return Err(error);
                 };
                 tracing::warn!(error = %error, "server unreachable: showing the local catalog");
-                let path = location::file(connection.dirs(), &server, &user);
-                let (catalog, _) = Catalog::open_or_rebuild(&path)
-                    .map_err(|e| CommandError::new(ErrorCode::Internal, e.to_string()))?;
-                Arc::new(catalog)
+                catalog
             }
         };
         *open = Some(Open {
@@ -134,6 +168,22 @@ impl Library {
             catalog: Arc::clone(&catalog),
         });
         Ok(catalog)
+    }
+}
+
+/// How long a first page waits for the server before it is answered from the catalog as it
+/// is (the sync goes on in the background and lands in the file).
+const SYNC_WAIT: Duration = Duration::from_millis(1500);
+
+/// Runs `work` as a task: `Ok(its result)` if it ends within [`SYNC_WAIT`], else
+/// `Err(the task)`, still running. A task that panicked is an internal error.
+async fn waited<T: Send + 'static>(
+    work: impl Future<Output = T> + Send + 'static,
+) -> Result<Result<T, CommandError>, tokio::task::JoinHandle<T>> {
+    let mut task = tokio::spawn(work);
+    match tokio::time::timeout(SYNC_WAIT, &mut task).await {
+        Ok(joined) => Ok(joined.map_err(|e| CommandError::new(ErrorCode::Internal, e.to_string()))),
+        Err(_) => Err(task),
     }
 }
 

@@ -133,3 +133,40 @@ fn a_restarted_app_lists_the_last_users_catalog_while_the_server_is_down() {
     let fx = fx.restart();
     assert_eq!(list(&fx, json!({})), online);
 }
+
+/// Accepts connections on `addr` and never answers (a server that hangs); runs until the
+/// test process ends.
+fn hang_on(addr: std::net::SocketAddr) {
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+}
+
+#[test]
+fn a_server_that_does_not_answer_does_not_hold_the_gallery_back() {
+    let mut fx = Fixture::with_cloud();
+    paste(&fx, "waiting.png", 10);
+    let online = list(&fx, json!({}));
+    let cloud = fx.cloud.take().unwrap();
+    let addr: std::net::SocketAddr = cloud
+        .api_url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    tauri::async_runtime::block_on(cloud.shutdown()).unwrap();
+    hang_on(addr);
+
+    // The open catalog: the sync is left running, the page comes from the file.
+    let started = std::time::Instant::now();
+    assert_eq!(list(&fx, json!({})), online);
+    // After a restart: the last user's catalog while "who is logged in?" gets no answer.
+    let fx = fx.restart();
+    assert_eq!(list(&fx, json!({})), online);
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(8), "took {took:?}");
+}

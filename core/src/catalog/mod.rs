@@ -89,6 +89,20 @@ impl std::fmt::Debug for Catalog {
     }
 }
 
+/// Creates `path` readable by its owner only (0600 on Unix) unless it exists: the catalog lists
+/// the user's library. SQLite gives its `-wal` and `-shm` files the same permissions.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 impl Catalog {
     /// Opens (creating it and its folder if needed) the catalog at `path`.
     pub fn open(path: &Path) -> Result<Self, CatalogError> {
@@ -98,6 +112,10 @@ impl Catalog {
                 source,
             })?;
         }
+        create_private(path).map_err(|source| CatalogError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let conn = Connection::open(path).map_err(|e| error(path, e))?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(|e| error(path, e))?;

@@ -339,3 +339,24 @@ fn each_server_and_user_has_its_own_file_and_the_last_user_is_remembered() {
         None
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn a_new_catalog_and_its_wal_are_readable_by_the_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("catalogs").join("c.sqlite");
+    let catalog = Catalog::open(&path).unwrap();
+    catalog
+        .apply(&ChangePage {
+            changes: vec![upsert(1, &image("a000000000000001", "a.jpg", 1, 1, &[]))],
+            next_since: 1,
+            has_more: false,
+        })
+        .unwrap();
+    for name in ["c.sqlite", "c.sqlite-wal"] {
+        let file = path.with_file_name(name);
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
+}

@@ -4,6 +4,7 @@
 //! `imgcloud_core::links`.
 
 use imgcloud_core::api::{Image, ImagePatch};
+use imgcloud_core::client::{Client, ClientError};
 use imgcloud_core::links::{LinkFormat, format_link};
 use tauri::State;
 
@@ -95,14 +96,10 @@ pub async fn trash_images(
     connection: State<'_, Connection>,
     ids: Vec<String>,
 ) -> Result<Vec<Image>, CommandError> {
-    let mut done = Vec::with_capacity(ids.len());
-    for id in ids {
-        let image = connection
-            .call("trash_image", |c| async move { c.trash(&id).await })
-            .await?;
-        done.push(image);
-    }
-    Ok(done)
+    for_each(&connection, ids, "trash_image", |c, id| async move {
+        c.trash(&id).await
+    })
+    .await
 }
 
 /// Brings images back from the trash (also the "undo" of a delete).
@@ -111,12 +108,26 @@ pub async fn restore_images(
     connection: State<'_, Connection>,
     ids: Vec<String>,
 ) -> Result<Vec<Image>, CommandError> {
+    for_each(&connection, ids, "restore_image", |c, id| async move {
+        c.restore(&id).await
+    })
+    .await
+}
+
+/// Runs `op` on each of `ids` in order through the connection; stops at the first failure.
+async fn for_each<F, Fut>(
+    connection: &Connection,
+    ids: Vec<String>,
+    what: &str,
+    op: F,
+) -> Result<Vec<Image>, CommandError>
+where
+    F: Fn(Client, String) -> Fut,
+    Fut: std::future::Future<Output = Result<Image, ClientError>>,
+{
     let mut done = Vec::with_capacity(ids.len());
     for id in ids {
-        let image = connection
-            .call("restore_image", |c| async move { c.restore(&id).await })
-            .await?;
-        done.push(image);
+        done.push(connection.call(what, |c| op(c, id)).await?);
     }
     Ok(done)
 }

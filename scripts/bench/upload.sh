@@ -10,7 +10,9 @@
 # ${XDG_CACHE_HOME:-$HOME/.cache}/imgcloud-bench), CARGO_TARGET_DIR.
 #
 # Besides wall times it prints the CPU seconds of each tool and of the embedded cloud during
-# its run (wall times are noisy when other work shares the machine).
+# its run (wall times are noisy when other work shares the machine), and the decode floor: the
+# time libjpeg-turbo's own `djpeg` needs just to decode every photo at 1/8 scale, one process
+# per core, which no thumbnailing upload can beat.
 #
 # The generated photos are cached between runs; everything else lives in a temp dir that is
 # removed at the end. Every process the script starts is stopped by its pid.
@@ -25,7 +27,8 @@ concurrency=${BENCH_CONCURRENCY:-4}
 cache=${BENCH_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/imgcloud-bench}
 photos="$cache/photos-${count}-${width}x${height}-q${quality}"
 
-log() { printf '==> %s\n' "$*" >&2; }
+# shellcheck source=../lib/common.sh
+. "$repo/scripts/lib/common.sh"
 now() { date +%s.%N; }
 # CPU seconds (user + system) a process has used so far, from /proc (0 where there is none).
 ticks=$(getconf CLK_TCK 2>/dev/null || echo 100)
@@ -38,12 +41,7 @@ timed() {
 }
 
 # ---- tools ---------------------------------------------------------------------------------
-if ! command -v rclone >/dev/null 2>&1; then
-    log "installing rclone"
-    apt-get update -qq >/dev/null
-    for i in 1 2 3; do apt-get install -y -qq --no-install-recommends rclone >/dev/null && break; sleep 2; done
-fi
-command -v rclone >/dev/null || { echo "rclone is required (apt-get install rclone)" >&2; exit 2; }
+apt_install_missing rclone libjpeg-turbo-progs
 
 log "building release binaries"
 cd "$repo"
@@ -134,9 +132,13 @@ rclone_server_cpu=$(awk -v a="$server_before" -v b="$(proc_cpu "$server_pid")" '
 copied=$(find "$IMGCLOUD_DATA_DIR/cloud/objects/$bucket/rclone-bench" -type f 2>/dev/null | wc -l)
 [ "$copied" -eq "$count" ] || { echo "rclone stored $copied of $count files" >&2; exit 1; }
 
+# ---- decode floor ----------------------------------------------------------------------------
+log "decode floor: djpeg -scale 1/8 of every photo, $(nproc) at a time"
+floor_secs=$(jpeg_decode_floor "$input")
+
 # ---- results -------------------------------------------------------------------------------
 awk -v n="$count" -v bytes="$total_bytes" -v ic="$imgcloud_secs" -v rc="$rclone_secs" -v c="$concurrency" \
-    -v icc="$imgcloud_cpu" -v ics="$imgcloud_server_cpu" -v rcc="$rclone_cpu" -v rcs="$rclone_server_cpu" 'BEGIN {
+    -v fl="$floor_secs" -v cores="$(nproc)" -v icc="$imgcloud_cpu" -v ics="$imgcloud_server_cpu" -v rcc="$rclone_cpu" -v rcs="$rclone_server_cpu" 'BEGIN {
     mb = bytes / 1e6
     printf "images:            %d\n", n
     printf "total MB:          %.1f\n", mb
@@ -144,6 +146,8 @@ awk -v n="$count" -v bytes="$total_bytes" -v ic="$imgcloud_secs" -v rc="$rclone_
     printf "imgcloud seconds:  %.2f  (%.1f MB/s, %.1f images/s)\n", ic, mb / ic, n / ic
     printf "rclone seconds:    %.2f  (%.1f MB/s)\n", rc, mb / rc
     printf "ratio imgcloud/rclone: %.2f\n", ic / rc
+    # No thumbnailer can be faster than decoding its inputs once.
+    printf "decode floor:      %.2f s  (djpeg -scale 1/8 of every photo on %d cores; floor/rclone %.2f)\n", fl, cores, fl / rc
     # CPU seconds (user + system): steadier than wall time on a busy machine.
     printf "imgcloud CPU s:    client %.2f, server %.2f\n", icc, ics
     printf "rclone CPU s:      client %.2f, server %.2f\n", rcc, rcs

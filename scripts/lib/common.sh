@@ -7,6 +7,8 @@
 #   port_in_use PORT                true when something answers on 127.0.0.1:PORT
 #   pick_free_port [TAKEN...]       prints a free loopback port in 15000-32767, not in TAKEN
 #   random_secret [LEN]             prints LEN (default 32) random letters and digits
+#   jpeg_decode_floor DIR           prints the seconds libjpeg-turbo's djpeg takes to decode every
+#                                   *.jpg in DIR at 1/8 scale, one process per core (benchmarks)
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -68,4 +70,17 @@ random_secret() {
     out+=$(head -c 64 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
   done
   printf '%s' "${out:0:$len}"
+}
+
+# The least CPU any thumbnailer spends on these JPEGs: decoding at 1/8 scale (DC coefficients
+# only) still entropy-decodes every byte. Benchmarks print it beside the peer's time.
+jpeg_decode_floor() {
+  local dir=$1 start
+  command -v djpeg >/dev/null || die "djpeg is required (apt-get install libjpeg-turbo-progs)"
+  [ -n "$(find "$dir" -maxdepth 1 -name '*.jpg' -print -quit 2>/dev/null)" ] || die "no *.jpg in $dir"
+  start=$(date +%s.%N)
+  find "$dir" -maxdepth 1 -name '*.jpg' -print0 |
+    xargs -0 -r -P "$(nproc)" -n 16 sh -c 'for f; do djpeg -scale 1/8 -outfile /dev/null "$f" || exit 255; done' sh ||
+    die "djpeg could not decode the JPEGs in $dir"
+  awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'
 }

@@ -27,8 +27,9 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+# shellcheck source=lib/common.sh
+. "$root/scripts/lib/common.sh"
 log() { printf '\n==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # --- frontend --------------------------------------------------------------------------------
 log "desktop/ui: npm ci"
@@ -179,14 +180,7 @@ start_cloud() {
     "$server_bin" --listen 127.0.0.1:0 --s3-listen 127.0.0.1:0 \
     </dev/null >"$prefix.out" 2>"$prefix.log" &
   cloud_pid=$!
-  api_url=""
-  for _ in $(seq 600); do
-    api_url=$(sed -n 's/^ready //p' "$prefix.out" | head -n 1)
-    [ -n "$api_url" ] && break
-    kill -0 "$cloud_pid" 2>/dev/null || fail "imgcloud-server exited before it was ready"
-    sleep 0.1
-  done
-  [ -n "$api_url" ] || fail "imgcloud-server did not print 'ready <url>' within 60 s"
+  api_url=$(wait_ready_url "$cloud_pid" "$prefix.out") || fail "imgcloud-server did not get ready"
 }
 
 # A free loopback TCP port.

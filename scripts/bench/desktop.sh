@@ -19,8 +19,8 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 count=${BENCH_COUNT:-10000}
 profile=${BENCH_PROFILE:-release}
 runs=${BENCH_RUNS:-3}
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=../lib/common.sh
+. "$repo/scripts/lib/common.sh"
 cd "$repo"
 
 driver_bin=$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")
@@ -61,14 +61,7 @@ env -u IMGCLOUD_SERVER -u IMGCLOUD_TOKEN "${user_env[@]}" NO_COLOR=1 \
   "$target/imgcloud-server" --listen 127.0.0.1:0 --s3-listen 127.0.0.1:0 \
   </dev/null >"$work/server.out" 2>"$work/server.log" &
 server_pid=$!
-api_url=""
-for _ in $(seq 600); do
-  api_url=$(sed -n 's/^ready //p' "$work/server.out" | head -n 1)
-  [ -n "$api_url" ] && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log" >&2; die "imgcloud-server exited"; }
-  sleep 0.1
-done
-[ -n "$api_url" ] || die "imgcloud-server was not ready within 60 s"
+api_url=$(wait_ready_url "$server_pid" "$work/server.out") || { tail -n 40 "$work/server.log" >&2; exit 1; }
 token=$(sed -n 's/^"[^"]*" = "\(.*\)"$/\1/p' "$work/config/credentials.toml" | head -n 1)
 [ -n "$token" ] || die "the embedded cloud wrote no token to $work/config/credentials.toml"
 

@@ -79,14 +79,7 @@ log "starting an embedded cloud in $work"
 RUST_LOG=${RUST_LOG:-warn} "$server_bin" --listen 127.0.0.1:0 --s3-listen 127.0.0.1:0 \
     >"$work/server.out" 2>"$work/server.log" &
 server_pid=$!
-api_url=""
-for _ in $(seq 1 600); do
-    api_url=$(sed -n 's/^ready //p' "$work/server.out" | head -n 1)
-    [ -n "$api_url" ] && break
-    kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log" >&2; echo "imgcloud-server exited" >&2; exit 1; }
-    sleep 0.1
-done
-[ -n "$api_url" ] || { cat "$work/server.log" >&2; echo "imgcloud-server did not get ready" >&2; exit 1; }
+api_url=$(wait_ready_url "$server_pid" "$work/server.out") || { tail -n 40 "$work/server.log" >&2; exit 1; }
 log "cloud ready at $api_url"
 
 # ---- imgcloud upload -----------------------------------------------------------------------

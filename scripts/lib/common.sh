@@ -7,6 +7,9 @@
 #   port_in_use PORT                true when something answers on 127.0.0.1:PORT
 #   pick_free_port [TAKEN...]       prints a free loopback port in 15000-32767, not in TAKEN
 #   random_secret [LEN]             prints LEN (default 32) random letters and digits
+#   wait_ready_url PID OUT          waits up to 60 s for imgcloud-server (or imgcloudd) PID to
+#                                   print "ready URL" to the file OUT and prints URL; fails with
+#                                   a message when PID exits first or the time runs out
 #   jpeg_decode_floor DIR           prints the seconds libjpeg-turbo's djpeg takes to decode every
 #                                   *.jpg in DIR at 1/8 scale, one process per core (benchmarks)
 
@@ -70,6 +73,18 @@ random_secret() {
     out+=$(head -c 64 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
   done
   printf '%s' "${out:0:$len}"
+}
+
+wait_ready_url() {
+  local pid=$1 out=$2 url _
+  for _ in $(seq 600); do
+    url=$(sed -n 's/^ready //p' "$out" 2>/dev/null | head -n 1)
+    [ -z "$url" ] || { printf '%s' "$url"; return 0; }
+    kill -0 "$pid" 2>/dev/null || { printf 'error: the cloud (pid %s) exited before it was ready\n' "$pid" >&2; return 1; }
+    sleep 0.1
+  done
+  printf 'error: the cloud (pid %s) did not print "ready <url>" within 60 s\n' "$pid" >&2
+  return 1
 }
 
 # The least CPU any thumbnailer spends on these JPEGs: decoding at 1/8 scale (DC coefficients

@@ -29,6 +29,8 @@ pub mod daemon_client;
 #[cfg(feature = "client")]
 pub mod links;
 #[cfg(feature = "client")]
+pub mod notify_send;
+#[cfg(feature = "client")]
 pub mod photo_info;
 #[cfg(feature = "client")]
 pub mod preview_cache;

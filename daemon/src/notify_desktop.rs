@@ -2,10 +2,11 @@
 //! notification (`notifications`, through `notify-send` when it exists). Both are best effort:
 //! a headless machine logs one line and carries on.
 
-use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
+
+use imgcloud_core::notify_send::Notifier;
 
 /// Clipboard and notifications. Cheap to call from any thread.
 pub struct Desktop {
@@ -13,7 +14,7 @@ pub struct Desktop {
     /// only while its owner lives). Started on first use.
     clipboard: Mutex<Option<mpsc::Sender<String>>>,
     clipboard_failed: AtomicBool,
-    notify_missing: AtomicBool,
+    notifier: Notifier,
 }
 
 impl Default for Desktop {
@@ -27,7 +28,7 @@ impl Desktop {
         Self {
             clipboard: Mutex::new(None),
             clipboard_failed: AtomicBool::new(false),
-            notify_missing: AtomicBool::new(false),
+            notifier: Notifier::new(),
         }
     }
 
@@ -58,28 +59,10 @@ impl Desktop {
 
     /// Shows a desktop notification with `notify-send`, when it exists (best effort).
     pub fn notify(&self, summary: &str, body: &str) {
-        if self.notify_missing.load(Ordering::Relaxed) {
-            return;
-        }
-        let spawned = Command::new("notify-send")
-            .args(["--app-name=imgcloud", "--expire-time=5000", summary, body])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        match spawned {
-            // Reap it in the background so no zombie is left.
-            Ok(mut child) => {
-                std::thread::spawn(move || {
-                    let _ = child.wait();
-                });
-            }
-            Err(e) => {
-                self.notify_missing.store(true, Ordering::Relaxed);
-                tracing::warn!(
-                    "notifications are on but notify-send cannot run ({e}); install libnotify-bin to get them"
-                );
-            }
+        if let Err(e) = self.notifier.show(summary, body) {
+            tracing::warn!(
+                "notifications are on but notify-send cannot run ({e}); install libnotify-bin to get them"
+            );
         }
     }
 }

@@ -2,40 +2,16 @@
 //! missing (a bare machine, a headless test) the app logs that once and keeps its in-window
 //! notices.
 
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use imgcloud_core::notify_send::Notifier;
 
-static MISSING: AtomicBool = AtomicBool::new(false);
+static NOTIFIER: Notifier = Notifier::new();
 
 /// Shows `summary` / `body` as a desktop notification; `false` when none could be shown.
 pub fn show(summary: &str, body: &str) -> bool {
-    if MISSING.load(Ordering::Relaxed) {
-        return false;
-    }
-    let spawned = Command::new("notify-send")
-        .args([
-            "--app-name=imgcloud",
-            "--expire-time=5000",
-            "--",
-            summary,
-            body,
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    match spawned {
-        Ok(mut child) => {
-            // Reap it off the caller's thread.
-            std::thread::spawn(move || child.wait());
-            true
-        }
-        Err(e) => {
-            MISSING.store(true, Ordering::Relaxed);
-            tracing::info!("no desktop notifications (notify-send: {e}); install libnotify-bin");
-            false
-        }
-    }
+    NOTIFIER.show(summary, body).unwrap_or_else(|e| {
+        tracing::info!("no desktop notifications (notify-send: {e}); install libnotify-bin");
+        false
+    })
 }
 
 /// Shows a desktop notification; answers whether one was shown.

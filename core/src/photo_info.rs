@@ -127,47 +127,14 @@ pub(crate) fn network_reason(e: &reqwest::Error) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::probe::tests::{jpeg_bytes, png_bytes, with_exif};
+    use crate::probe::tests::{Field, exif_tiff, jpeg_bytes, png_bytes, with_exif};
 
-    /// A TIFF-structured EXIF block with Make, Model and DateTimeOriginal.
+    /// An EXIF block with Make, Model and DateTimeOriginal.
     pub(crate) fn camera_exif(make: &str, model: &str, date: &str) -> Vec<u8> {
-        let strings = [make, model];
-        // IFD0: Make, Model, ExifIFDPointer; then the Exif IFD with DateTimeOriginal; then the
-        // string values.
-        let ifd0_len = 2 + 3 * 12 + 4;
-        let exif_ifd = 8 + ifd0_len;
-        let exif_ifd_len = 2 + 12 + 4;
-        let mut data_at = exif_ifd + exif_ifd_len;
-        let mut t = Vec::new();
-        t.extend_from_slice(b"II*\0");
-        t.extend_from_slice(&8u32.to_le_bytes());
-        t.extend_from_slice(&3u16.to_le_bytes());
-        let mut data = Vec::new();
-        for (tag, value) in [0x010Fu16, 0x0110].into_iter().zip(strings) {
-            let len = value.len() + 1;
-            t.extend_from_slice(&tag.to_le_bytes());
-            t.extend_from_slice(&2u16.to_le_bytes());
-            t.extend_from_slice(&(len as u32).to_le_bytes());
-            t.extend_from_slice(&(data_at as u32).to_le_bytes());
-            data.extend_from_slice(value.as_bytes());
-            data.push(0);
-            data_at += len;
-        }
-        t.extend_from_slice(&0x8769u16.to_le_bytes());
-        t.extend_from_slice(&4u16.to_le_bytes());
-        t.extend_from_slice(&1u32.to_le_bytes());
-        t.extend_from_slice(&(exif_ifd as u32).to_le_bytes());
-        t.extend_from_slice(&0u32.to_le_bytes());
-        t.extend_from_slice(&1u16.to_le_bytes());
-        t.extend_from_slice(&0x9003u16.to_le_bytes());
-        t.extend_from_slice(&2u16.to_le_bytes());
-        t.extend_from_slice(&20u32.to_le_bytes());
-        t.extend_from_slice(&(data_at as u32).to_le_bytes());
-        t.extend_from_slice(&0u32.to_le_bytes());
-        t.extend_from_slice(&data);
-        t.extend_from_slice(date.as_bytes());
-        t.push(0);
-        t
+        exif_tiff(
+            &[(0x010F, Field::Ascii(make)), (0x0110, Field::Ascii(model))],
+            &[(0x9003, Field::Ascii(date))],
+        )
     }
 
     #[test]

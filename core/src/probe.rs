@@ -611,34 +611,57 @@ pub(crate) mod tests {
         out
     }
 
-    /// A minimal TIFF-structured EXIF block with Orientation and DateTimeOriginal.
-    pub(crate) fn exif_block(orientation: u16, date: &str) -> Vec<u8> {
-        let mut t = Vec::new();
+    /// A value of a test EXIF field.
+    pub(crate) enum Field<'a> {
+        Short(u16),
+        Ascii(&'a str),
+    }
+
+    /// A little-endian TIFF-structured EXIF block: IFD0 holds `ifd0` plus a pointer to the Exif
+    /// IFD, which holds `exif`; ASCII values are stored after both IFDs.
+    pub(crate) fn exif_tiff(ifd0: &[(u16, Field)], exif: &[(u16, Field)]) -> Vec<u8> {
+        fn entry(t: &mut Vec<u8>, tag: u16, kind: u16, count: usize, value: u32) {
+            t.extend_from_slice(&tag.to_le_bytes());
+            t.extend_from_slice(&kind.to_le_bytes());
+            t.extend_from_slice(&(count as u32).to_le_bytes());
+            t.extend_from_slice(&value.to_le_bytes());
+        }
+        let ifd_len = |entries: usize| 2 + 12 * entries + 4;
+        let exif_ifd = 8 + ifd_len(ifd0.len() + 1);
+        let mut data_at = exif_ifd + ifd_len(exif.len());
+        let (mut t, mut data) = (Vec::new(), Vec::new());
+        let mut fields = |t: &mut Vec<u8>, fields: &[(u16, Field)]| {
+            for (tag, field) in fields {
+                match field {
+                    Field::Short(v) => entry(t, *tag, 3, 1, u32::from(*v)),
+                    Field::Ascii(text) => {
+                        entry(t, *tag, 2, text.len() + 1, data_at as u32);
+                        data.extend_from_slice(text.as_bytes());
+                        data.push(0);
+                        data_at += text.len() + 1;
+                    }
+                }
+            }
+        };
         t.extend_from_slice(b"II*\0");
         t.extend_from_slice(&8u32.to_le_bytes());
-        // IFD0: 2 entries (Orientation, ExifIFDPointer).
-        t.extend_from_slice(&2u16.to_le_bytes());
-        t.extend_from_slice(&0x0112u16.to_le_bytes());
-        t.extend_from_slice(&3u16.to_le_bytes());
-        t.extend_from_slice(&1u32.to_le_bytes());
-        t.extend_from_slice(&u32::from(orientation).to_le_bytes());
-        let exif_ifd = 8 + 2 + 2 * 12 + 4;
-        t.extend_from_slice(&0x8769u16.to_le_bytes());
-        t.extend_from_slice(&4u16.to_le_bytes());
-        t.extend_from_slice(&1u32.to_le_bytes());
-        t.extend_from_slice(&(exif_ifd as u32).to_le_bytes());
+        t.extend_from_slice(&(ifd0.len() as u16 + 1).to_le_bytes());
+        fields(&mut t, ifd0);
+        entry(&mut t, 0x8769, 4, 1, exif_ifd as u32);
         t.extend_from_slice(&0u32.to_le_bytes());
-        // Exif IFD: DateTimeOriginal (ASCII, 20 bytes, stored after the IFD).
-        let data_at = exif_ifd + 2 + 12 + 4;
-        t.extend_from_slice(&1u16.to_le_bytes());
-        t.extend_from_slice(&0x9003u16.to_le_bytes());
-        t.extend_from_slice(&2u16.to_le_bytes());
-        t.extend_from_slice(&20u32.to_le_bytes());
-        t.extend_from_slice(&(data_at as u32).to_le_bytes());
+        t.extend_from_slice(&(exif.len() as u16).to_le_bytes());
+        fields(&mut t, exif);
         t.extend_from_slice(&0u32.to_le_bytes());
-        t.extend_from_slice(date.as_bytes());
-        t.push(0);
+        t.extend_from_slice(&data);
         t
+    }
+
+    /// A minimal EXIF block with Orientation and DateTimeOriginal.
+    pub(crate) fn exif_block(orientation: u16, date: &str) -> Vec<u8> {
+        exif_tiff(
+            &[(0x0112, Field::Short(orientation))],
+            &[(0x9003, Field::Ascii(date))],
+        )
     }
 
     /// Inserts an APP1 EXIF segment right after the SOI marker.

@@ -663,16 +663,37 @@ mod tests {
         port: u16,
     }
 
+    /// Ports this test process has handed out. A port freed by a test that restarts its
+    /// memcached on it (`start_on`) must not be picked meanwhile by a test running beside it.
+    static TAKEN_PORTS: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+
     impl Private {
         fn start() -> Self {
-            let port = {
-                let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-                l.local_addr().unwrap().port()
-            };
-            Self::start_on(port)
+            for _ in 0..5 {
+                let port = loop {
+                    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                    let port = l.local_addr().unwrap().port();
+                    let mut taken = lock(&TAKEN_PORTS);
+                    if !taken.contains(&port) {
+                        taken.push(port);
+                        break port;
+                    }
+                };
+                if let Some(server) = Self::try_start_on(port) {
+                    return server;
+                }
+            }
+            panic!("memcached did not start on any of 5 free ports");
         }
 
         fn start_on(port: u16) -> Self {
+            Self::try_start_on(port)
+                .unwrap_or_else(|| panic!("memcached did not start on port {port}"))
+        }
+
+        /// Starts memcached on `port` and waits until that very process answers there (its
+        /// `stats` pid), so a listener of another process on the port is never mistaken for it.
+        fn try_start_on(port: u16) -> Option<Self> {
             use std::os::unix::fs::MetadataExt;
             let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
             let mut cmd = std::process::Command::new("memcached");
@@ -690,18 +711,23 @@ mod tests {
                 cmd.args(["-u", "root"]);
             }
             cmd.stdout(std::process::Stdio::null());
+            cmd.stderr(std::process::Stdio::null());
             let child = cmd
                 .spawn()
                 .expect("cannot run memcached: install it (apt-get install memcached)");
+            let mut server = Self { child, port };
             let deadline = Instant::now() + Duration::from_secs(5);
-            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-                assert!(
-                    Instant::now() < deadline,
-                    "memcached did not start on port {port}"
-                );
+            while Instant::now() < deadline {
+                if server.child.try_wait().ok().flatten().is_some() {
+                    return None; // exited: the port was taken
+                }
+                if stats_pid(port) == Some(server.child.id()) {
+                    return Some(server);
+                }
                 std::thread::sleep(Duration::from_millis(20));
             }
-            Self { child, port }
+            server.kill();
+            None
         }
 
         fn addr(&self) -> String {
@@ -726,6 +752,37 @@ mod tests {
         fn drop(&mut self) {
             self.kill();
         }
+    }
+
+    /// The pid the memcached listening on `port` reports in `stats`, if one answers.
+    fn stats_pid(port: u16) -> Option<u32> {
+        use std::io::{BufRead, Write};
+        let stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+        (&stream).write_all(b"stats\r\n").ok()?;
+        let reader = std::io::BufReader::new(&stream);
+        for line in reader.lines() {
+            let line = line.ok()?;
+            if let Some(pid) = line.trim_end().strip_prefix("STAT pid ") {
+                return pid.parse().ok();
+            }
+            if line.starts_with("END") {
+                break;
+            }
+        }
+        None
+    }
+
+    #[test]
+    #[ignore = "needs memcached; run by scripts/test.sh"]
+    fn real_private_server_is_never_another_process_on_its_port() {
+        let first = Private::start();
+        assert_eq!(stats_pid(first.port), Some(first.child.id()));
+        // a second memcached on the same port cannot listen; the first's answer is not taken
+        // for it (the outage tests signal and kill their own process)
+        assert!(Private::try_start_on(first.port).is_none());
+        let second = Private::start();
+        assert_ne!(second.port, first.port);
     }
 
     #[tokio::test]

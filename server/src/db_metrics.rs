@@ -29,6 +29,7 @@ pub const OPS: &[&str] = &[
     "list_tokens",
     "revoke_token",
     "revoke_all_tokens",
+    "auth_epoch",
     "record_login_failure",
     "login_failures_since",
     "clear_login_failures",
@@ -63,7 +64,9 @@ impl Default for DbStats {
 
 impl DbStats {
     fn add(&self, op: &'static str) {
-        if let Some(i) = OPS.iter().position(|o| *o == op) {
+        let i = OPS.iter().position(|o| *o == op);
+        debug_assert!(i.is_some(), "{op} is missing from db_metrics::OPS");
+        if let Some(i) = i {
             self.counts[i].fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -155,6 +158,9 @@ impl Store for CountingStore {
     }
     async fn revoke_all_tokens(&self, user_id: &str) -> StoreResult<Vec<String>> {
         count!(self, revoke_all_tokens(user_id))
+    }
+    async fn auth_epoch(&self) -> StoreResult<i64> {
+        count!(self, auth_epoch())
     }
     async fn record_login_failure(&self, key: &str, at: OffsetDateTime) -> StoreResult<()> {
         count!(self, record_login_failure(key, at))

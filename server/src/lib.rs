@@ -56,12 +56,17 @@ pub fn build_app_with_store(
     let counting = CountingStore::new(store);
     let db_stats = counting.stats();
     let cache_stats = Arc::new(CacheStats::default());
-    let cached = CachedStore::with_stats(
+    let mut cached = CachedStore::with_stats(
         Arc::new(counting),
         cache::backend(&config.cache, cache_stats.clone())?,
         config.cache.ttl,
         cache_stats,
     );
+    if config.cache.url.is_none() {
+        // The in-process cache: the admin CLI (and any other replica) writes to the database
+        // without reaching it, so token lookups follow the database's auth epoch.
+        cached = cached.watching_auth_epoch(cache::AUTH_EPOCH_CHECK_EVERY);
+    }
     let metrics = Arc::new(Metrics::new(Some(cached.stats()), Some(db_stats)));
     let objects = ObjectStore::new(config.s3.clone())?;
     let state = AppState {

@@ -1056,6 +1056,40 @@ async fn binary_prints_ready_and_adds_users() {
         .await;
     assert_eq!(me.username, "erin");
 
+    // `token revoke` writes to the database past the running server's in-process cache (which
+    // now holds erin's token): the server follows the auth epoch, so the token stops working
+    // within about a second, not after the 30 s cache TTL.
+    let mut revoke = tokio::process::Command::new(bin);
+    revoke.args(["token", "revoke", "erin", "cli"]);
+    env(&mut revoke);
+    let out = revoke.output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let revoked_at = std::time::Instant::now();
+    let http = reqwest::Client::new();
+    loop {
+        let status = http
+            .get(format!("{api}/v1/me"))
+            .bearer_auth(new_token)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        if status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(10),
+            "the revoked token still works after {:?}",
+            revoked_at.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     // Stops cleanly on SIGTERM.
     #[cfg(unix)]
     {

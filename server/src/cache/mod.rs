@@ -9,13 +9,21 @@
 //! fresh random value rather than a counter, so an evicted or lost generation can never come
 //! back with old pages under it.
 //!
+//! A token lookup cached in a cache no other writer reaches (the in-process one) is also
+//! filed under the database's *auth epoch* ([`Store::auth_epoch`]), which the database bumps
+//! with every revocation and every account disabled or enabled, whoever makes it (the admin CLI
+//! writes to the database directly). The epoch is re-read about once a second, so such a
+//! change is seen within a second rather than after the TTL. With memcached every writer
+//! deletes the keys itself, and the epoch is not read.
+//!
 //! The backend only stores bytes, so an in-process map ([`MemoryCache`], embedded mode) and a
 //! networked cache ([`MemcachedCache`], production) are interchangeable. A backend failure is
 //! a miss: the server keeps working, slower, when the cache is down.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
@@ -115,12 +123,38 @@ pub fn shared_cache_around(
     )))
 }
 
+/// How often a server with the in-process cache re-reads the auth epoch.
+pub const AUTH_EPOCH_CHECK_EVERY: Duration = Duration::from_secs(1);
+
 /// The decorator.
 pub struct CachedStore {
     inner: Arc<dyn Store>,
     cache: Arc<dyn CacheBackend>,
     ttl: Duration,
     stats: Arc<CacheStats>,
+    /// Set when token lookups are filed under the auth epoch (see the module documentation).
+    epoch: Option<EpochWatch>,
+}
+
+/// The auth epoch as last read from the database.
+struct EpochWatch {
+    every: Duration,
+    /// The value last read (`i64::MIN` before the first read).
+    value: AtomicI64,
+    /// When the last read started.
+    checked: Mutex<Option<Instant>>,
+}
+
+impl EpochWatch {
+    /// Whether a read is due now; if so, the caller makes it (others go on with the old value).
+    fn due(&self) -> bool {
+        let mut checked = self.checked.lock().unwrap_or_else(PoisonError::into_inner);
+        let due = checked.is_none_or(|at| at.elapsed() >= self.every);
+        if due {
+            *checked = Some(Instant::now());
+        }
+        due
+    }
 }
 
 /// A cache key safe for memcached (≤ 250 bytes, no spaces or control characters): parts that
@@ -142,10 +176,6 @@ fn key(kind: &str, parts: &[&str]) -> String {
         }
     }
     out
-}
-
-fn token_key(token_hash: &str) -> String {
-    key("tok", &[token_hash])
 }
 
 fn image_key(owner: &str, id: &str) -> String {
@@ -213,6 +243,43 @@ impl CachedStore {
             cache,
             ttl,
             stats,
+            epoch: None,
+        }
+    }
+
+    /// Files token lookups under the database's auth epoch, re-read at most once per `every`:
+    /// for a cache that writers elsewhere (the admin CLI, another replica) cannot reach, so a
+    /// revocation or a disabled account is seen within `every` instead of the TTL.
+    pub fn watching_auth_epoch(mut self, every: Duration) -> Self {
+        self.epoch = Some(EpochWatch {
+            every,
+            value: AtomicI64::new(i64::MIN),
+            checked: Mutex::new(None),
+        });
+        self
+    }
+
+    /// Re-reads the auth epoch when due. A failed read keeps the old value (the lookup itself
+    /// will meet the same database).
+    async fn refresh_auth_epoch(&self) {
+        let Some(watch) = &self.epoch else { return };
+        if !watch.due() {
+            return;
+        }
+        match self.inner.auth_epoch().await {
+            Ok(value) => watch.value.store(value, Ordering::Relaxed),
+            Err(e) => tracing::debug!(error = %e, "cannot read the auth epoch"),
+        }
+    }
+
+    /// The cache key of a token lookup: under the auth epoch when it is watched.
+    fn token_key(&self, token_hash: &str) -> String {
+        match &self.epoch {
+            Some(watch) => {
+                let epoch = watch.value.load(Ordering::Relaxed).to_string();
+                key("tok", &[token_hash, &epoch])
+            }
+            None => key("tok", &[token_hash]),
         }
     }
 
@@ -297,13 +364,14 @@ impl Store for CachedStore {
 
     async fn add_token(&self, user_id: &str, token_hash: &str, name: &str) -> StoreResult<()> {
         let result = self.inner.add_token(user_id, token_hash, name).await;
-        self.cache.delete(&token_key(token_hash)).await;
+        self.cache.delete(&self.token_key(token_hash)).await;
         result
     }
 
     async fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<User> {
+        self.refresh_auth_epoch().await;
         self.cached(
-            token_key(token_hash),
+            self.token_key(token_hash),
             self.inner.user_by_token_hash(token_hash),
         )
         .await
@@ -312,7 +380,7 @@ impl Store for CachedStore {
     async fn revoke_tokens(&self, user_id: &str, name: &str) -> StoreResult<Vec<String>> {
         let revoked = self.inner.revoke_tokens(user_id, name).await?;
         for hash in &revoked {
-            self.cache.delete(&token_key(hash)).await;
+            self.cache.delete(&self.token_key(hash)).await;
         }
         Ok(revoked)
     }
@@ -328,7 +396,7 @@ impl Store for CachedStore {
     async fn set_disabled(&self, user_id: &str, disabled: bool) -> StoreResult<Vec<String>> {
         let hashes = self.inner.set_disabled(user_id, disabled).await?;
         for hash in &hashes {
-            self.cache.delete(&token_key(hash)).await;
+            self.cache.delete(&self.token_key(hash)).await;
         }
         Ok(hashes)
     }
@@ -343,16 +411,20 @@ impl Store for CachedStore {
 
     async fn revoke_token(&self, user_id: &str, token_id: &str) -> StoreResult<String> {
         let hash = self.inner.revoke_token(user_id, token_id).await?;
-        self.cache.delete(&token_key(&hash)).await;
+        self.cache.delete(&self.token_key(&hash)).await;
         Ok(hash)
     }
 
     async fn revoke_all_tokens(&self, user_id: &str) -> StoreResult<Vec<String>> {
         let hashes = self.inner.revoke_all_tokens(user_id).await?;
         for hash in &hashes {
-            self.cache.delete(&token_key(hash)).await;
+            self.cache.delete(&self.token_key(hash)).await;
         }
         Ok(hashes)
+    }
+
+    async fn auth_epoch(&self) -> StoreResult<i64> {
+        self.inner.auth_epoch().await
     }
 
     async fn record_login_failure(&self, key: &str, at: OffsetDateTime) -> StoreResult<()> {
@@ -536,6 +608,59 @@ mod tests {
             store.user_by_token_hash("h1").await,
             Err(StoreError::NotFound)
         ));
+    }
+
+    /// Revocations and disabled accounts written straight to the database (as the admin CLI
+    /// does), past an in-process cache: seen within the epoch interval when the epoch is
+    /// watched; without it the cached lookup is served until the TTL (the control).
+    #[tokio::test]
+    async fn changes_made_past_the_cache_are_seen_through_the_auth_epoch() {
+        let every = Duration::from_millis(200);
+        let (_dir, raw, db, store) = counted_setup(Arc::new(MemoryCache::new(100))).await;
+        let store = store.watching_auth_epoch(every);
+        let (_dir2, raw2, _db2, unwatched) = counted_setup(Arc::new(MemoryCache::new(100))).await;
+        for inner in [&raw, &raw2] {
+            let user = inner.create_user("ann").await.unwrap();
+            inner.add_token(&user.id, "h1", "laptop").await.unwrap();
+            inner.add_token(&user.id, "h2", "phone").await.unwrap();
+        }
+        for cached in [&store, &unwatched] {
+            for hash in ["h1", "h2"] {
+                cached.user_by_token_hash(hash).await.unwrap();
+                cached.user_by_token_hash(hash).await.unwrap();
+            }
+        }
+        assert_eq!(db.get("user_by_token_hash"), 2, "served from the cache");
+        assert_eq!(db.get("auth_epoch"), 1, "read once within the interval");
+
+        // revoked past the cache: the watched store refuses it once the interval is over
+        for inner in [&raw, &raw2] {
+            let user = inner.user_by_name("ann").await.unwrap();
+            inner.revoke_tokens(&user.id, "laptop").await.unwrap();
+        }
+        tokio::time::sleep(every + Duration::from_millis(50)).await;
+        assert!(matches!(
+            store.user_by_token_hash("h1").await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(
+            unwatched.user_by_token_hash("h1").await.is_ok(),
+            "control: without the epoch the revoked token is served until the TTL"
+        );
+        // the other token still works, and is cached again under the new epoch
+        let before = db.get("user_by_token_hash");
+        store.user_by_token_hash("h2").await.unwrap();
+        store.user_by_token_hash("h2").await.unwrap();
+        assert_eq!(db.get("user_by_token_hash"), before + 1);
+
+        // disabled past the cache: refused too; enabled again: works again
+        let user = raw.user_by_name("ann").await.unwrap();
+        raw.set_disabled(&user.id, true).await.unwrap();
+        tokio::time::sleep(every + Duration::from_millis(50)).await;
+        assert!(store.user_by_token_hash("h2").await.is_err());
+        raw.set_disabled(&user.id, false).await.unwrap();
+        tokio::time::sleep(every + Duration::from_millis(50)).await;
+        assert_eq!(store.user_by_token_hash("h2").await.unwrap().id, user.id);
     }
 
     #[tokio::test]

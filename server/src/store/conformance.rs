@@ -271,6 +271,65 @@ pub async fn token_listing_and_revocation(store: &dyn Store) {
     assert!(store.list_tokens("no-such-user").await.unwrap().is_empty());
 }
 
+pub async fn auth_epoch_moves_with_every_revocation_and_disabling(store: &dyn Store) {
+    let (a, b) = two_users(store).await;
+    let (a1, a2, b1) = (
+        crate::keys::token_hash("alice-1"),
+        crate::keys::token_hash("alice-2"),
+        crate::keys::token_hash("bob-1"),
+    );
+    let mut last = store.auth_epoch().await.unwrap();
+    // Each step either must move the epoch or must leave it alone.
+    macro_rules! step {
+        ($what:literal, $moves:expr, $op:expr) => {{
+            $op;
+            let epoch = store.auth_epoch().await.unwrap();
+            if $moves {
+                assert!(epoch > last, "{}: the epoch did not move ({last})", $what);
+            } else {
+                assert_eq!(epoch, last, "{}: the epoch moved", $what);
+            }
+            last = epoch;
+        }};
+    }
+    step!("add tokens", false, {
+        store.add_token(&a, &a1, "laptop").await.unwrap();
+        store.add_token(&a, &a2, "phone").await.unwrap();
+        store.add_token(&b, &b1, "laptop").await.unwrap();
+    });
+    step!(
+        "token use",
+        false,
+        store.user_by_token_hash(&a1).await.unwrap()
+    );
+    step!(
+        "password",
+        false,
+        store
+            .set_password_hash(&a, Some("$argon2id$x"))
+            .await
+            .unwrap()
+    );
+    step!(
+        "revoke by name",
+        true,
+        store.revoke_tokens(&a, "laptop").await.unwrap()
+    );
+    step!(
+        "revoke by id",
+        true,
+        store.revoke_token(&a, &a2[..16]).await.unwrap()
+    );
+    step!("disable", true, store.set_disabled(&b, true).await.unwrap());
+    step!("enable", true, store.set_disabled(&b, false).await.unwrap());
+    step!(
+        "revoke all",
+        true,
+        store.revoke_all_tokens(&b).await.unwrap()
+    );
+    assert!(last > 0);
+}
+
 pub async fn login_throttling(store: &dyn Store) {
     let t0 = now();
     let window_start = t0 - Duration::minutes(15);
@@ -798,6 +857,15 @@ macro_rules! store_conformance_tests {
         async fn token_listing_and_revocation() {
             let (_guard, store) = $open.await;
             $crate::store::conformance::token_listing_and_revocation(&*store).await;
+        }
+        #[tokio::test]
+        $(#[$attr])*
+        async fn auth_epoch_moves_with_every_revocation_and_disabling() {
+            let (_guard, store) = $open.await;
+            $crate::store::conformance::auth_epoch_moves_with_every_revocation_and_disabling(
+                &*store,
+            )
+            .await;
         }
         #[tokio::test]
         $(#[$attr])*

@@ -158,6 +158,10 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_token(&self, user_id: &str, token_id: &str) -> StoreResult<String>;
     /// Revokes every live token of `user_id`; returns their hashes.
     async fn revoke_all_tokens(&self, user_id: &str) -> StoreResult<Vec<String>>;
+    /// The auth epoch: a counter the database itself bumps (triggers, in the same transaction)
+    /// with every token revoked and every account disabled or enabled, whoever writes it. A
+    /// token cache no other writer can reach files its entries under it (see `CachedStore`).
+    async fn auth_epoch(&self) -> StoreResult<i64>;
 
     // login throttling, shared by every replica (`key` is e.g. `user:NAME`)
     /// Records one failed login for `key` at `at` (and prunes failures older than

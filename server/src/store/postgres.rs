@@ -498,6 +498,13 @@ impl Store for PostgresStore {
         .map_err(db_err)
     }
 
+    async fn auth_epoch(&self) -> StoreResult<i64> {
+        sqlx::query_scalar("SELECT value FROM auth_epoch WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
     async fn record_login_failure(&self, key: &str, at: OffsetDateTime) -> StoreResult<()> {
         let at = micros(at);
         let mut tx = self.pool.begin().await.map_err(db_err)?;

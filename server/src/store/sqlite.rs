@@ -523,6 +523,13 @@ impl Store for SqliteStore {
         .map_err(db_err)
     }
 
+    async fn auth_epoch(&self) -> StoreResult<i64> {
+        sqlx::query_scalar("SELECT value FROM auth_epoch WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
     async fn record_login_failure(&self, key: &str, at: OffsetDateTime) -> StoreResult<()> {
         let at = to_micros(at);
         let mut tx = self.write_tx().await?;

@@ -631,10 +631,11 @@ mod tests {
             "{first:?}"
         );
         assert!(!stats.up());
-        // while down, operations are skipped without waiting
+        // while down, operations are skipped without waiting (well under the 100 ms timeout;
+        // the margin is for a loaded machine)
         let start = Instant::now();
         assert_eq!(cache.get("k").await, None);
-        assert!(start.elapsed() < Duration::from_millis(20));
+        assert!(start.elapsed() < Duration::from_millis(50));
     }
 
     #[test]
@@ -985,7 +986,7 @@ mod tests {
         // while down, an invalidation is not sent but remembered, and the key is a miss
         let start = Instant::now();
         cache.delete("stale").await;
-        assert!(start.elapsed() < Duration::from_millis(20));
+        assert!(start.elapsed() < timeout / 2);
         server.signal("-CONT");
         assert_eq!(cache.get("stale").await, None);
         // back: the missed delete is replayed

@@ -37,7 +37,7 @@ pub struct ServerConfig {
     /// Lifetime of presigned upload URLs (capped at 15 minutes).
     #[serde(default = "default_upload_expiry", with = "duration")]
     pub upload_expiry: Duration,
-    /// Upload sessions older than this are aborted by the janitor.
+    /// Upload sessions older than this are dropped by the janitor (unfinished ones aborted).
     #[serde(default = "default_stale_upload_after", with = "duration")]
     pub stale_upload_after: Duration,
     /// How often the janitor looks for stale upload sessions.

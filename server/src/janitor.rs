@@ -1,18 +1,20 @@
-//! Background clean-up: aborts upload sessions older than `stale_upload_after` (their multipart
-//! uploads and any objects already written), every `janitor_interval`.
+//! Background clean-up, every `janitor_interval`: drops upload sessions older than
+//! `stale_upload_after`. A session that never completed is aborted (its multipart upload and
+//! any objects already written are deleted); a completed one, kept so that a retried complete
+//! finds its image, only loses its row.
 //!
 //! Safe with many replicas: each session is discarded idempotently, so two janitors racing on
 //! the same session do no harm.
 
 use std::time::Duration;
 
-use crate::routes::uploads::discard;
+use crate::routes::uploads::{Discarded, discard};
 use crate::state::AppState;
 use crate::store::now;
 
 const BATCH: u32 = 100;
 
-/// One pass: discards every stale session; returns how many were discarded.
+/// One pass: discards every stale session (completed or not); returns how many.
 pub async fn sweep(state: &AppState) -> usize {
     let before = now() - state.config.stale_upload_after;
     let mut discarded = 0;
@@ -28,10 +30,17 @@ pub async fn sweep(state: &AppState) -> usize {
         let mut progress = false;
         for upload in stale {
             match discard(state, &upload).await {
-                Ok(()) => {
+                Ok(outcome) => {
                     discarded += 1;
                     progress = true;
-                    tracing::info!(upload_id = %upload.id, "janitor: aborted stale upload");
+                    match outcome {
+                        Discarded::Aborted => {
+                            tracing::info!(upload_id = %upload.id, "janitor: aborted stale upload")
+                        }
+                        Discarded::Completed => {
+                            tracing::debug!(upload_id = %upload.id, "janitor: dropped completed upload session")
+                        }
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(upload_id = %upload.id, error = %e, "janitor: cannot abort stale upload")

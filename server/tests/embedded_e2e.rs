@@ -438,11 +438,12 @@ async fn embedded_cloud_full_protocol() {
     let (status, value) = alice.complete(id1, vec![]).await;
     assert_eq!(status, StatusCode::OK, "{value}");
     let dog_image: Image = serde_json::from_value(value).unwrap();
-    assert_eq!(
-        alice.complete(id1, vec![]).await.0,
-        StatusCode::NOT_FOUND,
-        "the session is gone after completion"
-    );
+    // Completing again (a retry whose answer was lost) returns the same image, once more.
+    for _ in 0..2 {
+        let (status, value) = alice.complete(id1, vec![]).await;
+        assert_eq!(status, StatusCode::OK, "{value}");
+        assert_eq!(serde_json::from_value::<Image>(value).unwrap(), dog_image);
+    }
 
     // --- multipart --------------------------------------------------------------------------
     let big = Prepared::new("big.png", (11 * MIB + 12_345) as usize);
@@ -904,6 +905,11 @@ async fn racing_completes_return_the_same_image() {
         "{ra:?} {rb:?}"
     );
     assert_eq!(ra.1["id"], rb.1["id"]);
+    // either session, completed again, answers the same image
+    for id in [ida, idb] {
+        let (status, value) = alice.complete(id, vec![]).await;
+        assert_eq!((status, &value["id"]), (StatusCode::OK, &ra.1["id"]));
+    }
     let page: ImagePage = alice.ok(Method::GET, "/v1/images", None).await;
     assert_eq!(page.items.len(), 1);
     assert_eq!(
@@ -934,6 +940,19 @@ async fn janitor_aborts_stale_uploads() {
         panic!()
     };
     let thumb_url = thumbs[0].request.url.split('?').next().unwrap().to_string();
+    // A completed session stays (a retried complete finds its image) until the janitor.
+    let kept = Prepared::new("kept.png", 3_100);
+    let kept_response = alice.create(&kept, None).await;
+    alice.send(&kept_response, &kept).await;
+    let CreateUploadResponse::Upload {
+        upload_id: kept_id, ..
+    } = &kept_response
+    else {
+        panic!()
+    };
+    let (status, value) = alice.complete(kept_id, vec![]).await;
+    assert_eq!(status, StatusCode::OK, "{value}");
+    let kept_image: Image = serde_json::from_value(value).unwrap();
 
     // A server whose sessions go stale at once, on the same database and object store.
     let store: std::sync::Arc<dyn imgcloud_server::store::Store> = std::sync::Arc::new(
@@ -945,12 +964,21 @@ async fn janitor_aborts_stale_uploads() {
     config.stale_upload_after = Duration::ZERO;
     let (_, state) = imgcloud_server::build_app_with_store(config, store).unwrap();
     tokio::time::sleep(Duration::from_millis(5)).await;
-    assert_eq!(imgcloud_server::janitor::sweep(&state).await, 1);
+    assert_eq!(imgcloud_server::janitor::sweep(&state).await, 2);
     assert_eq!(fetch(&thumb_url).await.0, StatusCode::NOT_FOUND);
     assert_eq!(
         alice.complete(upload_id, vec![]).await.0,
         StatusCode::NOT_FOUND
     );
+    // the completed session lost only its row: the image and its bytes are untouched
+    assert_eq!(
+        alice.complete(kept_id, vec![]).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(fetch(&kept_image.url).await, (StatusCode::OK, kept.bytes));
+    for url in [&kept_image.thumb_url, &kept_image.preview_url] {
+        assert_eq!(fetch(url).await.0, StatusCode::OK);
+    }
     cloud.shutdown().await.unwrap();
 }
 

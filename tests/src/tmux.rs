@@ -118,6 +118,23 @@ impl Tmux {
         self.run(["send-keys", "-t", "e2e", "-l", text]).map(drop)
     }
 
+    /// Pastes `text` into the pane as a terminal does: bracketed (`ESC [200~ … ESC [201~`) when
+    /// the program asked for it, line breaks kept as they are.
+    pub fn paste(&self, text: &str) -> anyhow::Result<()> {
+        self.run(["set-buffer", "-b", "e2e-paste", "--", text])?;
+        self.run([
+            "paste-buffer",
+            "-p",
+            "-r",
+            "-d",
+            "-b",
+            "e2e-paste",
+            "-t",
+            "e2e",
+        ])
+        .map(drop)
+    }
+
     /// Presses keys named the tmux way (`Enter`, `Escape`, `C-c`, `q`…), in order.
     pub fn press(&self, keys: &[&str]) -> anyhow::Result<()> {
         let mut args = vec!["send-keys", "-t", "e2e"];

@@ -117,6 +117,54 @@ fn tui_in_tmux_searches_copies_a_link_trashes_restores_and_gives_the_terminal_ba
     })
     .unwrap();
 
+    // Files dropped on the terminal (a bracketed paste of their quoted paths, one with a space
+    // in its name) open the upload prompt with them; Enter uploads both. Then a file manager's
+    // copied files, one path a line.
+    let dropped = [
+        cloud.write_file("drop/night market.png", &png(300, 200, 74)),
+        cloud.write_file("drop/tide.jpg", &jpeg(300, 200, 75)),
+    ];
+    let quoted: Vec<String> = dropped
+        .iter()
+        .map(|p| format!("'{}'", p.display()))
+        .collect();
+    tmux.paste(&format!("{} ", quoted.join(" "))).unwrap();
+    tmux.wait_for("the upload prompt holding the dropped paths", STEP, |s| {
+        s.contains("night market.png") && s.contains("tide.jpg")
+    })
+    .unwrap();
+    tmux.press(&["Enter"]).unwrap();
+    tmux.poll("both dropped files in the server's library", STEP, || {
+        Ok((list(&cloud, false).len() == 5).then_some(()))
+    })
+    .unwrap();
+    let copied = [
+        cloud.write_file("copied/low tide.png", &png(280, 200, 76)),
+        cloud.write_file("copied/dunes.jpg", &jpeg(280, 200, 77)),
+    ];
+    tmux.wait_for("the first upload done", STEP, |s| s.contains("uploaded 2"))
+        .unwrap();
+    let lines: Vec<String> = copied.iter().map(|p| p.display().to_string()).collect();
+    tmux.paste(&format!("{}\n", lines.join("\n"))).unwrap();
+    tmux.wait_for("the upload prompt holding the copied paths", STEP, |s| {
+        s.contains("low tide.png") && s.contains("dunes.jpg")
+    })
+    .unwrap();
+    tmux.press(&["Enter"]).unwrap();
+    tmux.poll("both copied files in the server's library", STEP, || {
+        Ok((list(&cloud, false).len() == 7).then_some(()))
+    })
+    .unwrap();
+    let names: Vec<String> = list(&cloud, false)
+        .iter()
+        .filter_map(|i| i["filename"].as_str().map(str::to_string))
+        .collect();
+    for name in ["night market.png", "tide.jpg", "low tide.png", "dunes.jpg"] {
+        assert!(names.iter().any(|n| n == name), "{name} missing: {names:?}");
+    }
+    tmux.wait_for("the second upload done", STEP, |s| s.contains("uploaded 2"))
+        .unwrap();
+
     // Quit: exit code 0, the shell's screen back, cursor shown, line discipline cooked again.
     tmux.press(&["q"]).unwrap();
     let screen = tmux

@@ -226,7 +226,7 @@ async fn load_upload(state: &AppState, owner: &str, id: &str) -> ApiResult<Uploa
     params(("id" = String, Path, description = "Upload session id")),
     request_body = CompleteUpload,
     responses(
-        (status = 200, description = "The new (or racing) image", body = Image),
+        (status = 200, description = "The image: new, made by an earlier complete of this session (a retry), or the user's image with these bytes", body = Image),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "Objects missing or of the wrong size", body = ErrorBody),
         (status = 502, body = ErrorBody),
@@ -240,6 +240,21 @@ pub async fn complete(
     body: Option<ApiJson<CompleteUpload>>,
 ) -> ApiResult<Json<Image>> {
     let upload = load_upload(&state, &user.id, &id).await?;
+    // Completing is idempotent. A retry whose first answer was lost (a replica killed
+    // mid-request, a timeout) finds the image the first one made; a session whose bytes another
+    // session brought in first gets that image (and its own objects are deleted). The session
+    // row stays until the janitor removes it, so such a retry never meets a 404.
+    if let Some(existing) = state
+        .store
+        .images_by_sha256(&user.id, std::slice::from_ref(&upload.sha256))
+        .await?
+        .pop()
+    {
+        if existing.id != upload.image_id {
+            delete_leftovers(&state, &upload).await;
+        }
+        return Ok(Json(links::image(&state.config.cdn, existing)));
+    }
     let body = body.map(|b| b.0).unwrap_or_default();
     let objects = &state.objects;
 
@@ -325,12 +340,6 @@ pub async fn complete(
         // The user already had these bytes (another session won): ours are duplicates.
         delete_objects(&state, &upload).await;
     }
-    match state.store.delete_upload(&user.id, &upload.id).await {
-        Ok(()) | Err(StoreError::NotFound) => {}
-        Err(e) => {
-            tracing::warn!(upload_id = %upload.id, error = %e, "could not delete a completed upload session")
-        }
-    }
     tracing::info!(upload_id = %upload.id, image_id = %image.id, "upload complete");
     Ok(Json(links::image(&state.config.cdn, image)))
 }
@@ -350,34 +359,54 @@ async fn delete_objects(state: &AppState, upload: &UploadRecord) {
     }
 }
 
-/// Aborts a session: the multipart upload, any objects already written, then the row. When the
-/// session's image exists (it completed meanwhile), only the row is dropped.
-pub async fn discard(state: &AppState, upload: &UploadRecord) -> ApiResult<()> {
+/// Deletes what a session that made no image of its own left in the object store: its
+/// multipart upload and any objects already written.
+async fn delete_leftovers(state: &AppState, upload: &UploadRecord) {
+    if let Some(multipart_id) = &upload.multipart_id
+        && let Err(e) = state
+            .objects
+            .abort_multipart(&upload.key, multipart_id)
+            .await
+    {
+        // Already completed or aborted uploads fail here; the objects are deleted below.
+        tracing::info!(upload_id = %upload.id, error = %e, "aborting multipart upload failed");
+    }
+    delete_objects(state, upload).await;
+}
+
+/// What [`discard`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Discarded {
+    /// The session had made its image: only the row was dropped.
+    Completed,
+    /// The session never made its image: its multipart upload and objects were deleted too.
+    Aborted,
+}
+
+/// Drops a session: when its image exists (it completed), only the row; otherwise first the
+/// multipart upload and any objects already written.
+pub async fn discard(state: &AppState, upload: &UploadRecord) -> ApiResult<Discarded> {
     let completed = match state.store.image(&upload.owner_id, &upload.image_id).await {
         Ok(_) => true,
         Err(StoreError::NotFound) => false,
         Err(e) => return Err(e.into()),
     };
     if !completed {
-        if let Some(multipart_id) = &upload.multipart_id
-            && let Err(e) = state
-                .objects
-                .abort_multipart(&upload.key, multipart_id)
-                .await
-        {
-            // Already completed or aborted uploads fail here; the objects are deleted below.
-            tracing::info!(upload_id = %upload.id, error = %e, "aborting multipart upload failed");
-        }
-        delete_objects(state, upload).await;
+        delete_leftovers(state, upload).await;
     }
     match state
         .store
         .delete_upload(&upload.owner_id, &upload.id)
         .await
     {
-        Ok(()) | Err(StoreError::NotFound) => Ok(()),
-        Err(e) => Err(e.into()),
+        Ok(()) | Err(StoreError::NotFound) => {}
+        Err(e) => return Err(e.into()),
     }
+    Ok(if completed {
+        Discarded::Completed
+    } else {
+        Discarded::Aborted
+    })
 }
 
 /// `DELETE /v1/uploads/{id}`
@@ -385,7 +414,7 @@ pub async fn discard(state: &AppState, upload: &UploadRecord) -> ApiResult<()> {
     delete, path = "/v1/uploads/{id}", tag = "uploads",
     params(("id" = String, Path, description = "Upload session id")),
     responses(
-        (status = 204, description = "Aborted; uploaded objects deleted"),
+        (status = 204, description = "Aborted: its objects deleted (a completed session only loses its row)"),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
     ),
     security(("bearer" = []))

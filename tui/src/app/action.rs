@@ -65,6 +65,8 @@ pub enum Action {
     StartTags,
     /// Edit the open prompt's text.
     PromptEdit(Edit),
+    /// Text pasted into the terminal, or files dropped on it (bracketed paste).
+    Paste(String),
     /// Complete the upload prompt's path (Tab).
     PromptComplete,
     /// Run what the prompt asks for (Enter).
@@ -178,9 +180,10 @@ pub enum Effect {
     Complete {
         text: String,
     },
-    /// Upload a file or folder as typed (`~` is the home folder).
+    /// Upload the files and folders of the prompt's text (one path, or a list as dropped by a
+    /// file manager: see [`super::path_list`]; `~` is the home folder).
     Upload {
-        path: String,
+        text: String,
     },
     /// Change an image's name and/or tags (`PATCH /v1/images/{id}`).
     /// `doing` names the change when it fails ("renaming a to b failed: …"), `done` reports it.
@@ -359,6 +362,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         A::StartRename => prompts::start_rename(state),
         A::StartTags => prompts::start_tags(state),
         A::PromptEdit(edit) => prompts::edit(state, edit),
+        A::Paste(text) => prompts::paste(state, &text),
         A::PromptComplete => return prompts::complete(state),
         A::PromptSubmit => return prompts::submit(state),
         A::Completed(completion) => prompts::completed(state, completion),

@@ -20,6 +20,7 @@ use imgcloud_core::upload::{UploadEvent, UploadOptions, upload_paths};
 use super::action::{Action, DaemonCommand, Effect, FileUpload};
 use super::complete;
 use super::local::Local;
+use super::path_list;
 use super::state::Daemon;
 
 /// Change-feed entries asked for per request.
@@ -107,7 +108,7 @@ pub async fn perform<B: Backend>(backend: &B, effect: Effect) -> Action {
                 },
             }
         }
-        Effect::Upload { path } => upload(backend, &path, |_| {}).await,
+        Effect::Upload { text } => upload(backend, &text, |_| {}).await,
         Effect::Patch {
             id,
             filename,
@@ -129,18 +130,25 @@ pub async fn perform<B: Backend>(backend: &B, effect: Effect) -> Action {
     }
 }
 
-/// Uploads `path` as typed (`~` is the home folder), reporting each pipeline event to
-/// `report` as an [`Action::UploadProgress`]; ends with [`Action::UploadDone`].
+/// Uploads what the prompt's `text` names (one path, or a list: see [`path_list::resolve`]),
+/// reporting each pipeline event to `report` as an [`Action::UploadProgress`]; ends with
+/// [`Action::UploadDone`].
 pub async fn upload<B: Backend>(
     backend: &B,
-    path: &str,
+    text: &str,
     report: impl Fn(Action) + Send + Sync + 'static,
 ) -> Action {
-    let path = complete::expand(path, complete::home().as_deref());
+    let paths = match path_list::resolve(text, complete::home().as_deref()) {
+        Ok(paths) => paths,
+        Err(reason) => {
+            return Action::UploadDone(vec![FileUpload {
+                path: PathBuf::from(text.trim()),
+                result: Err(reason),
+            }]);
+        }
+    };
     let files = backend
-        .upload(vec![path], move |event| {
-            report(Action::UploadProgress(event))
-        })
+        .upload(paths, move |event| report(Action::UploadProgress(event)))
         .await;
     Action::UploadDone(files)
 }

@@ -25,7 +25,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("r", "restore (trash view)"),
     ("i", "details pane on / off"),
     ("R F5", "refresh from the server"),
-    ("U", "upload a file or folder"),
+    ("U", "upload files, or drop them here"),
     ("Y", "copy the links of the upload"),
     ("n T", "rename / edit tags"),
     ("o", "open the link in the browser"),

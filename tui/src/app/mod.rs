@@ -13,6 +13,7 @@ pub mod graphics;
 pub mod input;
 pub mod keys;
 pub mod local;
+pub mod path_list;
 pub mod preview;
 pub mod preview_loader;
 pub mod prompts;

@@ -5,6 +5,7 @@
 use super::action::Effect;
 use super::complete::Completion;
 use super::input::Edit;
+use super::path_list;
 use super::state::{AppState, Overlay, Prompt, PromptKind, UploadProgress};
 
 pub fn start_upload(state: &mut AppState) {
@@ -43,6 +44,38 @@ fn prompt_mut(state: &mut AppState) -> Option<&mut Prompt> {
     match &mut state.overlay {
         Some(Overlay::Prompt(prompt)) => Some(prompt),
         _ => None,
+    }
+}
+
+/// Pasted text: into the open prompt (into the query while searching). With nothing open it
+/// opens the upload prompt with it, so files dropped on the terminal are ready to upload.
+/// A prompt is one line: pasted lines are one path each in the upload prompt, and become
+/// spaces elsewhere.
+pub fn paste(state: &mut AppState, text: &str) {
+    let one_line = |text: &str| -> String {
+        text.chars()
+            .map(|c| if c.is_whitespace() { ' ' } else { c })
+            .filter(|c| !c.is_control())
+            .collect()
+    };
+    if state.searching {
+        state.query.push_str(&one_line(text));
+        state.rebuild_from_top();
+        return;
+    }
+    if state.overlay.is_none() {
+        start_upload(state);
+    }
+    let Some(kind) = state.prompt().map(|p| p.kind.clone()) else {
+        return; // another overlay, or an upload is already running (start_upload said so)
+    };
+    let text = if kind == PromptKind::Upload {
+        one_line(&path_list::from_paste(text))
+    } else {
+        one_line(text)
+    };
+    for c in text.chars() {
+        edit(state, Edit::Insert(c));
     }
 }
 
@@ -87,13 +120,22 @@ pub fn submit(state: &mut AppState) -> Vec<Effect> {
     match prompt.kind {
         PromptKind::Upload => {
             if text.is_empty() {
-                state.set_error("type the path of a file or folder to upload (Tab completes)");
+                state.set_error(
+                    "type the path of a file or folder to upload, or drop files here (Tab completes)",
+                );
                 return vec![];
             }
+            // Whether the text is one path typed as is (spaces and quotes included) or a list
+            // depends on what exists: the effect decides (see `path_list::resolve`).
+            let words = path_list::split(&text).map_or(1, |words| words.len());
             state.overlay = None;
             state.upload = Some(UploadProgress::default());
-            state.set_status(format!("uploading {text}…"));
-            vec![Effect::Upload { path: text }]
+            state.set_status(if words > 1 {
+                format!("uploading {words} paths…")
+            } else {
+                format!("uploading {text}…")
+            });
+            vec![Effect::Upload { text }]
         }
         PromptKind::Rename { id } => {
             let Some(old) = state.image(&id).map(|i| i.filename.clone()) else {

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
+use crossterm::event::{
+    self, DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+    Event,
+};
 use imgcloud_core::daemon_client::DaemonClient;
 use imgcloud_core::preview_cache::{self, PreviewCache};
 use ratatui::DefaultTerminal;
@@ -60,7 +63,11 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
     let ratatui_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+        let _ = crossterm::execute!(
+            std::io::stdout(),
+            DisableBracketedPaste,
+            DisableMouseCapture
+        );
         ratatui_hook(info);
     }));
     // Asked once, before mouse reports and the input reader start (the answers arrive as
@@ -80,14 +87,22 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
         state.set_error(warning);
     }
     let pending = first_screen(&terminal, &backend.local, &mut state, problem);
-    let result = match crossterm::execute!(std::io::stdout(), EnableMouseCapture) {
-        Ok(()) => {
-            let measure = Measure::new(timings);
-            event_loop(&mut terminal, backend, state, preview, pending, measure).await
-        }
-        Err(e) => Err(anyhow::Error::new(e).context("cannot turn on mouse reports")),
-    };
-    let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+    let result =
+        match crossterm::execute!(std::io::stdout(), EnableMouseCapture, EnableBracketedPaste) {
+            Ok(()) => {
+                let measure = Measure::new(timings);
+                event_loop(&mut terminal, backend, state, preview, pending, measure).await
+            }
+            Err(e) => {
+                Err(anyhow::Error::new(e)
+                    .context("cannot turn on mouse reports and bracketed paste"))
+            }
+        };
+    let _ = crossterm::execute!(
+        std::io::stdout(),
+        DisableBracketedPaste,
+        DisableMouseCapture
+    );
     ratatui::restore();
     result.map(|()| ExitCode::SUCCESS)
 }
@@ -275,6 +290,7 @@ fn from_event(
             mouse,
             view::list_area(screen.width, screen.height, state),
         ),
+        Event::Paste(text) => Some(Action::Paste(text)),
         Event::Resize(..) => Some(Action::Resize {
             list_rows: state.page,
         }),
@@ -303,9 +319,9 @@ fn spawn<B: Backend>(
         let task = tokio::spawn(async move {
             match effect {
                 // Progress comes back while the upload runs.
-                Effect::Upload { path } => {
+                Effect::Upload { text } => {
                     let report = move |action| drop(progress.send(Ok(action)));
-                    upload(&*backend, &path, report).await
+                    upload(&*backend, &text, report).await
                 }
                 effect => perform(&*backend, effect).await,
             }

@@ -447,10 +447,14 @@ impl Backend for Fake {
         paths: Vec<PathBuf>,
         events: impl Fn(UploadEvent) + Send + Sync + 'static,
     ) -> Vec<FileUpload> {
-        self.calls
-            .lock()
-            .unwrap()
-            .push(format!("upload {}", paths[0].display()));
+        self.calls.lock().unwrap().push(format!(
+            "upload {}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" | ")
+        ));
         let files = ["new.jpg", "seen.jpg", "bad.txt"];
         files
             .iter()

@@ -203,7 +203,7 @@ async fn upload_runs_in_the_background_with_progress_and_its_links_can_be_copied
     assert_eq!(
         effects,
         [Effect::Upload {
-            path: "/photos".into()
+            text: "/photos".into()
         }]
     );
     assert!(state.upload.is_some());
@@ -258,6 +258,72 @@ async fn upload_runs_in_the_background_with_progress_and_its_links_can_be_copied
             what: "2 links of the upload".into(),
         }]
     );
+}
+
+/// Files dropped on the terminal arrive as a quoted list: each one is uploaded; a list that
+/// cannot be read (an unclosed quote) says why and uploads nothing.
+#[tokio::test]
+async fn dropped_files_upload_as_a_list() {
+    let backend = Fake::default();
+    let mut state = sample();
+    press(&mut state, "U");
+    press(&mut state, "'/photos/My cat.jpg' /photos/dog\\ 2.jpg");
+    let effects = hit(&mut state, KeyCode::Enter);
+    let [Effect::Upload { text }] = &effects[..] else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(status_text(&state), ("uploading 2 paths…".into(), false));
+    upload(&backend, text, |_| {}).await;
+    assert_eq!(
+        backend.calls(),
+        ["upload /photos/My cat.jpg | /photos/dog 2.jpg"]
+    );
+
+    state.upload = None;
+    press(&mut state, "U");
+    press(&mut state, "'/photos/My cat.jpg");
+    let effects = hit(&mut state, KeyCode::Enter);
+    let [Effect::Upload { text }] = &effects[..] else {
+        panic!("{effects:?}")
+    };
+    let done = upload(&backend, text, |_| {}).await;
+    assert_eq!(backend.calls().len(), 1, "nothing was sent");
+    update(&mut state, done);
+    let (status, error) = status_text(&state);
+    assert!(error && status.contains("' is not closed"), "{status}");
+}
+
+#[test]
+fn a_paste_goes_to_the_prompt_or_search_or_opens_the_upload_prompt() {
+    let prompt_text = |state: &AppState| state.prompt().map(|p| p.input.text().to_string());
+    // nothing open: a file manager's copied files open the upload prompt, one path a line
+    let mut state = sample();
+    update(
+        &mut state,
+        Action::Paste("/a/My cat.jpg\n/a/b.jpg\n".into()),
+    );
+    assert!(matches!(&state.overlay, Some(Overlay::Prompt(p)) if p.kind == PromptKind::Upload));
+    assert_eq!(prompt_text(&state).unwrap(), "'/a/My cat.jpg' '/a/b.jpg'");
+    // while searching: into the query, on one line
+    let mut state = sample();
+    press(&mut state, "/");
+    update(&mut state, Action::Paste("har\nbour".into()));
+    assert_eq!(
+        (state.overlay.is_none(), state.query.as_str()),
+        (true, "har bour")
+    );
+    // the rename prompt: inserted at the cursor, line breaks as spaces
+    let mut state = sample();
+    press(&mut state, "n");
+    let before = prompt_text(&state).unwrap();
+    update(&mut state, Action::Paste("\tx\ny".into()));
+    assert_eq!(prompt_text(&state).unwrap(), format!("{before} x y"));
+    // an upload already running: nothing opens, and the status says why
+    let mut state = sample();
+    state.upload = Some(Default::default());
+    update(&mut state, Action::Paste("/a/b.jpg".into()));
+    assert_eq!(state.overlay, None);
+    assert!(status_text(&state).1);
 }
 
 #[test]

@@ -184,10 +184,6 @@ start_cloud() {
 }
 
 # A free loopback TCP port.
-free_port() {
-  node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'
-}
-
 # --- 1. a fresh user with no server: the app must say so on screen.
 t0=$(now)
 start_app fresh
@@ -276,13 +272,13 @@ for i in "${!gradients[@]}"; do
   e2e_images+=("$work/e2e-images/photo-$((i + 1)).png")
 done
 /usr/bin/convert -size 640x480 "gradient:#00c6ff-#0072ff" "$work/e2e-images/pasted.png"
-driver_port=$(free_port)
-native_port=$(free_port)
+driver_port=$(pick_free_port)
+native_port=$(pick_free_port "$driver_port")
 env -u IMGCLOUD_SERVER -u IMGCLOUD_TOKEN "${e2e_env[@]}" NO_COLOR=1 \
   "$driver_bin" --port "$driver_port" --native-port "$native_port" >"$work/driver.log" 2>&1 &
 driver_pid=$!
 for _ in $(seq 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$driver_port") 2>/dev/null && break
+  port_in_use "$driver_port" && break
   kill -0 "$driver_pid" 2>/dev/null || { cat "$work/driver.log" >&2; die "tauri-driver exited"; }
   sleep 0.1
 done

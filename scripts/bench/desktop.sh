@@ -68,15 +68,12 @@ token=$(sed -n 's/^"[^"]*" = "\(.*\)"$/\1/p' "$work/config/credentials.toml" | h
 log "seeding $count images through the upload pipeline"
 IMGCLOUD_SERVER=$api_url IMGCLOUD_TOKEN=$token "$target/bench-api" seed "$count" >&2
 
-free_port() {
-  node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'
-}
-port=$(free_port)
+port=$(pick_free_port)
 env -u IMGCLOUD_SERVER -u IMGCLOUD_TOKEN "${user_env[@]}" NO_COLOR=1 \
-  "$driver_bin" --port "$port" --native-port "$(free_port)" >"$work/driver.log" 2>&1 &
+  "$driver_bin" --port "$port" --native-port "$(pick_free_port "$port")" >"$work/driver.log" 2>&1 &
 driver_pid=$!
 for _ in $(seq 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  port_in_use "$port" && break
   sleep 0.1
 done
 

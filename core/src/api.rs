@@ -10,8 +10,79 @@ use time::OffsetDateTime;
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
 
-/// The thumbnail sizes (long side, pixels) every image gets.
-pub const THUMB_SIZES: [u32; 2] = [320, 1280];
+/// A named derivative the cloud makes of every image: upright, no metadata, JPEG, never
+/// enlarged. Only these exist (no arbitrary sizes: each one is work a stranger could ask for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Preset {
+    /// Name in the API and metrics (`thumb`, `preview`).
+    pub name: &'static str,
+    /// Longest side, pixels.
+    pub long_side: u32,
+}
+
+/// The 320 px thumbnail (grids, lists).
+pub const THUMB: Preset = Preset {
+    name: "thumb",
+    long_side: 320,
+};
+
+/// The 1280 px preview (detail views, share pages).
+pub const PREVIEW: Preset = Preset {
+    name: "preview",
+    long_side: 1280,
+};
+
+/// Every preset, smallest first.
+pub const PRESETS: [Preset; 2] = [THUMB, PREVIEW];
+
+impl Preset {
+    /// The preset called `name`, if there is one.
+    pub fn by_name(name: &str) -> Option<Self> {
+        PRESETS.into_iter().find(|p| p.name == name)
+    }
+
+    /// The preset whose long side is `size` (derivative keys are named by size).
+    pub fn by_size(size: u32) -> Option<Self> {
+        PRESETS.into_iter().find(|p| p.long_side == size)
+    }
+}
+
+/// Where an image's derivatives (thumbnail, preview, ThumbHash) stand.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DerivativeState {
+    /// Queued: the links work already (the cloud makes a derivative on its first request).
+    #[default]
+    Pending,
+    /// Made and stored.
+    Ready,
+    /// The last attempt failed (the object store was unreachable, …); retried with back-off.
+    Failed,
+    /// The original cannot be decoded: no derivative will ever be made.
+    Broken,
+}
+
+impl DerivativeState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Ready => "ready",
+            Self::Failed => "failed",
+            Self::Broken => "broken",
+        }
+    }
+
+    /// The state named `name` (as stored); unknown names read as `pending`.
+    pub fn parse(name: &str) -> Self {
+        match name {
+            "ready" => Self::Ready,
+            "failed" => Self::Failed,
+            "broken" => Self::Broken,
+            _ => Self::Pending,
+        }
+    }
+}
 
 /// Header carrying the client's idempotency key on `POST` requests.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
@@ -48,10 +119,20 @@ pub struct Image {
     pub tags: Vec<String>,
     /// CDN link of the original: `{cdn.base_url}/{key}{cdn.url_suffix}`.
     pub url: String,
-    /// CDN link of the 320 px thumbnail.
+    /// CDN link of the 320 px thumbnail (made by the cloud on its first request if not yet).
     pub thumb_url: String,
     /// CDN link of the 1280 px preview.
     pub preview_url: String,
+    /// ThumbHash placeholder (standard base64 of ≤ 25 bytes), to draw until the thumbnail
+    /// arrives; absent until the cloud has made the thumbnail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbhash: Option<String>,
+    /// Where the cloud's derivatives of this image stand.
+    #[serde(default)]
+    pub derivatives: DerivativeState,
+    /// Why the last attempt to make them failed (`failed` and `broken` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub derivatives_error: Option<String>,
 }
 
 /// `GET /v1/images` answer: one page, newest first.
@@ -123,19 +204,6 @@ pub struct CheckResponse {
     pub existing: Vec<Image>,
 }
 
-/// A thumbnail the client made and wants to upload with the original.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
-pub struct ThumbSpec {
-    /// Long side requested (one of [`THUMB_SIZES`]).
-    pub size: u32,
-    pub content_type: String,
-    pub bytes: u64,
-    pub sha256: String,
-    pub width: u32,
-    pub height: u32,
-}
-
 /// `POST /v1/uploads` body (with an `Idempotency-Key` header).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -149,8 +217,6 @@ pub struct CreateUpload {
     #[serde(default, with = "time::serde::rfc3339::option")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub taken_at: Option<OffsetDateTime>,
-    /// One per entry of [`THUMB_SIZES`].
-    pub thumbs: Vec<ThumbSpec>,
     /// For files of at least `Limits::multipart_cutoff` bytes: the hex SHA-256 of each part, cut
     /// at [`multipart_part_size`]. Absent for single-PUT uploads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -192,14 +258,6 @@ pub enum OriginalTarget {
     },
 }
 
-/// Presigned PUT for one thumbnail.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
-pub struct ThumbTarget {
-    pub size: u32,
-    pub request: PresignedRequest,
-}
-
 /// `POST /v1/uploads` answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -214,7 +272,6 @@ pub enum CreateUploadResponse {
         #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
         expires_at: OffsetDateTime,
         original: OriginalTarget,
-        thumbs: Vec<ThumbTarget>,
     },
 }
 
@@ -382,8 +439,7 @@ mod tests {
     #[test]
     fn create_upload_response_is_tagged() {
         let json = r#"{"status":"upload","upload_id":"u1","expires_at":"2026-01-01T00:00:00Z",
-            "original":{"kind":"single","request":{"method":"PUT","url":"http://x/y","headers":[]}},
-            "thumbs":[]}"#;
+            "original":{"kind":"single","request":{"method":"PUT","url":"http://x/y","headers":[]}}}"#;
         let parsed: CreateUploadResponse = serde_json::from_str(json).unwrap();
         assert!(matches!(
             parsed,

@@ -4,10 +4,13 @@
 //! presigning, [`paths`] platform directories, [`config`] the client configuration file format
 //! and [`credentials`] the 0600 credentials-file format.
 //!
+//! Behind the `probe` feature (part of `client`): [`probe`], an image's type, size, EXIF and
+//! completeness from its headers, without decoding a pixel.
+//!
 //! Behind the `catalog` feature (part of `client`): the local [`catalog`] of one account's images.
 //!
 //! Behind the default `client` feature: the API [`client`] with retries, the [`upload`]
-//! pipeline ([`probe`], [`thumbs`]), [`links`] formatting, [`secrets`] (keyring → file → env), and [`photo_info`] (camera and date
+//! pipeline, [`links`] formatting, [`secrets`] (keyring → file → env), and [`photo_info`] (camera and date
 //! from an original's first bytes) with the [`preview_cache`] of thumbnails.
 
 pub mod api;
@@ -34,11 +37,9 @@ pub mod notify_send;
 pub mod photo_info;
 #[cfg(feature = "client")]
 pub mod preview_cache;
-#[cfg(feature = "client")]
+#[cfg(feature = "probe")]
 pub mod probe;
 #[cfg(feature = "client")]
 pub mod secrets;
-#[cfg(feature = "client")]
-pub mod thumbs;
 #[cfg(feature = "client")]
 pub mod upload;

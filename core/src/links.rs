@@ -196,6 +196,9 @@ mod tests {
             url: "https://cdn.example/i/AbCdEfGhIjKlMnOp/cat.png".into(),
             thumb_url: "https://cdn.example/t/AbCdEfGhIjKlMnOp/320.jpg".into(),
             preview_url: "https://cdn.example/t/AbCdEfGhIjKlMnOp/1280.jpg".into(),
+            thumbhash: None,
+            derivatives: Default::default(),
+            derivatives_error: None,
         }
     }
 

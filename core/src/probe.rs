@@ -3,7 +3,8 @@
 //!
 //! Completeness is checked structurally without decoding pixels: a JPEG must reach its
 //! end-of-image marker, a PNG its `IEND` chunk, a GIF its trailer, a WebP/BMP its declared size.
-//! (TIFF has no cheap check; the thumbnail decoder catches a truncated one.)
+//! (TIFF has no cheap check: a truncated one is uploaded, and the cloud marks it broken when it
+//! cannot make its thumbnail.)
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, SeekFrom};
@@ -78,7 +79,8 @@ impl ImageFormat {
         }
     }
 
-    pub(crate) fn image_format(self) -> image::ImageFormat {
+    /// The `image` crate's name for it (header parsing only, here).
+    pub fn image_format(self) -> image::ImageFormat {
         match self {
             Self::Jpeg => image::ImageFormat::Jpeg,
             Self::Png => image::ImageFormat::Png,

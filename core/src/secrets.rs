@@ -52,31 +52,48 @@ pub trait KeyStore: Send + Sync {
     fn delete(&self, service: &str, user: &str) -> Result<(), KeyStoreError>;
 }
 
-/// The OS keyring via the `keyring` crate.
+/// The OS keyring via the `keyring` crate: on Linux the kernel keyring (keyutils) backed by the
+/// Secret Service, both in pure Rust (zbus, no libdbus), so nothing needs a system library.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OsKeyring;
 
+/// Runs one keyring call on a thread of its own. The Secret Service client drives its own async
+/// runtime and blocks; inside a caller's tokio runtime that can deadlock (the `keyring` crate
+/// warns of it), so it never runs on the caller's thread.
+fn on_own_thread<T: Send>(call: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| match scope.spawn(call).join() {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
 impl KeyStore for OsKeyring {
     fn get(&self, service: &str, user: &str) -> Result<Option<String>, KeyStoreError> {
-        let entry = keyring::Entry::new(service, user).map_err(keyring_error)?;
-        match entry.get_password() {
-            Ok(secret) => Ok(Some(secret)),
-            Err(keyring::Error::NoEntry) => Ok(None),
-            Err(e) => Err(keyring_error(e)),
-        }
+        on_own_thread(|| {
+            let entry = keyring::Entry::new(service, user).map_err(keyring_error)?;
+            match entry.get_password() {
+                Ok(secret) => Ok(Some(secret)),
+                Err(keyring::Error::NoEntry) => Ok(None),
+                Err(e) => Err(keyring_error(e)),
+            }
+        })
     }
 
     fn set(&self, service: &str, user: &str, secret: &str) -> Result<(), KeyStoreError> {
-        let entry = keyring::Entry::new(service, user).map_err(keyring_error)?;
-        entry.set_password(secret).map_err(keyring_error)
+        on_own_thread(|| {
+            let entry = keyring::Entry::new(service, user).map_err(keyring_error)?;
+            entry.set_password(secret).map_err(keyring_error)
+        })
     }
 
     fn delete(&self, service: &str, user: &str) -> Result<(), KeyStoreError> {
-        let entry = keyring::Entry::new(service, user).map_err(keyring_error)?;
-        match entry.delete_credential() {
-            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-            Err(e) => Err(keyring_error(e)),
-        }
+        on_own_thread(|| {
+            let entry = keyring::Entry::new(service, user).map_err(keyring_error)?;
+            match entry.delete_credential() {
+                Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+                Err(e) => Err(keyring_error(e)),
+            }
+        })
     }
 }
 

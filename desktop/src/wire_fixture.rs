@@ -43,6 +43,9 @@ fn sample_page() -> ImagePage {
             .into(),
         thumb_url: "http://127.0.0.1:9000/imgcloud/t/a1B2c3D4e5F6g7H8/320.jpg".into(),
         preview_url: "http://127.0.0.1:9000/imgcloud/t/a1B2c3D4e5F6g7H8/1280.jpg".into(),
+        thumbhash: None,
+        derivatives: Default::default(),
+        derivatives_error: None,
     };
     let bare = Image {
         id: "Z9y8X7w6V5u4T3s2".into(),

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::store::{
-    ChangeRecord, ImageRecord, ListQuery, Store, StoreResult, TokenRecord, UploadRecord, User,
-    UserSummary,
+    ChangeRecord, Claim, DerivativeJob, DerivativeUpdate, ImageRecord, JobStats, ListQuery, Store,
+    StoreResult, TokenRecord, UploadRecord, User, UserSummary,
 };
 
 /// The [`Store`] methods, as `op` label values.
@@ -46,6 +46,15 @@ pub const OPS: &[&str] = &[
     "upload",
     "delete_upload",
     "stale_uploads",
+    "image_by_id",
+    "set_derivatives",
+    "claim_derivative",
+    "finish_derivative",
+    "forget_derivative",
+    "claim_job",
+    "finish_job",
+    "retry_job",
+    "job_stats",
 ];
 
 /// Calls per [`OPS`] entry.
@@ -231,6 +240,68 @@ impl Store for CountingStore {
         limit: u32,
     ) -> StoreResult<Vec<UploadRecord>> {
         count!(self, stale_uploads(before, limit))
+    }
+
+    async fn image_by_id(&self, id: &str) -> StoreResult<ImageRecord> {
+        count!(self, image_by_id(id))
+    }
+
+    async fn set_derivatives(
+        &self,
+        id: &str,
+        update: &DerivativeUpdate,
+    ) -> StoreResult<ImageRecord> {
+        count!(self, set_derivatives(id, update))
+    }
+
+    async fn claim_derivative(
+        &self,
+        image_id: &str,
+        preset: &str,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> StoreResult<Claim> {
+        count!(self, claim_derivative(image_id, preset, holder, now, until))
+    }
+
+    async fn finish_derivative(
+        &self,
+        image_id: &str,
+        preset: &str,
+        holder: &str,
+        made: bool,
+    ) -> StoreResult<()> {
+        count!(self, finish_derivative(image_id, preset, holder, made))
+    }
+
+    async fn forget_derivative(&self, image_id: &str, preset: &str) -> StoreResult<()> {
+        count!(self, forget_derivative(image_id, preset))
+    }
+
+    async fn claim_job(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> StoreResult<Option<DerivativeJob>> {
+        count!(self, claim_job(now, lease_until))
+    }
+
+    async fn finish_job(&self, image_id: &str) -> StoreResult<()> {
+        count!(self, finish_job(image_id))
+    }
+
+    async fn retry_job(
+        &self,
+        image_id: &str,
+        run_after: OffsetDateTime,
+        error: &str,
+    ) -> StoreResult<()> {
+        count!(self, retry_job(image_id, run_after, error))
+    }
+
+    async fn job_stats(&self, now: OffsetDateTime) -> StoreResult<JobStats> {
+        count!(self, job_stats(now))
     }
 }
 

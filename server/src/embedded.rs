@@ -227,11 +227,13 @@ impl EmbeddedCloud {
         let objects_root = root.join("objects");
         std::fs::create_dir_all(&objects_root)
             .with_context(|| format!("cannot create {}", objects_root.display()))?;
-        let s3 = embedded_s3::start(
+        let fallback = embedded_s3::DerivativeFallback::new(BUCKET);
+        let s3 = embedded_s3::start_with_fallback(
             &objects_root,
             options.s3_listen,
             &state.s3_access_key,
             &state.s3_secret_key,
+            Some(fallback.clone()),
         )
         .await
         .with_context(|| {
@@ -264,6 +266,7 @@ impl EmbeddedCloud {
             })?;
         let addr = listener.local_addr()?;
         let api_url = format!("http://{addr}");
+        fallback.set_origin(&api_url);
 
         let db = root.join("imgcloud.db");
         let store: Arc<dyn Store> = Arc::new(

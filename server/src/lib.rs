@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod db_metrics;
+pub mod derivatives;
 pub mod embedded;
 pub mod error;
 pub mod janitor;
@@ -35,6 +36,7 @@ pub use state::AppState;
 
 use crate::cache::{CacheStats, CachedStore};
 use crate::db_metrics::CountingStore;
+use crate::derivatives::Derivatives;
 use crate::metrics::Metrics;
 use crate::objects::ObjectStore;
 use crate::store::Store;
@@ -68,12 +70,20 @@ pub fn build_app_with_store(
         cached = cached.watching_auth_epoch(cache::AUTH_EPOCH_CHECK_EVERY);
     }
     let metrics = Arc::new(Metrics::new(Some(cached.stats()), Some(db_stats)));
-    let objects = ObjectStore::new(config.s3.clone())?;
+    let objects = Arc::new(ObjectStore::new(config.s3.clone())?);
+    let store: Arc<dyn Store> = Arc::new(cached);
+    let derivatives = Arc::new(Derivatives::new(
+        store.clone(),
+        objects.clone(),
+        config.limits.max_pixels,
+        config.limits.max_upload_bytes,
+    ));
     let state = AppState {
-        store: Arc::new(cached),
-        objects: Arc::new(objects),
+        store,
+        objects,
         config: Arc::new(config),
         metrics,
+        derivatives,
     };
     Ok((routes::router(state.clone()), state))
 }
@@ -125,6 +135,11 @@ pub async fn serve_with_drain(
     drain_delay: Duration,
 ) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let jobs = tokio::spawn(derivatives::jobs::run(
+        state.derivatives.clone(),
+        state.store.clone(),
+        stop_rx.clone(),
+    ));
     let janitor = tokio::spawn(janitor::run(state, async move {
         let mut rx = stop_rx;
         let _ = rx.wait_for(|stop| *stop).await;
@@ -156,6 +171,7 @@ pub async fn serve_with_drain(
         .await;
     let _ = stop_tx.send(true);
     let _ = janitor.await;
+    let _ = jobs.await;
     tracing::info!("imgcloud API stopped");
     result.map_err(|e| anyhow::anyhow!("HTTP server failed: {e}"))
 }

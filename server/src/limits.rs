@@ -1,7 +1,7 @@
 //! Input validation against the configured limits: upload requests, hashes, tags, page sizes.
 //! Every rejection names the offending field.
 
-use imgcloud_core::api::{self, CreateUpload, ThumbSpec};
+use imgcloud_core::api::{self, CreateUpload};
 
 use crate::config::LimitsConfig;
 use crate::error::ApiError;
@@ -16,12 +16,6 @@ pub const IMAGE_TYPES: [&str; 6] = [
     "image/bmp",
     "image/tiff",
 ];
-
-/// Content type of thumbnails.
-pub const THUMB_TYPE: &str = "image/jpeg";
-
-/// Largest thumbnail accepted (bytes).
-pub const MAX_THUMB_BYTES: u64 = 16 * 1024 * 1024;
 
 pub const MAX_TAGS: usize = 64;
 pub const MAX_TAG_CHARS: usize = 64;
@@ -98,13 +92,11 @@ pub fn idempotency_key(value: &str) -> Result<String, ApiError> {
 pub struct ValidUpload {
     pub filename: String,
     pub sha256: String,
-    pub thumbs: Vec<ThumbSpec>,
     /// Part size and part hashes, for multipart uploads.
     pub multipart: Option<(u64, Vec<String>)>,
 }
 
-/// Validates an upload request: size, hash, type, dimensions, filename, thumbnails and the part
-/// plan.
+/// Validates an upload request: size, hash, type, dimensions, filename and the part plan.
 pub fn create_upload(req: &CreateUpload, limits: &LimitsConfig) -> Result<ValidUpload, ApiError> {
     if req.size == 0 {
         return Err(ApiError::bad_request("size", "must be greater than 0"));
@@ -125,12 +117,10 @@ pub fn create_upload(req: &CreateUpload, limits: &LimitsConfig) -> Result<ValidU
     }
     dimensions("", req.width, req.height, limits)?;
     let filename = filename("filename", &req.filename, limits)?;
-    let thumbs = thumbs(&req.thumbs, limits)?;
     let multipart = parts(req.size, req.parts.as_deref(), limits)?;
     Ok(ValidUpload {
         filename,
         sha256,
-        thumbs,
         multipart,
     })
 }
@@ -154,49 +144,6 @@ fn dimensions(
         )));
     }
     Ok(())
-}
-
-fn thumbs(specs: &[ThumbSpec], limits: &LimitsConfig) -> Result<Vec<ThumbSpec>, ApiError> {
-    if specs.len() != api::THUMB_SIZES.len() {
-        return Err(ApiError::bad_request(
-            "thumbs",
-            format!(
-                "expected exactly one thumbnail per size {:?}",
-                api::THUMB_SIZES
-            ),
-        ));
-    }
-    let mut out = Vec::with_capacity(specs.len());
-    for size in api::THUMB_SIZES {
-        let spec = specs.iter().find(|t| t.size == size).ok_or_else(|| {
-            ApiError::bad_request("thumbs", format!("missing the {size} px thumbnail"))
-        })?;
-        let field = format!("thumbs[{size}]");
-        if spec.content_type != THUMB_TYPE {
-            return Err(ApiError::bad_request(
-                &format!("{field}.content_type"),
-                format!("must be {THUMB_TYPE}"),
-            ));
-        }
-        if spec.bytes == 0 || spec.bytes > MAX_THUMB_BYTES {
-            return Err(ApiError::bad_request(
-                &format!("{field}.bytes"),
-                format!("must be between 1 and {MAX_THUMB_BYTES}"),
-            ));
-        }
-        dimensions(&format!("{field}."), spec.width, spec.height, limits)?;
-        if spec.width.max(spec.height) > size {
-            return Err(ApiError::bad_request(
-                &field,
-                format!("long side is larger than {size} px"),
-            ));
-        }
-        out.push(ThumbSpec {
-            sha256: sha256(&format!("{field}.sha256"), &spec.sha256)?,
-            ..spec.clone()
-        });
-    }
-    Ok(out)
 }
 
 fn parts(
@@ -248,17 +195,6 @@ fn parts(
 mod tests {
     use super::*;
 
-    fn thumb(size: u32) -> ThumbSpec {
-        ThumbSpec {
-            size,
-            content_type: "image/jpeg".into(),
-            bytes: 100,
-            sha256: "a".repeat(64),
-            width: size,
-            height: size / 2,
-        }
-    }
-
     fn request(size: u64) -> CreateUpload {
         CreateUpload {
             filename: " cat.png ".into(),
@@ -268,7 +204,6 @@ mod tests {
             width: 4000,
             height: 3000,
             taken_at: None,
-            thumbs: vec![thumb(1280), thumb(320)],
             parts: None,
         }
     }
@@ -286,10 +221,6 @@ mod tests {
         let ok = create_upload(&request(999), &limits()).unwrap();
         assert_eq!(ok.filename, "cat.png");
         assert_eq!(ok.sha256, "ab".repeat(32));
-        assert_eq!(
-            ok.thumbs.iter().map(|t| t.size).collect::<Vec<_>>(),
-            vec![320, 1280]
-        );
         assert!(ok.multipart.is_none());
     }
 
@@ -354,25 +285,6 @@ mod tests {
             (err.code, err.message.starts_with("filename")),
             ("bad_request", true)
         );
-        r = request(10);
-        r.thumbs.pop();
-        assert!(
-            create_upload(&r, &l)
-                .unwrap_err()
-                .message
-                .starts_with("thumbs")
-        );
-        r = request(10);
-        r.thumbs[0].content_type = "image/png".into();
-        assert!(
-            create_upload(&r, &l)
-                .unwrap_err()
-                .message
-                .contains("content_type")
-        );
-        r = request(10);
-        r.thumbs = vec![thumb(320), thumb(320)];
-        assert!(create_upload(&r, &l).unwrap_err().message.contains("1280"));
     }
 
     #[test]

@@ -4,7 +4,7 @@ use imgcloud_core::api;
 use imgcloud_core::s3::encode_key;
 
 use crate::config::CdnConfig;
-use crate::keys::thumb_key;
+use crate::derivatives;
 use crate::store::ImageRecord;
 
 /// Link of one object.
@@ -19,11 +19,17 @@ pub fn link(cdn: &CdnConfig, key: &str) -> String {
 
 /// The API view of a stored image, with its links.
 pub fn image(cdn: &CdnConfig, record: ImageRecord) -> api::Image {
-    let [thumb, preview] = api::THUMB_SIZES;
+    use base64::Engine;
     api::Image {
         url: link(cdn, &record.key),
-        thumb_url: link(cdn, &thumb_key(&record.id, thumb)),
-        preview_url: link(cdn, &thumb_key(&record.id, preview)),
+        thumb_url: link(cdn, &derivatives::key(&record.id, api::THUMB)),
+        preview_url: link(cdn, &derivatives::key(&record.id, api::PREVIEW)),
+        thumbhash: record
+            .thumbhash
+            .filter(|hash| !hash.is_empty())
+            .map(|hash| base64::engine::general_purpose::STANDARD.encode(hash)),
+        derivatives: record.derivatives,
+        derivatives_error: record.derivatives_error,
         id: record.id,
         filename: record.filename,
         size: record.size,

@@ -235,11 +235,15 @@ fn body_len(headers: &header::HeaderMap, body: &axum::body::Body) -> u64 {
 
 /// `GET /metrics`.
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text", body = String)))]
-pub async fn handler(State(metrics): State<Arc<Metrics>>) -> Response {
+pub async fn handler(State(state): State<crate::state::AppState>) -> Response {
+    let mut text = state.metrics.render();
+    // The queue's figures come from the database (every replica sees the same queue).
+    let queue = state.store.job_stats(crate::store::now()).await.ok();
+    text.push_str(&state.derivatives.stats().render(queue));
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        metrics.render(),
+        text,
     )
         .into_response()
 }

@@ -308,6 +308,48 @@ impl ObjectStore {
         }))
     }
 
+    /// The bytes of an object, at most `max` of them; `None` when it does not exist. A larger
+    /// object is refused before its body is read.
+    pub async fn get(&self, key: &str, max: u64) -> Result<Option<Bytes>> {
+        const OP: &str = "GetObject";
+        validate_key(key)?;
+        let result = self
+            .send(Call {
+                operation: OP,
+                method: Method::GET,
+                url: self.cfg.object_url(key),
+                target: key,
+                headers: vec![],
+                body: Bytes::new(),
+            })
+            .await;
+        let resp = match result {
+            Ok(resp) => resp,
+            Err(ObjectStoreError::S3 { status: 404, .. }) => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        if resp.content_length().is_some_and(|len| len > max) {
+            return Err(ObjectStoreError::BadResponse {
+                operation: OP,
+                detail: format!("{key} is larger than {max} bytes"),
+            });
+        }
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|err| ObjectStoreError::Unreachable {
+                operation: OP,
+                message: describe_reqwest_error(err),
+            })?;
+        if bytes.len() as u64 > max {
+            return Err(ObjectStoreError::BadResponse {
+                operation: OP,
+                detail: format!("{key} is larger than {max} bytes"),
+            });
+        }
+        Ok(Some(bytes))
+    }
+
     /// Deletes an object; a missing one is fine.
     pub async fn delete(&self, key: &str) -> Result<()> {
         validate_key(key)?;

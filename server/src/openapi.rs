@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{account, auth, changes, images, ops, uploads};
+use crate::routes::{account, auth, changes, derivatives, images, ops, uploads};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,7 +16,7 @@ use crate::routes::{account, auth, changes, images, ops, uploads};
         auth::login, auth::list, auth::revoke,
         uploads::check, uploads::create, uploads::complete, uploads::abort,
         images::list, images::get, images::patch, images::trash, images::restore, images::purge,
-        changes::list,
+        changes::list, derivatives::get,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -26,6 +26,7 @@ use crate::routes::{account, auth, changes, images, ops, uploads};
         (name = "uploads", description = "Presigned uploads straight to object storage"),
         (name = "images", description = "The library"),
         (name = "changes", description = "Change feed for local catalogs"),
+        (name = "derivatives", description = "Thumbnails and previews, made by the cloud (public, behind the CDN)"),
     )
 )]
 pub struct ApiDoc;

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::config::ServerConfig;
+use crate::derivatives::Derivatives;
 use crate::metrics::Metrics;
 use crate::objects::ObjectStore;
 use crate::store::Store;
@@ -14,6 +15,8 @@ pub struct AppState {
     pub objects: Arc<ObjectStore>,
     pub config: Arc<ServerConfig>,
     pub metrics: Arc<Metrics>,
+    /// Thumbnails and previews, made on demand and by the background queue.
+    pub derivatives: Arc<Derivatives>,
 }
 
 impl axum::extract::FromRef<AppState> for Arc<Metrics> {

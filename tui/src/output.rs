@@ -140,6 +140,9 @@ mod tests {
             url: format!("http://cdn/i/{id}/{filename}"),
             thumb_url: String::new(),
             preview_url: String::new(),
+            thumbhash: None,
+            derivatives: Default::default(),
+            derivatives_error: None,
         }
     }
 

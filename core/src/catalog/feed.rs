@@ -99,8 +99,10 @@ impl Catalog {
 /// (`seq` 0: not from the feed, always replaces and keeps the stored `seq`).
 const UPSERT: &str = "
 INSERT INTO images (id, seq, filename, name_key, search_key, size, sha256, content_type, width, height,
-                    taken_at, created_at, updated_at, deleted_at, date, trashed, tags, url, thumb_url, preview_url)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+                    taken_at, created_at, updated_at, deleted_at, date, trashed, tags, url, thumb_url, preview_url,
+                    thumbhash, derivatives, derivatives_error)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+        ?21, ?22, ?23)
 ON CONFLICT (id) DO UPDATE SET
     seq = max(images.seq, excluded.seq), filename = excluded.filename, name_key = excluded.name_key,
     search_key = excluded.search_key, size = excluded.size, sha256 = excluded.sha256,
@@ -108,7 +110,8 @@ ON CONFLICT (id) DO UPDATE SET
     taken_at = excluded.taken_at, created_at = excluded.created_at, updated_at = excluded.updated_at,
     deleted_at = excluded.deleted_at, date = excluded.date, trashed = excluded.trashed,
     tags = excluded.tags, url = excluded.url, thumb_url = excluded.thumb_url,
-    preview_url = excluded.preview_url
+    preview_url = excluded.preview_url, thumbhash = excluded.thumbhash,
+    derivatives = excluded.derivatives, derivatives_error = excluded.derivatives_error
 WHERE excluded.seq = 0 OR excluded.seq >= images.seq";
 
 fn write(upsert: &mut rusqlite::Statement<'_>, seq: i64, image: &Image) -> rusqlite::Result<()> {
@@ -133,6 +136,9 @@ fn write(upsert: &mut rusqlite::Statement<'_>, seq: i64, image: &Image) -> rusql
         image.url,
         image.thumb_url,
         image.preview_url,
+        image.thumbhash,
+        image.derivatives.as_str(),
+        image.derivatives_error,
     ])?;
     Ok(())
 }

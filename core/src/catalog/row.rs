@@ -3,13 +3,13 @@
 use rusqlite::Row;
 use time::OffsetDateTime;
 
-use crate::api::Image;
+use crate::api::{DerivativeState, Image};
 
 /// Separates tags in the `tags` column (never part of a tag).
 const TAG_SEPARATOR: char = '\u{1f}';
 
 /// The columns [`from_row`] reads, in order.
-pub(super) const COLUMNS: &str = "id, filename, size, sha256, content_type, width, height, taken_at, created_at, updated_at, deleted_at, tags, url, thumb_url, preview_url";
+pub(super) const COLUMNS: &str = "id, filename, size, sha256, content_type, width, height, taken_at, created_at, updated_at, deleted_at, tags, url, thumb_url, preview_url, thumbhash, derivatives, derivatives_error";
 
 /// The lower-case filename: the name sort key.
 pub fn name_key(image: &Image) -> String {
@@ -79,5 +79,8 @@ pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<Image> {
         url: row.get(12)?,
         thumb_url: row.get(13)?,
         preview_url: row.get(14)?,
+        thumbhash: row.get(15)?,
+        derivatives: DerivativeState::parse(&row.get::<_, String>(16)?),
+        derivatives_error: row.get(17)?,
     })
 }

@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use super::{CatalogError, error};
 
 /// The schema this build writes. A file with a higher version is refused.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// `name_key` and `search_key` are lower-cased in Rust (Unicode-aware) when a row is written:
 /// sorting by name and searching never lower-case at query time.
@@ -36,11 +36,21 @@ CREATE TABLE IF NOT EXISTS images (
     tags         TEXT    NOT NULL,
     url          TEXT    NOT NULL,
     thumb_url    TEXT    NOT NULL,
-    preview_url  TEXT    NOT NULL
+    preview_url  TEXT    NOT NULL,
+    thumbhash    TEXT,
+    derivatives  TEXT    NOT NULL DEFAULT 'pending',
+    derivatives_error TEXT
 );
 CREATE INDEX IF NOT EXISTS images_by_date ON images (trashed, date DESC, id);
 CREATE INDEX IF NOT EXISTS images_by_name ON images (trashed, name_key, id);
 CREATE INDEX IF NOT EXISTS images_by_size ON images (trashed, size DESC, id);
+";
+
+/// Version 1 → 2: the cloud's derivative state and ThumbHash of each image.
+const MIGRATE_V2: &str = "
+ALTER TABLE images ADD COLUMN thumbhash TEXT;
+ALTER TABLE images ADD COLUMN derivatives TEXT NOT NULL DEFAULT 'pending';
+ALTER TABLE images ADD COLUMN derivatives_error TEXT;
 ";
 
 /// WAL mode, then creates the tables of a new file or checks the version of an existing one.
@@ -71,6 +81,14 @@ pub(super) fn prepare(conn: &Connection, path: &Path) -> Result<(), CatalogError
     if version == 0 {
         conn.execute_batch(&format!(
             "BEGIN IMMEDIATE; {SCHEMA_V1} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        ))
+        .map_err(|e| {
+            let _ = conn.execute_batch("ROLLBACK");
+            error(path, e)
+        })?;
+    } else if version == 1 {
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {MIGRATE_V2} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
         ))
         .map_err(|e| {
             let _ = conn.execute_batch("ROLLBACK");

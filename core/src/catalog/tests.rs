@@ -25,6 +25,9 @@ fn image(id: &str, filename: &str, size: u64, day: u8, tags: &[&str]) -> Image {
         url: format!("https://cdn.example.com/i/{id}/{filename}"),
         thumb_url: format!("https://cdn.example.com/t/{id}/320.webp"),
         preview_url: format!("https://cdn.example.com/t/{id}/1280.webp"),
+        thumbhash: None,
+        derivatives: Default::default(),
+        derivatives_error: None,
     }
 }
 

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use crate::client::ClientError;
 use crate::probe::ProbeError;
-use crate::thumbs::ThumbError;
 
 /// Why one file was not uploaded. Every message starts with the file's path.
 #[derive(Debug, thiserror::Error)]
@@ -225,27 +224,6 @@ pub(super) fn clone_client_error(e: &ClientError) -> ClientError {
             source: io::Error::new(source.kind(), source.to_string()),
         },
         ClientError::Config(message) => ClientError::Config(message.clone()),
-    }
-}
-
-pub(super) fn thumb_error(path: &Path, e: ThumbError) -> UploadError {
-    let path = path.to_path_buf();
-    match e {
-        ThumbError::TooManyPixels { .. } => UploadError::TooLarge {
-            path,
-            detail: e.to_string(),
-        },
-        ThumbError::Decode { detail, .. }
-            if detail.contains("EOF") || detail.contains("end of file") =>
-        {
-            UploadError::Truncated { path, detail }
-        }
-        ThumbError::Decode { format, detail } => UploadError::Corrupt {
-            path,
-            detail: format!("{format}: {detail}"),
-        },
-        ThumbError::Encode(detail) => UploadError::Corrupt { path, detail },
-        ThumbError::Io(source) => UploadError::from_io(&path, source),
     }
 }
 

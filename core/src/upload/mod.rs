@@ -5,14 +5,16 @@
 //!    `limits.multipart_cutoff`, of each part — then probe it (type by content, size, EXIF) and
 //!    make sure it did not change while being read;
 //! 2. **check**: the hashes that are ready go to `POST /v1/uploads/check` together, so files the
-//!    user already has skip thumbnailing and uploading;
-//! 3. **thumbnails** (blocking pool, at most `cpu_workers` at once);
-//! 4. **upload** (at most `concurrency` files at once): `create_upload` → presigned PUTs of the
-//!    original (single or parts, `part_concurrency` at once) and the thumbnails →
-//!    `complete_upload`. A failure after `create_upload` aborts the session.
+//!    user already has skip uploading;
+//! 3. **upload** (at most `concurrency` files at once): `create_upload` → presigned PUTs of the
+//!    original (single or parts, `part_concurrency` at once) → `complete_upload`. A failure
+//!    after `create_upload` aborts the session.
+//!
+//! No pixel is decoded on the way (the critical path is hash + PUT + register): the cloud makes
+//! the thumbnails, and the link is ready as soon as the original is stored.
 //!
 //! The sync daemon goes one file at a time instead, with resumable uploads: [`prepare_file`]
-//! runs the scan and thumbnail stages for one file, and [`upload_prepared`] sends it from a
+//! runs the scan stage for one file, and [`upload_prepared`] sends it from a
 //! persisted [`Checkpoint`] (same session via the idempotency key, recorded parts skipped);
 //! see the `single` module docs. Both paths share the object-store PUTs (`send`), and both go
 //! through the client's bandwidth limit ([`Client::with_bandwidth_limit`]).
@@ -51,10 +53,8 @@ pub struct UploadOptions {
     pub concurrency: usize,
     /// Parts of one multipart upload in flight at once (default 4).
     pub part_concurrency: usize,
-    /// Threads hashing and making thumbnails at once (default: the number of CPUs).
+    /// Threads hashing at once (default: the number of CPUs).
     pub cpu_workers: usize,
-    /// JPEG quality of the thumbnails.
-    pub thumb_quality: u8,
     /// Files up to this size are read into memory once and uploaded from there; larger ones
     /// are streamed from disk (default 16 MiB).
     pub in_memory_max: u64,
@@ -66,7 +66,6 @@ impl Default for UploadOptions {
             concurrency: 4,
             part_concurrency: 4,
             cpu_workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
-            thumb_quality: 80,
             in_memory_max: 16 * 1024 * 1024,
         }
     }

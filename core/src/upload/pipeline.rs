@@ -1,5 +1,5 @@
-//! The stages after expansion: scan → bulk check → thumbnails → upload, overlapped and each
-//! with its own bound.
+//! The stages after expansion: scan → bulk check → upload, overlapped and each with its own
+//! bound. No pixel is decoded: the cloud makes the thumbnails.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -7,20 +7,16 @@ use std::path::{Path, PathBuf};
 use futures::{StreamExt, stream};
 use tokio::sync::Semaphore;
 
-use super::error::thumb_error;
 use super::inputs::upload_filename;
 use super::scan::{Scanned, scan_file, stat};
 use super::send::{SendPlan, send_objects};
 use super::{UploadError, UploadEvent, UploadOptions, Uploaded};
 use crate::api::{CompleteUpload, CreateUpload, CreateUploadResponse, Image, Limits};
 use crate::client::{Client, new_idempotency_key};
-use crate::probe::Probe;
-use crate::thumbs::{self, ThumbOptions, Thumbnail};
-use bytes::Bytes;
 
 /// Runs blocking work on tokio's blocking pool.
 ///
-/// Each stage bounds its own concurrency (the scan stage by `buffered`, the thumbnail stage by a
+/// Each stage bounds its own concurrency (the scan stage by `buffered`, the upload stage by a
 /// semaphore only its own, always-polled futures wait on). Sharing one permit pool between stages
 /// deadlocks: a finished scan future that nobody polls (the next stage is full) keeps its permit,
 /// and the next stage waits for that permit forever.
@@ -52,7 +48,6 @@ pub(super) async fn run_pipeline(
 ) -> Vec<(usize, Result<Uploaded, UploadError>)> {
     let cpu_workers = options.cpu_workers.max(1);
     let concurrency = options.concurrency.max(1);
-    let thumb_cpu = Semaphore::new(cpu_workers);
     let net = Semaphore::new(concurrency);
     let batch = (limits.max_batch as usize).clamp(1, 1000);
 
@@ -116,7 +111,7 @@ pub(super) async fn run_pipeline(
 
     checked
         .map(|(index, path, state)| {
-            let (thumb_cpu, net) = (&thumb_cpu, &net);
+            let net = &net;
             async move {
                 let result = match state {
                     Checked::Failed(e) => Err(e),
@@ -125,10 +120,7 @@ pub(super) async fn run_pipeline(
                         existed: true,
                     }),
                     Checked::New(scanned) => {
-                        upload_scanned(
-                            client, limits, *scanned, options, thumb_cpu, net, index, events,
-                        )
-                        .await
+                        upload_scanned(client, limits, *scanned, options, net, index, events).await
                     }
                 };
                 let _ = path;
@@ -140,35 +132,8 @@ pub(super) async fn run_pipeline(
         .await
 }
 
-/// How thumbnails are made under the server's `limits`.
-pub(super) fn thumb_options(limits: &Limits, options: &UploadOptions) -> ThumbOptions {
-    ThumbOptions {
-        max_pixels: limits.max_pixels,
-        quality: options.thumb_quality,
-    }
-}
-
-/// Makes the thumbnails of a scanned file (blocking): from its bytes when they were kept in
-/// memory, from the file otherwise.
-pub(super) fn make_thumbs(
-    path: &Path,
-    probe: &Probe,
-    data: Option<&Bytes>,
-    options: &ThumbOptions,
-) -> Result<Vec<Thumbnail>, UploadError> {
-    let made = match data {
-        Some(bytes) => thumbs::make_thumbnails(bytes, probe, options),
-        None => thumbs::make_thumbnails_from_file(path, probe, options),
-    };
-    made.map_err(|e| thumb_error(path, e))
-}
-
-/// The `POST /v1/uploads` body for a scanned file and its thumbnails.
-pub(super) fn create_request(
-    scanned: &Scanned,
-    thumbs: &[Thumbnail],
-    limits: &Limits,
-) -> CreateUpload {
+/// The `POST /v1/uploads` body for a scanned file.
+pub(super) fn create_request(scanned: &Scanned, limits: &Limits) -> CreateUpload {
     let (width, height) = scanned.probe.display_size();
     CreateUpload {
         filename: upload_filename(&scanned.path, limits.max_filename_bytes as usize),
@@ -178,7 +143,6 @@ pub(super) fn create_request(
         width,
         height,
         taken_at: scanned.probe.taken_at,
-        thumbs: thumbs.iter().map(Thumbnail::spec).collect(),
         parts: scanned.hashes.parts.clone(),
     }
 }
@@ -189,39 +153,22 @@ async fn upload_scanned(
     limits: &Limits,
     scanned: Scanned,
     options: &UploadOptions,
-    thumb_cpu: &Semaphore,
     net: &Semaphore,
     index: usize,
     events: &(impl Fn(UploadEvent) + Send + Sync),
 ) -> Result<Uploaded, UploadError> {
     let path = scanned.path.clone();
-    let thumb_options = thumb_options(limits, options);
-    let thumbs = {
-        let (probe, data, p) = (scanned.probe.clone(), scanned.data.clone(), path.clone());
-        let _permit = thumb_cpu
-            .acquire()
-            .await
-            .map_err(|_| UploadError::Unreadable {
-                path: path.clone(),
-                source: io::Error::other("upload cancelled"),
-            })?;
-        blocking(&path, move || {
-            make_thumbs(&p, &probe, data.as_ref(), &thumb_options)
-        })
-        .await?
-    };
-
     let _permit = net.acquire().await.map_err(|_| UploadError::Unreadable {
         path: path.clone(),
         source: io::Error::other("upload cancelled"),
     })?;
-    let create = create_request(&scanned, &thumbs, limits);
+    let create = create_request(&scanned, limits);
     let key = new_idempotency_key();
     let answer = client
         .create_upload(&create, &key)
         .await
         .map_err(|e| UploadError::from_client(&path, e))?;
-    let (upload_id, original, targets) = match answer {
+    let (upload_id, original) = match answer {
         CreateUploadResponse::Exists { image } => {
             return Ok(Uploaded {
                 image,
@@ -231,16 +178,13 @@ async fn upload_scanned(
         CreateUploadResponse::Upload {
             upload_id,
             original,
-            thumbs,
             ..
-        } => (upload_id, original, thumbs),
+        } => (upload_id, original),
     };
     let sent = async {
         let plan = SendPlan {
             scanned: &scanned,
-            thumbs: &thumbs,
             original: &original,
-            targets: &targets,
             parts_done: &[],
         };
         let progress = |bytes_done: u64| {

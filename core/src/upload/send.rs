@@ -1,4 +1,4 @@
-//! The upload stage's object-store PUTs: the original (single or in parts) and the thumbnails.
+//! The upload stage's object-store PUTs of the original (single or in parts).
 //!
 //! Shared by the batch pipeline and the resumable single-file path: parts already done (from a
 //! checkpoint) are skipped, and each part that finishes is reported as soon as it does.
@@ -10,9 +10,8 @@ use futures::{StreamExt, TryStreamExt, stream};
 use super::UploadError;
 use super::UploadOptions;
 use super::scan::Scanned;
-use crate::api::{CompletedPart, OriginalTarget, PartTarget, ThumbTarget};
+use crate::api::{CompletedPart, OriginalTarget, PartTarget};
 use crate::client::{Client, ClientError, UploadBody};
-use crate::thumbs::Thumbnail;
 
 /// Why a PUT failed: the error for the user, and the HTTP status of the object store's answer
 /// (when it answered) so callers can tell an expired URL or a vanished multipart upload apart.
@@ -43,14 +42,12 @@ impl SendError {
 /// What to send and what is already there.
 pub(super) struct SendPlan<'a> {
     pub(super) scanned: &'a Scanned,
-    pub(super) thumbs: &'a [Thumbnail],
     pub(super) original: &'a OriginalTarget,
-    pub(super) targets: &'a [ThumbTarget],
     /// Parts recorded as sent by an earlier attempt of the same session: not sent again.
     pub(super) parts_done: &'a [CompletedPart],
 }
 
-/// PUTs the original (single or the parts not yet done) and the thumbnails.
+/// PUTs the original (single or the parts not yet done).
 ///
 /// `progress(done)` gets the bytes of the original that are in the store, parts done before
 /// included. `on_part` is called once for each part this call sends, as soon as it is stored.
@@ -65,66 +62,35 @@ pub(super) async fn send_objects(
     let scanned = plan.scanned;
     let path = &scanned.path;
     let total = scanned.size;
-    let thumb_puts = async {
-        stream::iter(plan.targets)
-            .map(|target| async move {
-                let thumb = plan
-                    .thumbs
-                    .iter()
-                    .find(|t| t.size == target.size)
-                    .ok_or_else(|| UploadError::Rejected {
-                        path: path.clone(),
-                        message: format!(
-                            "server asked for an unknown thumbnail size {}",
-                            target.size
-                        ),
-                    })?;
-                client
-                    .send_presigned(
-                        &target.request,
-                        &UploadBody::Bytes(thumb.jpeg.clone()),
-                        &|_| {},
-                    )
-                    .await
-                    .map_err(|e| SendError::client(path, e))
-            })
-            .buffer_unordered(plan.targets.len().max(1))
-            .try_collect::<Vec<_>>()
-            .await
-    };
-    let original_put = async {
-        match plan.original {
-            OriginalTarget::Single { request } => {
-                let body = match &scanned.data {
-                    Some(bytes) => UploadBody::Bytes(bytes.clone()),
-                    None => UploadBody::File {
-                        path: path.clone(),
-                        offset: 0,
-                        len: total,
-                    },
-                };
-                client
-                    .send_presigned(request, &body, progress)
-                    .await
-                    .map_err(|e| SendError::client(path, e))?;
-                Ok(Vec::new())
-            }
-            OriginalTarget::Multipart { parts, .. } => {
-                send_parts(
-                    client,
-                    scanned,
-                    parts,
-                    plan.parts_done,
-                    options,
-                    progress,
-                    on_part,
-                )
+    match plan.original {
+        OriginalTarget::Single { request } => {
+            let body = match &scanned.data {
+                Some(bytes) => UploadBody::Bytes(bytes.clone()),
+                None => UploadBody::File {
+                    path: path.clone(),
+                    offset: 0,
+                    len: total,
+                },
+            };
+            client
+                .send_presigned(request, &body, progress)
                 .await
-            }
+                .map_err(|e| SendError::client(path, e))?;
+            Ok(Vec::new())
         }
-    };
-    let (parts, _) = futures::try_join!(original_put, thumb_puts)?;
-    Ok(parts)
+        OriginalTarget::Multipart { parts, .. } => {
+            send_parts(
+                client,
+                scanned,
+                parts,
+                plan.parts_done,
+                options,
+                progress,
+                on_part,
+            )
+            .await
+        }
+    }
 }
 
 async fn send_parts(

@@ -1,7 +1,7 @@
 //! One file at a time, resumable: what the sync daemon uses.
 //!
-//! [`prepare_file`] reads, hashes, probes and thumbnails a file (blocking), exactly as the batch
-//! pipeline's scan and thumbnail stages do. [`upload_prepared`] sends it, reporting a
+//! [`prepare_file`] reads, hashes and probes a file (blocking), exactly as the batch pipeline's
+//! scan stage does. [`upload_prepared`] sends it, reporting a
 //! [`Checkpoint`] after each step so a caller that persists it can resume after a crash:
 //!
 //! 1. A checkpoint about other bytes (the file changed since) is replaced by a fresh one, and
@@ -11,8 +11,7 @@
 //!    the library. The session id is recorded (and `on_checkpoint` called) before any byte is
 //!    sent; a different session id (the old one expired) drops the recorded parts.
 //! 3. The original goes up in one PUT, or in parts, skipping the parts the checkpoint records;
-//!    each part that is stored is recorded at once. Thumbnails are sent every time (they are
-//!    small).
+//!    each part that is stored is recorded at once.
 //! 4. `complete_upload` with every part, sorted by number.
 //!
 //! When the session is gone (a part PUT answers 404 `NoSuchUpload`, or `complete` answers 404
@@ -27,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::pipeline::{create_request, make_thumbs, thumb_options};
+use super::pipeline::create_request;
 use super::scan::{Scanned, scan_file, stat};
 use super::send::{SendError, SendPlan, send_objects};
 use super::{UploadError, UploadOptions, Uploaded};
@@ -35,9 +34,8 @@ use crate::api::{
     CompleteUpload, CompletedPart, CreateUpload, CreateUploadResponse, Limits, OriginalTarget,
 };
 use crate::client::{Client, ClientError, new_idempotency_key};
-use crate::thumbs::Thumbnail;
 
-/// A file read, hashed, probed and thumbnailed, ready to go up.
+/// A file read, hashed and probed, ready to go up.
 pub struct Prepared {
     pub path: PathBuf,
     pub size: u64,
@@ -46,7 +44,6 @@ pub struct Prepared {
     pub width: u32,
     pub height: u32,
     scanned: Scanned,
-    thumbs: Vec<Thumbnail>,
     create: CreateUpload,
 }
 
@@ -75,7 +72,7 @@ impl Prepared {
     }
 }
 
-/// Reads `path` once (see the module docs of `upload`): hashes, probe, thumbnails. Fails with
+/// Reads `path` once (see the module docs of `upload`): hashes and probe. Fails with
 /// the transient [`UploadError::Changed`] when the file changes while being read, and with
 /// permanent errors for files that cannot be uploaded (empty, not an image, truncated, too
 /// large for `limits`). Blocking: run it on a blocking thread.
@@ -85,13 +82,7 @@ pub fn prepare_file(
     options: &UploadOptions,
 ) -> Result<Prepared, UploadError> {
     let scanned = scan_file(path, limits, options.in_memory_max)?;
-    let thumbs = make_thumbs(
-        &scanned.path,
-        &scanned.probe,
-        scanned.data.as_ref(),
-        &thumb_options(limits, options),
-    )?;
-    let create = create_request(&scanned, &thumbs, limits);
+    let create = create_request(&scanned, limits);
     Ok(Prepared {
         path: scanned.path.clone(),
         size: scanned.size,
@@ -99,7 +90,6 @@ pub fn prepare_file(
         width: create.width,
         height: create.height,
         scanned,
-        thumbs,
         create,
     })
 }
@@ -227,7 +217,7 @@ async fn attempt(
         .create_upload(&prepared.create, &checkpoint.idempotency_key)
         .await
         .map_err(|e| Failure::Other(UploadError::from_client(path, e)))?;
-    let (upload_id, original, targets) = match answer {
+    let (upload_id, original) = match answer {
         CreateUploadResponse::Exists { image } => {
             if let Some(old) = checkpoint.upload_id.take() {
                 // Usually already gone (our own completed session); otherwise a leftover.
@@ -241,9 +231,8 @@ async fn attempt(
         CreateUploadResponse::Upload {
             upload_id,
             original,
-            thumbs,
             ..
-        } => (upload_id, original, thumbs),
+        } => (upload_id, original),
     };
     if checkpoint.upload_id.as_deref() != Some(upload_id.as_str()) {
         checkpoint.upload_id = Some(upload_id.clone());
@@ -258,9 +247,7 @@ async fn attempt(
     };
     let plan = SendPlan {
         scanned: &prepared.scanned,
-        thumbs: &prepared.thumbs,
         original: &original,
-        targets: &targets,
         parts_done: &parts_done,
     };
     let total = prepared.size;
@@ -326,7 +313,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use super::*;
-    use crate::api::{PartTarget, PresignedRequest, ThumbTarget, multipart_part_size};
+    use crate::api::{PartTarget, PresignedRequest, multipart_part_size};
     use crate::client::test_stub::{Seen, fast_retry, response, stub_with};
     use crate::probe::tests::jpeg_bytes;
 
@@ -407,14 +394,6 @@ mod tests {
                     upload_id: id.clone(),
                     expires_at: time::OffsetDateTime::now_utc(),
                     original: OriginalTarget::Multipart { part_size, parts },
-                    thumbs: create
-                        .thumbs
-                        .iter()
-                        .map(|t| ThumbTarget {
-                            size: t.size,
-                            request: put(&base, &format!("/store/{id}/thumb/{}", t.size)),
-                        })
-                        .collect(),
                 };
                 ok(serde_json::to_string(&answer).unwrap())
             }
@@ -615,13 +594,8 @@ mod tests {
             parts,
             [(1, "\"up1-1\""), (2, "\"up1-2\""), (3, "\"up1-3\"")]
         );
-        // Thumbnails went up too.
-        assert_eq!(
-            seen.iter()
-                .filter(|s| s.line().1.contains("/thumb/"))
-                .count(),
-            2
-        );
+        // Only the original went up: the cloud makes the thumbnails.
+        assert!(!seen.iter().any(|s| s.line().1.contains("/thumb/")));
     }
 
     #[tokio::test]

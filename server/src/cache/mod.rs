@@ -32,8 +32,8 @@ use time::OffsetDateTime;
 
 use crate::config::CacheConfig;
 use crate::store::{
-    ChangeRecord, ImageRecord, ListQuery, Store, StoreResult, TokenRecord, UploadRecord, User,
-    UserSummary,
+    ChangeRecord, Claim, DerivativeJob, DerivativeUpdate, ImageRecord, JobStats, ListQuery, Store,
+    StoreResult, TokenRecord, UploadRecord, User, UserSummary,
 };
 
 pub mod memcached;
@@ -550,6 +550,76 @@ impl Store for CachedStore {
         limit: u32,
     ) -> StoreResult<Vec<UploadRecord>> {
         self.inner.stale_uploads(before, limit).await
+    }
+
+    async fn image_by_id(&self, id: &str) -> StoreResult<ImageRecord> {
+        self.inner.image_by_id(id).await
+    }
+
+    async fn set_derivatives(
+        &self,
+        id: &str,
+        update: &DerivativeUpdate,
+    ) -> StoreResult<ImageRecord> {
+        let result = self.inner.set_derivatives(id, update).await;
+        if let Ok(image) = &result {
+            self.forget_image(&image.owner_id, id).await;
+        }
+        result
+    }
+
+    async fn claim_derivative(
+        &self,
+        image_id: &str,
+        preset: &str,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> StoreResult<Claim> {
+        self.inner
+            .claim_derivative(image_id, preset, holder, now, until)
+            .await
+    }
+
+    async fn finish_derivative(
+        &self,
+        image_id: &str,
+        preset: &str,
+        holder: &str,
+        made: bool,
+    ) -> StoreResult<()> {
+        self.inner
+            .finish_derivative(image_id, preset, holder, made)
+            .await
+    }
+
+    async fn forget_derivative(&self, image_id: &str, preset: &str) -> StoreResult<()> {
+        self.inner.forget_derivative(image_id, preset).await
+    }
+
+    async fn claim_job(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> StoreResult<Option<DerivativeJob>> {
+        self.inner.claim_job(now, lease_until).await
+    }
+
+    async fn finish_job(&self, image_id: &str) -> StoreResult<()> {
+        self.inner.finish_job(image_id).await
+    }
+
+    async fn retry_job(
+        &self,
+        image_id: &str,
+        run_after: OffsetDateTime,
+        error: &str,
+    ) -> StoreResult<()> {
+        self.inner.retry_job(image_id, run_after, error).await
+    }
+
+    async fn job_stats(&self, now: OffsetDateTime) -> StoreResult<JobStats> {
+        self.inner.job_stats(now).await
     }
 }
 

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
-use crate::keys::{is_plausible_id, thumb_key};
+use crate::keys::is_plausible_id;
 use crate::state::AppState;
 use crate::store::{ImageRecord, ListQuery, StoreError, now};
 use crate::{limits, links};
@@ -226,8 +226,11 @@ pub async fn purge(
     let image = load(&state, &user.id, &id).await?;
     // Objects first: if the store fails, the row stays and the purge can be retried.
     state.objects.delete(&image.key).await?;
-    for size in api::THUMB_SIZES {
-        state.objects.delete(&thumb_key(&image.id, size)).await?;
+    for preset in api::PRESETS {
+        state
+            .objects
+            .delete(&crate::derivatives::key(&image.id, preset))
+            .await?;
     }
     match state.store.purge_image(&user.id, &id).await {
         Ok(_) | Err(StoreError::NotFound) => {}

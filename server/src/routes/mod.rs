@@ -3,6 +3,7 @@
 pub mod account;
 pub mod auth;
 pub mod changes;
+pub mod derivatives;
 pub mod images;
 pub mod ops;
 pub mod uploads;
@@ -41,6 +42,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("/v1/images/{id}/restore", "POST"),
     ("/v1/images/{id}/purge", "DELETE"),
     ("/v1/changes", "GET"),
+    ("/t/{id}/{file}", "GET"),
 ];
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -69,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/images/{id}/restore", post(images::restore))
         .route("/v1/images/{id}/purge", delete(images::purge))
         .route("/v1/changes", get(changes::list))
+        .route("/t/{id}/{file}", get(derivatives::get))
         .fallback(crate::error::not_found_route)
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))

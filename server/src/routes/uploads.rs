@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use imgcloud_core::api::{
     self, CheckRequest, CheckResponse, CompleteUpload, CreateUpload, CreateUploadResponse,
-    ErrorBody, Image, OriginalTarget, PartTarget, ThumbSpec, ThumbTarget,
+    ErrorBody, Image, OriginalTarget, PartTarget,
 };
 
 use crate::auth::Authenticated;
@@ -69,6 +69,7 @@ pub async fn create(
     ApiJson(req): ApiJson<CreateUpload>,
 ) -> ApiResult<Json<CreateUploadResponse>> {
     let valid = limits::create_upload(&req, &state.config.limits)?;
+    state.derivatives.note_upload();
     let idempotency_key = match headers.get(api::IDEMPOTENCY_KEY_HEADER) {
         Some(value) => {
             Some(limits::idempotency_key(value.to_str().map_err(|_| {
@@ -118,7 +119,6 @@ pub async fn create(
         taken_at: req.taken_at,
         multipart_id,
         part_size,
-        thumbs_json: serde_json::to_string(&valid.thumbs).map_err(ApiError::internal)?,
         parts_json: serde_json::to_string(&part_hashes).map_err(ApiError::internal)?,
         created_at: now(),
     };
@@ -142,11 +142,6 @@ pub async fn create(
     }
     tracing::info!(upload_id = %stored.id, image_id = %stored.image_id, size = stored.size, multipart = stored.multipart_id.is_some(), "upload session");
     Ok(Json(targets(&state, &stored)?))
-}
-
-fn upload_thumbs(upload: &UploadRecord) -> ApiResult<Vec<ThumbSpec>> {
-    serde_json::from_str(&upload.thumbs_json)
-        .map_err(|e| ApiError::internal(format!("upload {}: thumbs_json: {e}", upload.id)))
 }
 
 /// Presigned targets for a session (fresh signatures on every call).
@@ -187,26 +182,10 @@ fn targets(state: &AppState, upload: &UploadRecord) -> ApiResult<CreateUploadRes
             )?,
         },
     };
-    let thumbs = upload_thumbs(upload)?
-        .iter()
-        .map(|t| {
-            let request = objects.presign_put(
-                &keys::thumb_key(&upload.image_id, t.size),
-                &t.sha256,
-                &t.content_type,
-                expiry,
-            )?;
-            Ok(ThumbTarget {
-                size: t.size,
-                request,
-            })
-        })
-        .collect::<ApiResult<Vec<_>>>()?;
     Ok(CreateUploadResponse::Upload {
         upload_id: upload.id.clone(),
         expires_at,
         original,
-        thumbs,
     })
 }
 
@@ -240,6 +219,7 @@ pub async fn complete(
     body: Option<ApiJson<CompleteUpload>>,
 ) -> ApiResult<Json<Image>> {
     let upload = load_upload(&state, &user.id, &id).await?;
+    state.derivatives.note_upload();
     // Completing is idempotent. A retry whose first answer was lost (a replica killed
     // mid-request, a timeout) finds the image the first one made; a session whose bytes another
     // session brought in first gets that image (and its own objects are deleted). The session
@@ -298,19 +278,6 @@ pub async fn complete(
         )),
         Some(_) => {}
     }
-    for thumb in upload_thumbs(&upload)? {
-        match objects
-            .head(&keys::thumb_key(&upload.image_id, thumb.size))
-            .await?
-        {
-            None => missing.push(format!("thumbnail {}: not uploaded", thumb.size)),
-            Some(meta) if meta.size != thumb.bytes => missing.push(format!(
-                "thumbnail {}: stored {} bytes, declared {}",
-                thumb.size, meta.size, thumb.bytes
-            )),
-            Some(_) => {}
-        }
-    }
     if !missing.is_empty() {
         return Err(ApiError::conflict(format!(
             "upload incomplete: {}",
@@ -334,6 +301,9 @@ pub async fn complete(
         updated_at: created,
         deleted_at: None,
         tags: Vec::new(),
+        thumbhash: None,
+        derivatives: Default::default(),
+        derivatives_error: None,
     };
     let image = state.store.insert_image(&record).await?;
     if image.id != upload.image_id {
@@ -344,13 +314,13 @@ pub async fn complete(
     Ok(Json(links::image(&state.config.cdn, image)))
 }
 
-/// Deletes the original and thumbnails of a session (best effort, logged).
+/// Deletes the original and any derivative of a session (best effort, logged).
 async fn delete_objects(state: &AppState, upload: &UploadRecord) {
     let mut keys = vec![upload.key.clone()];
     keys.extend(
-        api::THUMB_SIZES
+        api::PRESETS
             .iter()
-            .map(|size| keys::thumb_key(&upload.image_id, *size)),
+            .map(|preset| crate::derivatives::key(&upload.image_id, *preset)),
     );
     for key in keys {
         if let Err(e) = state.objects.delete(&key).await {

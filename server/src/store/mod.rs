@@ -4,6 +4,7 @@
 //! here is specific to one backend; `conformance` is the behaviour both must have.
 
 use async_trait::async_trait;
+use imgcloud_core::api::DerivativeState;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -60,6 +61,55 @@ pub struct ImageRecord {
     pub updated_at: OffsetDateTime,
     pub deleted_at: Option<OffsetDateTime>,
     pub tags: Vec<String>,
+    /// ThumbHash of the thumbnail, once the cloud has made it.
+    #[serde(default)]
+    pub thumbhash: Option<Vec<u8>>,
+    /// Where the cloud's derivatives of the image stand.
+    #[serde(default)]
+    pub derivatives: DerivativeState,
+    /// Why the last attempt failed (`failed`, `broken`).
+    #[serde(default)]
+    pub derivatives_error: Option<String>,
+}
+
+/// What the derivative service records about an image ([`Store::set_derivatives`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DerivativeUpdate {
+    pub state: DerivativeState,
+    /// `None` keeps the stored ThumbHash.
+    pub thumbhash: Option<Vec<u8>>,
+    pub error: Option<String>,
+}
+
+/// The answer to [`Store::claim_derivative`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// The caller holds the claim: make the derivative, then [`Store::finish_derivative`].
+    Ours,
+    /// Made already.
+    Made,
+    /// Another worker (this replica or another) holds a live claim: wait for it.
+    Busy,
+}
+
+/// A background job claimed by [`Store::claim_job`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DerivativeJob {
+    pub image_id: String,
+    /// Attempts so far, this one included.
+    pub attempts: u32,
+    pub created_at: OffsetDateTime,
+}
+
+/// The background queue at a glance (for `/metrics`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct JobStats {
+    /// Jobs waiting or running.
+    pub depth: u64,
+    /// Age of the oldest job, seconds (0 when there is none).
+    pub oldest_age_secs: f64,
+    /// Jobs whose last attempt failed (waiting for their retry).
+    pub failing: u64,
 }
 
 /// A pending upload session (stateless server: it lives in the DB).
@@ -81,8 +131,6 @@ pub struct UploadRecord {
     /// S3 multipart upload id, for multipart uploads.
     pub multipart_id: Option<String>,
     pub part_size: Option<u64>,
-    /// JSON of the thumbnails' `ThumbSpec`s.
-    pub thumbs_json: String,
     /// JSON array of the parts' hex SHA-256s (`[]` for single-PUT uploads), so a retried
     /// create can presign the same parts again.
     pub parts_json: String,
@@ -213,6 +261,56 @@ pub trait Store: Send + Sync + 'static {
         before: OffsetDateTime,
         limit: u32,
     ) -> StoreResult<Vec<UploadRecord>>;
+
+    // derivatives: made by the cloud, on demand and by a durable background queue
+    /// The image `id` of any owner (derivative links are public, like the original's).
+    async fn image_by_id(&self, id: &str) -> StoreResult<ImageRecord>;
+    /// Records where the image's derivatives stand (and its ThumbHash); records a change, so
+    /// every device learns it from the feed. `NotFound` when the image is gone.
+    async fn set_derivatives(
+        &self,
+        id: &str,
+        update: &DerivativeUpdate,
+    ) -> StoreResult<ImageRecord>;
+    /// Claims the making of one derivative for `holder` until `until`: [`Claim::Ours`] when
+    /// there was no claim or the last one's lease ran out before `now`. One maker per
+    /// derivative across every replica.
+    async fn claim_derivative(
+        &self,
+        image_id: &str,
+        preset: &str,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> StoreResult<Claim>;
+    /// Ends `holder`'s claim: `made` records the derivative as made, otherwise the claim is
+    /// dropped so another worker can try.
+    async fn finish_derivative(
+        &self,
+        image_id: &str,
+        preset: &str,
+        holder: &str,
+        made: bool,
+    ) -> StoreResult<()>;
+    /// Forgets that a derivative was made (its object vanished), so the next request makes it.
+    async fn forget_derivative(&self, image_id: &str, preset: &str) -> StoreResult<()>;
+    /// Claims the oldest due job (`run_after` ≤ `now`, not leased) until `lease_until`,
+    /// counting an attempt; any replica may call it at any time.
+    async fn claim_job(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> StoreResult<Option<DerivativeJob>>;
+    /// Removes a finished job.
+    async fn finish_job(&self, image_id: &str) -> StoreResult<()>;
+    /// Puts a failed job back, due again at `run_after`.
+    async fn retry_job(
+        &self,
+        image_id: &str,
+        run_after: OffsetDateTime,
+        error: &str,
+    ) -> StoreResult<()>;
+    async fn job_stats(&self, now: OffsetDateTime) -> StoreResult<JobStats>;
 }
 
 /// Opens the backend named by `url` and runs its migrations: `postgres://…` or

@@ -18,10 +18,12 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Row};
 use time::OffsetDateTime;
 
+use imgcloud_core::api::DerivativeState;
+
 use super::{
-    ChangeRecord, ImageRecord, LOGIN_FAILURE_RETENTION, ListQuery, PageCursor, Store, StoreError,
-    StoreResult, TokenRecord, UploadRecord, User, UserSummary, from_micros, is_token_id, now,
-    token_id,
+    ChangeRecord, Claim, DerivativeJob, DerivativeUpdate, ImageRecord, JobStats,
+    LOGIN_FAILURE_RETENTION, ListQuery, PageCursor, Store, StoreError, StoreResult, TokenRecord,
+    UploadRecord, User, UserSummary, from_micros, is_token_id, now, token_id,
 };
 
 /// Connections per server process. A replica's requests are short; PostgreSQL's default
@@ -38,11 +40,12 @@ pub struct PostgresStore {
 
 /// Image columns, for queries that name the table `i`.
 const IMAGE_COLUMNS: &str = "i.id, i.owner_id, i.filename, i.key, i.size, i.sha256, i.content_type, \
-     i.width, i.height, i.taken_at, i.created_at, i.updated_at, i.deleted_at, i.tags";
+     i.width, i.height, i.taken_at, i.created_at, i.updated_at, i.deleted_at, i.tags, \
+     i.thumbhash, i.derivatives, i.derivatives_error";
 
 const UPLOAD_COLUMNS: &str = "u.id, u.owner_id, u.idempotency_key, u.image_id, u.key, u.filename, u.size, \
      u.sha256, u.content_type, u.width, u.height, u.taken_at, u.multipart_id, u.part_size, \
-     u.thumbs_json, u.parts_json, u.created_at";
+     u.parts_json, u.created_at";
 
 fn db_err(e: sqlx::Error) -> StoreError {
     match e {
@@ -110,6 +113,9 @@ fn image_from_row(row: &PgRow) -> StoreResult<ImageRecord> {
         updated_at: row.try_get("updated_at").map_err(db_err)?,
         deleted_at: row.try_get("deleted_at").map_err(db_err)?,
         tags: row.try_get("tags").map_err(db_err)?,
+        thumbhash: row.try_get("thumbhash").map_err(db_err)?,
+        derivatives: DerivativeState::parse(row.try_get("derivatives").map_err(db_err)?),
+        derivatives_error: row.try_get("derivatives_error").map_err(db_err)?,
     })
 }
 
@@ -132,7 +138,6 @@ fn upload_from_row(row: &PgRow) -> StoreResult<UploadRecord> {
             .try_get::<Option<i64>, _>("part_size")
             .map_err(db_err)?
             .map(to_u64),
-        thumbs_json: row.try_get("thumbs_json").map_err(db_err)?,
         parts_json: row.try_get("parts_json").map_err(db_err)?,
         created_at: row.try_get("created_at").map_err(db_err)?,
     })
@@ -674,6 +679,16 @@ impl Store for PostgresStore {
         };
         let stored = image_from_row(&row)?;
         Self::record_change(&mut tx, &image.owner_id, &image.id).await?;
+        // Its derivatives' job, in the same transaction: an image never misses its job.
+        sqlx::query(
+            "INSERT INTO derivative_jobs (image_id, attempts, run_after, created_at) \
+             VALUES ($1, 0, $2, $2)",
+        )
+        .bind(&image.id)
+        .bind(micros(image.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         Ok(stored)
     }
@@ -756,9 +771,9 @@ impl Store for PostgresStore {
         // distinct).
         let sql = format!(
             "INSERT INTO uploads AS u (id, owner_id, idempotency_key, image_id, key, filename, size, \
-             sha256, content_type, width, height, taken_at, multipart_id, part_size, thumbs_json, \
+             sha256, content_type, width, height, taken_at, multipart_id, part_size, \
              parts_json, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
              ON CONFLICT (owner_id, idempotency_key) DO NOTHING RETURNING {UPLOAD_COLUMNS}"
         );
         let inserted = sqlx::query(&sql)
@@ -776,7 +791,6 @@ impl Store for PostgresStore {
             .bind(upload.taken_at.map(micros))
             .bind(&upload.multipart_id)
             .bind(upload.part_size.map(to_i64).transpose()?)
-            .bind(&upload.thumbs_json)
             .bind(&upload.parts_json)
             .bind(micros(upload.created_at))
             .fetch_optional(&mut *tx)
@@ -847,6 +861,202 @@ impl Store for PostgresStore {
             .await
             .map_err(db_err)?;
         rows.iter().map(upload_from_row).collect()
+    }
+
+    async fn image_by_id(&self, id: &str) -> StoreResult<ImageRecord> {
+        let sql = format!("SELECT {IMAGE_COLUMNS} FROM images i WHERE i.id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .ok_or(StoreError::NotFound)?;
+        image_from_row(&row)
+    }
+
+    async fn set_derivatives(
+        &self,
+        id: &str,
+        update: &DerivativeUpdate,
+    ) -> StoreResult<ImageRecord> {
+        let owner: String = sqlx::query_scalar("SELECT owner_id FROM images WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .ok_or(StoreError::NotFound)?;
+        let mut tx = self.owner_tx(&owner).await?;
+        let sql = format!(
+            "UPDATE images AS i SET derivatives = $2, derivatives_error = $3, \
+             thumbhash = coalesce($4, i.thumbhash) WHERE i.id = $1 RETURNING {IMAGE_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .bind(update.state.as_str())
+            .bind(&update.error)
+            .bind(&update.thumbhash)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .ok_or(StoreError::NotFound)?;
+        let image = image_from_row(&row)?;
+        Self::record_change(&mut tx, &owner, id).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(image)
+    }
+
+    async fn claim_derivative(
+        &self,
+        image_id: &str,
+        preset: &str,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> StoreResult<Claim> {
+        let claimed = sqlx::query(
+            "INSERT INTO derivatives AS d (image_id, preset, holder, claimed_until) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (image_id, preset) DO UPDATE SET holder = excluded.holder, \
+             claimed_until = excluded.claimed_until \
+             WHERE d.made_at IS NULL AND d.claimed_until < $5",
+        )
+        .bind(image_id)
+        .bind(preset)
+        .bind(holder)
+        .bind(micros(until))
+        .bind(micros(now))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match e {
+            // The image is gone (foreign key).
+            sqlx::Error::Database(ref db) if db.is_foreign_key_violation() => StoreError::NotFound,
+            other => db_err(other),
+        })?
+        .rows_affected();
+        if claimed == 1 {
+            return Ok(Claim::Ours);
+        }
+        let made: Option<Option<OffsetDateTime>> = sqlx::query_scalar(
+            "SELECT made_at FROM derivatives WHERE image_id = $1 AND preset = $2",
+        )
+        .bind(image_id)
+        .bind(preset)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(match made {
+            Some(Some(_)) => Claim::Made,
+            _ => Claim::Busy,
+        })
+    }
+
+    async fn finish_derivative(
+        &self,
+        image_id: &str,
+        preset: &str,
+        holder: &str,
+        made: bool,
+    ) -> StoreResult<()> {
+        let query = if made {
+            sqlx::query(
+                "UPDATE derivatives SET made_at = $4, claimed_until = NULL \
+                 WHERE image_id = $1 AND preset = $2 AND holder = $3",
+            )
+        } else {
+            sqlx::query(
+                "DELETE FROM derivatives \
+                 WHERE image_id = $1 AND preset = $2 AND holder = $3 AND made_at IS NULL",
+            )
+        };
+        let query = query.bind(image_id).bind(preset).bind(holder);
+        let query = if made { query.bind(now()) } else { query };
+        query.execute(&self.pool).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn forget_derivative(&self, image_id: &str, preset: &str) -> StoreResult<()> {
+        sqlx::query(
+            "DELETE FROM derivatives WHERE image_id = $1 AND preset = $2 AND made_at IS NOT NULL",
+        )
+        .bind(image_id)
+        .bind(preset)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn claim_job(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> StoreResult<Option<DerivativeJob>> {
+        // SKIP LOCKED: replicas claiming at once each get a different job, none waits.
+        let row = sqlx::query(
+            "UPDATE derivative_jobs SET leased_until = $1, attempts = attempts + 1 \
+             WHERE image_id = (SELECT image_id FROM derivative_jobs \
+                 WHERE run_after <= $2 AND (leased_until IS NULL OR leased_until < $2) \
+                 ORDER BY run_after, created_at LIMIT 1 FOR UPDATE SKIP LOCKED) \
+             RETURNING image_id, attempts, created_at",
+        )
+        .bind(micros(lease_until))
+        .bind(micros(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.map(|row| {
+            Ok(DerivativeJob {
+                image_id: row.try_get("image_id").map_err(db_err)?,
+                attempts: u32::try_from(row.try_get::<i32, _>("attempts").map_err(db_err)?)
+                    .unwrap_or(0),
+                created_at: row.try_get("created_at").map_err(db_err)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn finish_job(&self, image_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM derivative_jobs WHERE image_id = $1")
+            .bind(image_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn retry_job(
+        &self,
+        image_id: &str,
+        run_after: OffsetDateTime,
+        error: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE derivative_jobs SET run_after = $2, leased_until = NULL, last_error = $3 \
+             WHERE image_id = $1",
+        )
+        .bind(image_id)
+        .bind(micros(run_after))
+        .bind(error)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn job_stats(&self, now: OffsetDateTime) -> StoreResult<JobStats> {
+        let row = sqlx::query(
+            "SELECT count(*) AS depth, min(created_at) AS oldest, \
+             count(last_error) AS failing FROM derivative_jobs",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let oldest: Option<OffsetDateTime> = row.try_get("oldest").map_err(db_err)?;
+        Ok(JobStats {
+            depth: to_u64(row.try_get("depth").map_err(db_err)?),
+            oldest_age_secs: oldest.map_or(0.0, |t| (now - t).as_seconds_f64().max(0.0)),
+            failing: to_u64(row.try_get("failing").map_err(db_err)?),
+        })
     }
 }
 

@@ -13,10 +13,12 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqlitePool};
 use time::OffsetDateTime;
 
+use imgcloud_core::api::DerivativeState;
+
 use super::{
-    ChangeRecord, ImageRecord, LOGIN_FAILURE_RETENTION, ListQuery, PageCursor, Store, StoreError,
-    StoreResult, TokenRecord, UploadRecord, User, UserSummary, from_micros, is_token_id, now,
-    to_micros, token_id,
+    ChangeRecord, Claim, DerivativeJob, DerivativeUpdate, ImageRecord, JobStats,
+    LOGIN_FAILURE_RETENTION, ListQuery, PageCursor, Store, StoreError, StoreResult, TokenRecord,
+    UploadRecord, User, UserSummary, from_micros, is_token_id, now, to_micros, token_id,
 };
 
 const LOGIN_FAILURE_RETENTION_MICROS: i64 = LOGIN_FAILURE_RETENTION.whole_microseconds() as i64;
@@ -29,10 +31,11 @@ pub struct SqliteStore {
 
 const IMAGE_COLUMNS: &str = "i.id, i.owner_id, i.filename, i.key, i.size, i.sha256, i.content_type, \
      i.width, i.height, i.taken_at, i.created_at, i.updated_at, i.deleted_at, \
+     i.thumbhash, i.derivatives, i.derivatives_error, \
      (SELECT json_group_array(tag) FROM (SELECT tag FROM image_tags t WHERE t.image_id = i.id ORDER BY t.position)) AS tags";
 
 const UPLOAD_COLUMNS: &str = "id, owner_id, idempotency_key, image_id, key, filename, size, sha256, content_type, \
-     width, height, taken_at, multipart_id, part_size, thumbs_json, parts_json, created_at";
+     width, height, taken_at, multipart_id, part_size, parts_json, created_at";
 
 fn db_err(e: sqlx::Error) -> StoreError {
     match e {
@@ -87,6 +90,9 @@ fn image_from_row(row: &SqliteRow) -> StoreResult<ImageRecord> {
             .map_err(db_err)?
             .map(from_micros),
         tags,
+        thumbhash: row.try_get("thumbhash").map_err(db_err)?,
+        derivatives: DerivativeState::parse(row.try_get("derivatives").map_err(db_err)?),
+        derivatives_error: row.try_get("derivatives_error").map_err(db_err)?,
     })
 }
 
@@ -112,7 +118,6 @@ fn upload_from_row(row: &SqliteRow) -> StoreResult<UploadRecord> {
             .try_get::<Option<i64>, _>("part_size")
             .map_err(db_err)?
             .map(to_u64),
-        thumbs_json: row.try_get("thumbs_json").map_err(db_err)?,
         parts_json: row.try_get("parts_json").map_err(db_err)?,
         created_at: from_micros(row.try_get("created_at").map_err(db_err)?),
     })
@@ -697,6 +702,16 @@ impl Store for SqliteStore {
         }
         Self::replace_tags(&mut tx, &image.id, &image.tags).await?;
         Self::record_change(&mut tx, &image.owner_id, &image.id).await?;
+        // Its derivatives' job, in the same transaction: an image never misses its job.
+        sqlx::query(
+            "INSERT INTO derivative_jobs (image_id, attempts, run_after, created_at) VALUES (?, 0, ?, ?)",
+        )
+        .bind(&image.id)
+        .bind(to_micros(image.created_at))
+        .bind(to_micros(image.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
         let stored = Self::image_in(&mut tx, &image.owner_id, &image.id).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(stored)
@@ -786,8 +801,8 @@ impl Store for SqliteStore {
         }
         sqlx::query(
             "INSERT INTO uploads (id, owner_id, idempotency_key, image_id, key, filename, size, sha256, content_type, \
-             width, height, taken_at, multipart_id, part_size, thumbs_json, parts_json, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             width, height, taken_at, multipart_id, part_size, parts_json, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&upload.id)
         .bind(&upload.owner_id)
@@ -803,7 +818,6 @@ impl Store for SqliteStore {
         .bind(upload.taken_at.map(to_micros))
         .bind(&upload.multipart_id)
         .bind(upload.part_size.map(to_i64).transpose()?)
-        .bind(&upload.thumbs_json)
         .bind(&upload.parts_json)
         .bind(to_micros(upload.created_at))
         .execute(&mut *tx)
@@ -853,6 +867,207 @@ impl Store for SqliteStore {
             .await
             .map_err(db_err)?;
         rows.iter().map(upload_from_row).collect()
+    }
+
+    async fn image_by_id(&self, id: &str) -> StoreResult<ImageRecord> {
+        let sql = format!("SELECT {IMAGE_COLUMNS} FROM images i WHERE i.id = ?");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .ok_or(StoreError::NotFound)?;
+        image_from_row(&row)
+    }
+
+    async fn set_derivatives(
+        &self,
+        id: &str,
+        update: &DerivativeUpdate,
+    ) -> StoreResult<ImageRecord> {
+        let mut tx = self.write_tx().await?;
+        let owner: String = sqlx::query_scalar(
+            "UPDATE images SET derivatives = ?, derivatives_error = ?, \
+             thumbhash = coalesce(?, thumbhash) WHERE id = ? RETURNING owner_id",
+        )
+        .bind(update.state.as_str())
+        .bind(&update.error)
+        .bind(&update.thumbhash)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .ok_or(StoreError::NotFound)?;
+        Self::record_change(&mut tx, &owner, id).await?;
+        let stored = Self::image_in(&mut tx, &owner, id).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(stored)
+    }
+
+    async fn claim_derivative(
+        &self,
+        image_id: &str,
+        preset: &str,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> StoreResult<Claim> {
+        let mut tx = self.write_tx().await?;
+        let claimed = sqlx::query(
+            "INSERT INTO derivatives (image_id, preset, holder, claimed_until) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (image_id, preset) DO UPDATE SET holder = excluded.holder, \
+             claimed_until = excluded.claimed_until \
+             WHERE derivatives.made_at IS NULL AND derivatives.claimed_until < ?",
+        )
+        .bind(image_id)
+        .bind(preset)
+        .bind(holder)
+        .bind(to_micros(until))
+        .bind(to_micros(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match db_err(e) {
+            // The image is gone (foreign key).
+            StoreError::Other(m) if m.contains("FOREIGN KEY") => StoreError::NotFound,
+            other => other,
+        })?
+        .rows_affected();
+        let claim = if claimed == 1 {
+            Claim::Ours
+        } else {
+            let made: Option<Option<i64>> = sqlx::query_scalar(
+                "SELECT made_at FROM derivatives WHERE image_id = ? AND preset = ?",
+            )
+            .bind(image_id)
+            .bind(preset)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            match made {
+                Some(Some(_)) => Claim::Made,
+                _ => Claim::Busy,
+            }
+        };
+        tx.commit().await.map_err(db_err)?;
+        Ok(claim)
+    }
+
+    async fn finish_derivative(
+        &self,
+        image_id: &str,
+        preset: &str,
+        holder: &str,
+        made: bool,
+    ) -> StoreResult<()> {
+        let query = if made {
+            sqlx::query(
+                "UPDATE derivatives SET made_at = ?, claimed_until = NULL \
+                 WHERE image_id = ? AND preset = ? AND holder = ?",
+            )
+            .bind(to_micros(now()))
+        } else {
+            sqlx::query(
+                "DELETE FROM derivatives \
+                 WHERE image_id = ? AND preset = ? AND holder = ? AND made_at IS NULL",
+            )
+        };
+        query
+            .bind(image_id)
+            .bind(preset)
+            .bind(holder)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn forget_derivative(&self, image_id: &str, preset: &str) -> StoreResult<()> {
+        sqlx::query(
+            "DELETE FROM derivatives WHERE image_id = ? AND preset = ? AND made_at IS NOT NULL",
+        )
+        .bind(image_id)
+        .bind(preset)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn claim_job(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> StoreResult<Option<DerivativeJob>> {
+        // One writer at a time (BEGIN IMMEDIATE): the select-then-update cannot race.
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query(
+            "UPDATE derivative_jobs SET leased_until = ?, attempts = attempts + 1 \
+             WHERE image_id = (SELECT image_id FROM derivative_jobs \
+                 WHERE run_after <= ? AND (leased_until IS NULL OR leased_until < ?) \
+                 ORDER BY run_after, created_at LIMIT 1) \
+             RETURNING image_id, attempts, created_at",
+        )
+        .bind(to_micros(lease_until))
+        .bind(to_micros(now))
+        .bind(to_micros(now))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        row.map(|row| {
+            Ok(DerivativeJob {
+                image_id: row.try_get("image_id").map_err(db_err)?,
+                attempts: to_u32(row.try_get("attempts").map_err(db_err)?),
+                created_at: from_micros(row.try_get("created_at").map_err(db_err)?),
+            })
+        })
+        .transpose()
+    }
+
+    async fn finish_job(&self, image_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM derivative_jobs WHERE image_id = ?")
+            .bind(image_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn retry_job(
+        &self,
+        image_id: &str,
+        run_after: OffsetDateTime,
+        error: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE derivative_jobs SET run_after = ?, leased_until = NULL, last_error = ? \
+             WHERE image_id = ?",
+        )
+        .bind(to_micros(run_after))
+        .bind(error)
+        .bind(image_id)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn job_stats(&self, now: OffsetDateTime) -> StoreResult<JobStats> {
+        let row = sqlx::query(
+            "SELECT count(*) AS depth, min(created_at) AS oldest, \
+             count(last_error) AS failing FROM derivative_jobs",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let oldest: Option<i64> = row.try_get("oldest").map_err(db_err)?;
+        Ok(JobStats {
+            depth: to_u64(row.try_get("depth").map_err(db_err)?),
+            oldest_age_secs: oldest.map_or(0.0, |micros| {
+                ((to_micros(now) - micros).max(0) as f64) / 1e6
+            }),
+            failing: to_u64(row.try_get("failing").map_err(db_err)?),
+        })
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use imgcloud_core::api::{
     ChangeKind, ChangePage, CheckResponse, CompletedPart, CreateUploadResponse, ErrorBody, Image,
-    ImagePage, Limits, Me, OriginalTarget, PresignedRequest, ThumbSpec,
+    ImagePage, Limits, Me, OriginalTarget, PresignedRequest,
 };
 use imgcloud_core::config::ClientConfig;
 use imgcloud_core::credentials::Credentials;
@@ -58,11 +58,10 @@ fn options(root: &Path) -> EmbeddedOptions {
     options
 }
 
-/// A file as the client would prepare it: bytes, two thumbnails and their specs.
+/// A file as the client would prepare it (the cloud makes the thumbnails).
 struct Prepared {
     name: String,
     bytes: Vec<u8>,
-    thumbs: Vec<(u32, Vec<u8>)>,
 }
 
 impl Prepared {
@@ -70,27 +69,14 @@ impl Prepared {
         Self {
             name: name.into(),
             bytes: random_bytes(size),
-            thumbs: vec![(320, random_bytes(1000)), (1280, random_bytes(5000))],
         }
     }
 
     fn body(&self) -> Value {
-        let thumbs: Vec<ThumbSpec> = self
-            .thumbs
-            .iter()
-            .map(|(size, b)| ThumbSpec {
-                size: *size,
-                content_type: "image/jpeg".into(),
-                bytes: b.len() as u64,
-                sha256: sha(b),
-                width: *size,
-                height: size / 2,
-            })
-            .collect();
         let mut body = json!({
             "filename": self.name, "size": self.bytes.len(), "sha256": sha(&self.bytes),
             "content_type": "image/png", "width": 4000, "height": 2000,
-            "taken_at": "2024-05-01T10:00:00Z", "thumbs": thumbs,
+            "taken_at": "2024-05-01T10:00:00Z",
         });
         if self.bytes.len() as u64 >= CUTOFF {
             let part =
@@ -164,9 +150,7 @@ impl Client {
 
     /// Sends the bytes to the presigned targets; returns the part ETags.
     async fn send(&self, response: &CreateUploadResponse, file: &Prepared) -> Vec<CompletedPart> {
-        let CreateUploadResponse::Upload {
-            original, thumbs, ..
-        } = response
+        let CreateUploadResponse::Upload { original, .. } = response
         else {
             panic!("expected upload")
         };
@@ -187,15 +171,6 @@ impl Client {
                     });
                 }
             }
-        }
-        for target in thumbs {
-            let bytes = &file
-                .thumbs
-                .iter()
-                .find(|(s, _)| *s == target.size)
-                .unwrap()
-                .1;
-            put(&self.http, &target.request, bytes.clone()).await;
         }
         etags
     }
@@ -343,17 +318,19 @@ async fn embedded_cloud_full_protocol() {
     );
     assert!(image.url.contains(&image.id));
     assert_eq!(fetch(&image.url).await, (StatusCode::OK, cat.bytes.clone()));
+    // Random bytes are no picture: the cloud cannot make a thumbnail and says so (the image is
+    // marked broken), through the same link a thumbnail would have.
     assert_eq!(
-        fetch(&image.thumb_url).await,
-        (StatusCode::OK, cat.thumbs[0].1.clone())
+        fetch(&image.thumb_url).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
     );
-    assert_eq!(
-        fetch(&image.preview_url).await,
-        (StatusCode::OK, cat.thumbs[1].1.clone())
-    );
-    let got: Image = alice
+    let mut got: Image = alice
         .ok(Method::GET, &format!("/v1/images/{}", image.id), None)
         .await;
+    assert_eq!(got.derivatives, imgcloud_core::api::DerivativeState::Broken);
+    assert!(got.derivatives_error.is_some());
+    got.derivatives = image.derivatives;
+    got.derivatives_error = None;
     assert_eq!(got, image);
 
     // --- dedup via check and via create -----------------------------------------------------
@@ -480,12 +457,14 @@ async fn embedded_cloud_full_protocol() {
     let response = alice.create(&abandoned, None).await;
     alice.send(&response, &abandoned).await;
     let CreateUploadResponse::Upload {
-        upload_id, thumbs, ..
+        upload_id,
+        original: OriginalTarget::Single { request },
+        ..
     } = &response
     else {
         panic!()
     };
-    let thumb_url = thumbs[0].request.url.split('?').next().unwrap().to_string();
+    let thumb_url = request.url.split('?').next().unwrap().to_string();
     assert_eq!(fetch(&thumb_url).await.0, StatusCode::OK);
     let (status, _) = alice
         .call(
@@ -934,12 +913,14 @@ async fn janitor_aborts_stale_uploads() {
     let response = alice.create(&file, None).await;
     alice.send(&response, &file).await;
     let CreateUploadResponse::Upload {
-        upload_id, thumbs, ..
+        upload_id,
+        original: OriginalTarget::Single { request },
+        ..
     } = &response
     else {
         panic!()
     };
-    let thumb_url = thumbs[0].request.url.split('?').next().unwrap().to_string();
+    let thumb_url = request.url.split('?').next().unwrap().to_string();
     // A completed session stays (a retried complete finds its image) until the janitor.
     let kept = Prepared::new("kept.png", 3_100);
     let kept_response = alice.create(&kept, None).await;

@@ -3,18 +3,13 @@
 //! another user's session).
 
 use imgcloud_core::api::{CreateUpload, CreateUploadResponse, PresignedRequest};
-use imgcloud_core::thumbs::{ThumbOptions, Thumbnail, make_thumbnails};
 
 use crate::http::{Fetched, request};
 use crate::images::sha256_hex;
 
-/// A `CreateUpload` for `bytes` (single PUT) plus the thumbnails it announces.
-pub fn create_upload_for(
-    filename: &str,
-    bytes: &[u8],
-) -> anyhow::Result<(CreateUpload, Vec<Thumbnail>)> {
+/// A `CreateUpload` for `bytes` (single PUT).
+pub fn create_upload_for(filename: &str, bytes: &[u8]) -> anyhow::Result<CreateUpload> {
     let probe = imgcloud_core::probe::probe_bytes(bytes)?;
-    let thumbs = make_thumbnails(bytes, &probe, &ThumbOptions::default())?;
     let body = CreateUpload {
         filename: filename.to_string(),
         size: bytes.len() as u64,
@@ -23,10 +18,9 @@ pub fn create_upload_for(
         width: probe.width,
         height: probe.height,
         taken_at: probe.taken_at,
-        thumbs: thumbs.iter().map(Thumbnail::spec).collect(),
         parts: None,
     };
-    Ok((body, thumbs))
+    Ok(body)
 }
 
 /// `POST /v1/uploads` as `token`; the parsed answer, or the raw response when it is not 2xx.

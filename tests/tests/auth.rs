@@ -90,7 +90,7 @@ async fn one_user_cannot_see_or_touch_another_users_images() {
     let sha = image["sha256"].as_str().unwrap().to_string();
     assert_eq!(sha, sha256_hex(&bytes));
 
-    let (pending, _) = create_upload_for("pending.jpg", &jpeg(320, 240, 52)).unwrap();
+    let pending = create_upload_for("pending.jpg", &jpeg(320, 240, 52)).unwrap();
     let CreateUploadResponse::Upload { upload_id, .. } = post_upload(&api, &token_a, &pending)
         .await
         .unwrap()
@@ -180,7 +180,7 @@ async fn one_user_cannot_see_or_touch_another_users_images() {
     }
 
     // Uploading the same bytes as B makes B's own image, not a link to A's.
-    let (same, _) = create_upload_for("bob.jpg", &bytes).unwrap();
+    let same = create_upload_for("bob.jpg", &bytes).unwrap();
     match post_upload(&api, &token_b, &same)
         .await
         .unwrap()

@@ -11,7 +11,7 @@ async fn corrupted_bytes_through_a_presigned_url_are_rejected_and_no_image_exist
     let cloud = EmbeddedCloud::start().expect("start embedded cloud");
     let token = cloud.token().expect("local token");
     let bytes = jpeg(800, 600, 31);
-    let (body, _thumbs) = create_upload_for("photo.jpg", &bytes).unwrap();
+    let body = create_upload_for("photo.jpg", &bytes).unwrap();
 
     let answer = post_upload(&cloud.api_url, &token, &body)
         .await

@@ -658,6 +658,9 @@ mod tests {
             updated_at: t,
             deleted_at: None,
             tags: vec![],
+            thumbhash: None,
+            derivatives: Default::default(),
+            derivatives_error: None,
         }
     }
 

@@ -24,6 +24,9 @@ pub fn image(owner: &str, id: &str, filename: &str, sha_seed: &str) -> ImageReco
         updated_at: t,
         deleted_at: None,
         tags: vec![],
+        thumbhash: None,
+        derivatives: Default::default(),
+        derivatives_error: None,
     }
 }
 
@@ -43,7 +46,6 @@ fn upload(owner: &str, id: &str, idempotency_key: Option<&str>) -> UploadRecord 
         taken_at: None,
         multipart_id: Some("mp-1".into()),
         part_size: Some(5),
-        thumbs_json: "[]".into(),
         parts_json: "[\"aa\",\"bb\"]".into(),
         created_at: now(),
     }
@@ -838,6 +840,141 @@ pub async fn upload_sessions(store: &dyn Store) {
 /// Generates one `#[tokio::test]` per conformance check; `$open` is an async expression giving
 /// `(guard, Arc<dyn Store>)` on a fresh database. Attributes after it (such as
 /// `#[ignore = "…"]` for a backend that needs a server) go on every test.
+/// Derivative claims (one maker, lease take-over, made is final) and the job queue (one job per
+/// image, in the image's transaction; claim, lease, retry, finish; stats).
+pub async fn derivative_claims_and_jobs(store: &dyn Store) {
+    use super::{Claim, DerivativeUpdate};
+    use imgcloud_core::api::DerivativeState;
+    let ann = store.create_user("ann-derivatives").await.unwrap();
+    let img = store
+        .insert_image(&image(&ann.id, "d1", "a.png", "derive-1"))
+        .await
+        .unwrap();
+    let t0 = now();
+    let lease = time::Duration::seconds(30);
+
+    // Claims: the first holder wins, others are busy until the lease runs out.
+    assert_eq!(
+        store.claim_derivative("d1", "thumb", "r1", t0, t0 + lease).await.unwrap(),
+        Claim::Ours
+    );
+    assert_eq!(
+        store.claim_derivative("d1", "thumb", "r2", t0, t0 + lease).await.unwrap(),
+        Claim::Busy
+    );
+    let later = t0 + time::Duration::seconds(31);
+    assert_eq!(
+        store.claim_derivative("d1", "thumb", "r2", later, later + lease).await.unwrap(),
+        Claim::Ours,
+        "an expired claim is taken over"
+    );
+    // r1's late finish does nothing (no longer the holder); r2's records it as made.
+    store.finish_derivative("d1", "thumb", "r1", true).await.unwrap();
+    assert_eq!(
+        store.claim_derivative("d1", "thumb", "r3", later, later + lease).await.unwrap(),
+        Claim::Busy
+    );
+    store.finish_derivative("d1", "thumb", "r2", true).await.unwrap();
+    let much_later = t0 + time::Duration::hours(1);
+    assert_eq!(
+        store
+            .claim_derivative("d1", "thumb", "r3", much_later, much_later + lease)
+            .await
+            .unwrap(),
+        Claim::Made,
+        "made is final, whatever the clock"
+    );
+    // A failed attempt drops the claim; forget_derivative drops a made one.
+    assert_eq!(
+        store.claim_derivative("d1", "preview", "r1", t0, t0 + lease).await.unwrap(),
+        Claim::Ours
+    );
+    store.finish_derivative("d1", "preview", "r1", false).await.unwrap();
+    assert_eq!(
+        store.claim_derivative("d1", "preview", "r2", t0, t0 + lease).await.unwrap(),
+        Claim::Ours
+    );
+    store.forget_derivative("d1", "thumb").await.unwrap();
+    assert_eq!(
+        store.claim_derivative("d1", "thumb", "r4", t0, t0 + lease).await.unwrap(),
+        Claim::Ours
+    );
+    // A derivative of no image cannot be claimed.
+    assert!(matches!(
+        store.claim_derivative("nope", "thumb", "r1", t0, t0 + lease).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // Jobs: inserting the image queued one.
+    let stats = store.job_stats(now()).await.unwrap();
+    assert_eq!((stats.depth, stats.failing), (1, 0));
+    let future = now() + time::Duration::seconds(5);
+    let job = store
+        .claim_job(future, future + lease)
+        .await
+        .unwrap()
+        .expect("a due job");
+    assert_eq!((job.image_id.as_str(), job.attempts), ("d1", 1));
+    assert!(
+        store.claim_job(future, future + lease).await.unwrap().is_none(),
+        "a leased job is not handed out twice"
+    );
+    store
+        .retry_job("d1", future + time::Duration::seconds(60), "store down")
+        .await
+        .unwrap();
+    assert_eq!(store.job_stats(now()).await.unwrap().failing, 1);
+    assert!(store.claim_job(future, future + lease).await.unwrap().is_none(), "not due yet");
+    let due = future + time::Duration::seconds(61);
+    let again = store.claim_job(due, due + lease).await.unwrap().unwrap();
+    assert_eq!(again.attempts, 2);
+    store.finish_job("d1").await.unwrap();
+    assert_eq!(store.job_stats(now()).await.unwrap().depth, 0);
+
+    // The image's state and ThumbHash, recorded with a change.
+    let before = store.changes(&ann.id, 0, 100).await.unwrap();
+    let updated = store
+        .set_derivatives(
+            "d1",
+            &DerivativeUpdate {
+                state: DerivativeState::Ready,
+                thumbhash: Some(vec![1, 2, 3]),
+                error: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.derivatives, DerivativeState::Ready);
+    assert_eq!(updated.thumbhash.as_deref(), Some(&[1u8, 2, 3][..]));
+    assert_eq!(updated.updated_at, img.updated_at);
+    let kept = store
+        .set_derivatives(
+            "d1",
+            &DerivativeUpdate {
+                state: DerivativeState::Failed,
+                thumbhash: None,
+                error: Some("boom".into()),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(kept.thumbhash.as_deref(), Some(&[1u8, 2, 3][..]), "None keeps the hash");
+    assert_eq!(kept.derivatives_error.as_deref(), Some("boom"));
+    let after = store.changes(&ann.id, 0, 100).await.unwrap();
+    assert!(after.last().unwrap().seq > before.last().unwrap().seq);
+    assert_eq!(store.image_by_id("d1").await.unwrap(), kept);
+    assert!(matches!(
+        store.image_by_id("nope").await,
+        Err(StoreError::NotFound)
+    ));
+    // Purging drops the claims and the job with the image.
+    store.purge_image(&ann.id, "d1").await.unwrap();
+    assert!(matches!(
+        store.claim_derivative("d1", "thumb", "r9", much_later, much_later + lease).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
 macro_rules! store_conformance_tests {
     ($open:expr $(, #[$attr:meta])* $(,)?) => {
         #[tokio::test]
@@ -902,6 +1039,12 @@ macro_rules! store_conformance_tests {
         async fn upload_sessions() {
             let (_guard, store) = $open.await;
             $crate::store::conformance::upload_sessions(&*store).await;
+        }
+        #[tokio::test]
+        $(#[$attr])*
+        async fn derivative_claims_and_jobs() {
+            let (_guard, store) = $open.await;
+            $crate::store::conformance::derivative_claims_and_jobs(&*store).await;
         }
     };
 }

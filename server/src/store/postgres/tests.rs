@@ -186,7 +186,6 @@ async fn racing_creates_with_one_idempotency_key_return_one_session() {
                 taken_at: None,
                 multipart_id: None,
                 part_size: None,
-                thumbs_json: "[]".into(),
                 parts_json: "[]".into(),
                 created_at: now(),
             };

@@ -51,9 +51,6 @@ fn wanted(id: &str, cells: (u16, u16)) -> Wanted {
         id: id.to_string(),
         thumb_url: format!("https://cdn/t/{id}/320.jpg"),
         preview_url: format!("https://cdn/t/{id}/1280.jpg"),
-        thumbhash: None,
-        derivatives: Default::default(),
-        derivatives_error: None,
         url: format!("https://cdn/i/{id}/a.jpg"),
         cells: Some(cells),
     }

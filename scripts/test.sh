@@ -26,9 +26,11 @@ trap 'rm -rf "$results"' EXIT
 
 # --- packages --------------------------------------------------------------------------------
 # memcached and nginx are the production stack's cache and load balancer/CDN (PostgreSQL is
-# installed by scripts/with-postgres.sh when missing); the TUI's end-to-end test runs in tmux.
+# installed by scripts/with-postgres.sh when missing); the TUI's end-to-end test runs in tmux;
+# keyutils, dbus and gnome-keyring host the real-keyring test. None of them is needed to build
+# the server, the daemon or the CLI (checked below).
 apt_packages=(build-essential pkg-config file curl ca-certificates keyutils dbus gnome-keyring
-  libturbojpeg0-dev memcached nginx-light tmux)
+  memcached nginx-light tmux)
 if [ -z "${SKIP_DESKTOP:-}" ]; then
   apt_packages+=(libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev
     librsvg2-dev xvfb xauth imagemagick x11-utils webkit2gtk-driver xclip)
@@ -85,6 +87,23 @@ cargo clippy --all-targets --locked -- -D warnings
 # --- build and test --------------------------------------------------------------------------
 log "building binaries"
 cargo build --locked --bins
+
+# The README's main command needs no system library: the server, the daemon and the CLI build
+# with pkg-config finding nothing (an empty PKG_CONFIG_LIBDIR), and link only the libc family.
+log "fresh-machine check: imgcloud-server, imgcloudd and imgcloud need no system library"
+empty_pkgconfig=$(mktemp -d)
+PKG_CONFIG_LIBDIR="$empty_pkgconfig" PKG_CONFIG_PATH="" \
+  cargo build --locked --release -p imgcloud-server -p imgcloud-daemon -p imgcloud-tui --bins
+rmdir "$empty_pkgconfig"
+for bin in imgcloud-server imgcloudd imgcloud; do
+  extra=$(ldd "$CARGO_TARGET_DIR/release/$bin" | awk '{print $1}' |
+    grep -vE '^(linux-vdso\.so|/lib64/ld-linux|ld-linux|libc\.so|libm\.so|libgcc_s\.so|libpthread\.so|libdl\.so|librt\.so)' || true)
+  if [ -n "$extra" ]; then
+    echo "error: $bin links system libraries a fresh machine lacks: $extra" >&2
+    exit 1
+  fi
+  echo "$bin: libc family only"
+done
 
 log "running the Rust test suites"
 if cargo nextest --version >/dev/null 2>&1; then

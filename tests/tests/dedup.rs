@@ -11,11 +11,16 @@ fn second_upload_of_the_same_bytes_returns_the_same_link_and_stores_nothing() {
     let first = cloud.run_cli(&["upload", "first.jpg"]);
     first.assert_success();
     let link = first.lines()[0].to_string();
+    // The original at once; the cloud's background queue adds the two derivatives.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while cloud.count_objects() < 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let objects = cloud.count_objects();
     assert_eq!(
         objects,
         3,
-        "original + two thumbnails stored (objects dir: {:?})",
+        "original + two derivatives made by the cloud (objects dir: {:?})",
         cloud.cloud_dir()
     );
     let images = cloud

@@ -274,13 +274,11 @@ mod tests {
                     uploads.push(req.clone());
                     let base = base.lock().unwrap().clone();
                     let put = |key: String| serde_json::json!({"method": "PUT", "url": format!("{base}/store/{key}?X-Amz-Signature=s"), "headers": [["x-amz-content-sha256", "h"]]});
-                    let thumbs: Vec<_> = req["thumbs"].as_array().unwrap().iter()
-                            .map(|t| serde_json::json!({"size": t["size"], "request": put(format!("{id}/{}", t["size"]))}))
-                            .collect();
+                    // The critical path is hash + PUT + register: no thumbnail in the request.
+                    assert!(req.get("thumbs").is_none(), "{req}");
                     ok(serde_json::json!({
                         "status": "upload", "upload_id": id, "expires_at": "2026-01-01T00:00:00Z",
-                        "original": {"kind": "single", "request": put(format!("{id}/{name}"))},
-                        "thumbs": thumbs
+                        "original": {"kind": "single", "request": put(format!("{id}/{name}"))}
                     }))
                 }
                 ("PUT", p) if p.contains("fail") => response(
@@ -409,13 +407,12 @@ mod tests {
             (b["width"].as_u64(), b["height"].as_u64()),
             (Some(900), Some(600))
         );
-        let thumb_sizes: Vec<_> = b["thumbs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| (t["size"].as_u64().unwrap(), t["width"].as_u64().unwrap()))
-            .collect();
-        assert_eq!(thumb_sizes, [(320, 320), (1280, 900)]);
+        // Only originals are sent: one PUT per new file, nothing else.
+        assert_eq!(
+            seen.iter().filter(|s| s.line().0 == "PUT").count(),
+            3,
+            "a.jpg, b.jpg and fail.jpg"
+        );
         let b_put = seen
             .iter()
             .find(|s| s.line().0 == "PUT" && s.line().1.contains("/b.jpg"))

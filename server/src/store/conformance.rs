@@ -855,26 +855,44 @@ pub async fn derivative_claims_and_jobs(store: &dyn Store) {
 
     // Claims: the first holder wins, others are busy until the lease runs out.
     assert_eq!(
-        store.claim_derivative("d1", "thumb", "r1", t0, t0 + lease).await.unwrap(),
+        store
+            .claim_derivative("d1", "thumb", "r1", t0, t0 + lease)
+            .await
+            .unwrap(),
         Claim::Ours
     );
     assert_eq!(
-        store.claim_derivative("d1", "thumb", "r2", t0, t0 + lease).await.unwrap(),
+        store
+            .claim_derivative("d1", "thumb", "r2", t0, t0 + lease)
+            .await
+            .unwrap(),
         Claim::Busy
     );
     let later = t0 + time::Duration::seconds(31);
     assert_eq!(
-        store.claim_derivative("d1", "thumb", "r2", later, later + lease).await.unwrap(),
+        store
+            .claim_derivative("d1", "thumb", "r2", later, later + lease)
+            .await
+            .unwrap(),
         Claim::Ours,
         "an expired claim is taken over"
     );
     // r1's late finish does nothing (no longer the holder); r2's records it as made.
-    store.finish_derivative("d1", "thumb", "r1", true).await.unwrap();
+    store
+        .finish_derivative("d1", "thumb", "r1", true)
+        .await
+        .unwrap();
     assert_eq!(
-        store.claim_derivative("d1", "thumb", "r3", later, later + lease).await.unwrap(),
+        store
+            .claim_derivative("d1", "thumb", "r3", later, later + lease)
+            .await
+            .unwrap(),
         Claim::Busy
     );
-    store.finish_derivative("d1", "thumb", "r2", true).await.unwrap();
+    store
+        .finish_derivative("d1", "thumb", "r2", true)
+        .await
+        .unwrap();
     let much_later = t0 + time::Duration::hours(1);
     assert_eq!(
         store
@@ -886,22 +904,36 @@ pub async fn derivative_claims_and_jobs(store: &dyn Store) {
     );
     // A failed attempt drops the claim; forget_derivative drops a made one.
     assert_eq!(
-        store.claim_derivative("d1", "preview", "r1", t0, t0 + lease).await.unwrap(),
+        store
+            .claim_derivative("d1", "preview", "r1", t0, t0 + lease)
+            .await
+            .unwrap(),
         Claim::Ours
     );
-    store.finish_derivative("d1", "preview", "r1", false).await.unwrap();
+    store
+        .finish_derivative("d1", "preview", "r1", false)
+        .await
+        .unwrap();
     assert_eq!(
-        store.claim_derivative("d1", "preview", "r2", t0, t0 + lease).await.unwrap(),
+        store
+            .claim_derivative("d1", "preview", "r2", t0, t0 + lease)
+            .await
+            .unwrap(),
         Claim::Ours
     );
     store.forget_derivative("d1", "thumb").await.unwrap();
     assert_eq!(
-        store.claim_derivative("d1", "thumb", "r4", t0, t0 + lease).await.unwrap(),
+        store
+            .claim_derivative("d1", "thumb", "r4", t0, t0 + lease)
+            .await
+            .unwrap(),
         Claim::Ours
     );
     // A derivative of no image cannot be claimed.
     assert!(matches!(
-        store.claim_derivative("nope", "thumb", "r1", t0, t0 + lease).await,
+        store
+            .claim_derivative("nope", "thumb", "r1", t0, t0 + lease)
+            .await,
         Err(StoreError::NotFound)
     ));
 
@@ -916,7 +948,11 @@ pub async fn derivative_claims_and_jobs(store: &dyn Store) {
         .expect("a due job");
     assert_eq!((job.image_id.as_str(), job.attempts), ("d1", 1));
     assert!(
-        store.claim_job(future, future + lease).await.unwrap().is_none(),
+        store
+            .claim_job(future, future + lease)
+            .await
+            .unwrap()
+            .is_none(),
         "a leased job is not handed out twice"
     );
     store
@@ -924,7 +960,14 @@ pub async fn derivative_claims_and_jobs(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(store.job_stats(now()).await.unwrap().failing, 1);
-    assert!(store.claim_job(future, future + lease).await.unwrap().is_none(), "not due yet");
+    assert!(
+        store
+            .claim_job(future, future + lease)
+            .await
+            .unwrap()
+            .is_none(),
+        "not due yet"
+    );
     let due = future + time::Duration::seconds(61);
     let again = store.claim_job(due, due + lease).await.unwrap().unwrap();
     assert_eq!(again.attempts, 2);
@@ -958,7 +1001,11 @@ pub async fn derivative_claims_and_jobs(store: &dyn Store) {
         )
         .await
         .unwrap();
-    assert_eq!(kept.thumbhash.as_deref(), Some(&[1u8, 2, 3][..]), "None keeps the hash");
+    assert_eq!(
+        kept.thumbhash.as_deref(),
+        Some(&[1u8, 2, 3][..]),
+        "None keeps the hash"
+    );
     assert_eq!(kept.derivatives_error.as_deref(), Some("boom"));
     let after = store.changes(&ann.id, 0, 100).await.unwrap();
     assert!(after.last().unwrap().seq > before.last().unwrap().seq);
@@ -970,7 +1017,9 @@ pub async fn derivative_claims_and_jobs(store: &dyn Store) {
     // Purging drops the claims and the job with the image.
     store.purge_image(&ann.id, "d1").await.unwrap();
     assert!(matches!(
-        store.claim_derivative("d1", "thumb", "r9", much_later, much_later + lease).await,
+        store
+            .claim_derivative("d1", "thumb", "r9", much_later, much_later + lease)
+            .await,
         Err(StoreError::NotFound)
     ));
 }

@@ -262,6 +262,8 @@ pub enum OriginalTarget {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(tag = "status", rename_all = "snake_case")]
+// Answers are short-lived and matched at once; boxing the image would only cost callers.
+#[allow(clippy::large_enum_variant)]
 pub enum CreateUploadResponse {
     /// The user already has these bytes: nothing to upload.
     Exists { image: Image },

@@ -33,6 +33,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Where a scanned file stands after the bulk check.
+#[allow(clippy::large_enum_variant)]
 enum Checked {
     Failed(UploadError),
     Existing(Image),

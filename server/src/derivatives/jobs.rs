@@ -173,11 +173,11 @@ pub async fn run_job(derivatives: &Derivatives, store: &dyn Store, job: &Derivat
             return;
         }
     };
-    if let Err(e) = store.set_derivatives(&job.image_id, &update).await {
-        if !matches!(e, StoreError::NotFound) {
-            retry(derivatives, store, job, &format!("database: {e}")).await;
-            return;
-        }
+    if let Err(e) = store.set_derivatives(&job.image_id, &update).await
+        && !matches!(e, StoreError::NotFound)
+    {
+        retry(derivatives, store, job, &format!("database: {e}")).await;
+        return;
     }
     if let Err(e) = store.finish_job(&job.image_id).await {
         // The lease runs out and the job runs again: harmless, everything is made already.

@@ -201,7 +201,7 @@ fn derive(
     presets: &[Preset],
 ) -> Result<Renders, RenderError> {
     let mut order: Vec<Preset> = presets.to_vec();
-    order.sort_unstable_by(|a, b| b.long_side.cmp(&a.long_side));
+    order.sort_unstable_by_key(|p| std::cmp::Reverse(p.long_side));
     let mut current = decoded;
     let mut upright = false;
     let mut made = Vec::with_capacity(order.len());

@@ -118,8 +118,7 @@ fn kill_9_at_three_moments_loses_nothing_and_duplicates_nothing() {
     let resumed_with_parts = log.lines().any(|l| {
         l.contains("resumed from the checkpoint")
             && l.contains("large.png")
-            && l
-                .split("parts_done=")
+            && l.split("parts_done=")
                 .nth(1)
                 .and_then(|rest| rest.split_whitespace().next())
                 .and_then(|n| n.parse::<u32>().ok())

@@ -19,9 +19,22 @@ export interface Image {
   deleted_at: string | null;
   tags: string[];
   url: string;
+  /** Made by the cloud on its first request, so it may take a moment (never, when `broken`). */
   thumb_url: string;
   preview_url: string;
+  /** Standard base64 of a ThumbHash (≤ 25 bytes) to draw until the thumbnail has loaded;
+   * absent until the cloud has made the thumbnail. */
+  thumbhash?: string | null;
+  /** Where the cloud's derivatives stand; older servers omit it (read as "pending"). */
+  derivatives: DerivativeState;
+  /** Why the last attempt to make them failed (`failed` and `broken` only). */
+  derivatives_error?: string | null;
 }
+
+/** `imgcloud_core::api::DerivativeState`: `failed` is retried, `broken` never will be. */
+export type DerivativeState = "pending" | "ready" | "failed" | "broken";
+
+export const derivativeStates: readonly DerivativeState[] = ["pending", "ready", "failed", "broken"];
 
 /** One page of `list_images`, newest first. `next_cursor` is absent on the last page. */
 export interface ImagePage {
@@ -180,7 +193,7 @@ export class WireError extends Error {
   }
 }
 
-type Kind = "string" | "string?" | "number" | "boolean" | "string[]" | "string[]?";
+type Kind = "string" | "string?" | "number" | "boolean" | "string[]" | "string[]?" | "derivatives?";
 type Schema<T> = { [K in keyof T]-?: Kind };
 
 const imageSchema = {
@@ -199,6 +212,9 @@ const imageSchema = {
   url: "string",
   thumb_url: "string",
   preview_url: "string",
+  thumbhash: "string?",
+  derivatives: "derivatives?",
+  derivatives_error: "string?",
 } as const satisfies Schema<Image>;
 
 const serverInfoSchema = {
@@ -315,6 +331,8 @@ function checkKind(value: unknown, kind: Kind, path: string): void {
         return Array.isArray(value) && value.every((v) => typeof v === "string");
       case "string[]?":
         return value === undefined || (Array.isArray(value) && value.every((v) => typeof v === "string"));
+      case "derivatives?":
+        return value === undefined || (derivativeStates as readonly unknown[]).includes(value);
     }
   })();
   if (!ok) throw new WireError(path, `expected ${kind}, got ${JSON.stringify(value)}`);
@@ -323,7 +341,7 @@ function checkKind(value: unknown, kind: Kind, path: string): void {
 function parseObject<T>(value: unknown, schema: Schema<T>, path: string, options: ParseOptions): T {
   if (!isObject(value)) throw new WireError(path, "expected an object");
   for (const [key, kind] of Object.entries(schema) as [string, Kind][]) {
-    if (!(key in value) && kind !== "string?" && kind !== "string[]?") {
+    if (!(key in value) && !kind.endsWith("?")) {
       throw new WireError(`${path}.${key}`, "missing");
     }
     checkKind(value[key], kind, `${path}.${key}`);
@@ -341,6 +359,8 @@ export function parseImage(value: unknown, options: ParseOptions = {}, path = "i
   // `taken_at`/`deleted_at` are always present (null when unset) on the wire; normalise.
   image.taken_at ??= null;
   image.deleted_at ??= null;
+  // Servers from before cloud-made derivatives do not send the state.
+  image.derivatives ??= "pending";
   return image;
 }
 

@@ -1,7 +1,6 @@
 //! An embedded all-in-one cloud: the real `imgcloud-server` binary in temp dirs on free ports.
 
 use std::ffi::OsString;
-use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -27,6 +26,7 @@ pub struct EmbeddedCloud {
     /// A scratch directory for test files, removed with the cloud.
     pub work_dir: PathBuf,
     log_path: PathBuf,
+    args: Vec<String>,
     child: Child,
     _root: TempDir,
 }
@@ -47,57 +47,29 @@ impl EmbeddedCloud {
             std::fs::create_dir_all(dir)?;
         }
         let log_path = root.path().join("server.log");
-        let log = File::create(&log_path)?;
-        let binary = crate::bins::binary("imgcloud-server")?;
-        let mut command = Command::new(&binary);
-        command
-            .args(["--listen", "127.0.0.1:0", "--s3-listen", "127.0.0.1:0"])
-            .args(extra_args)
-            .envs(dir_env(&config_dir, &data_dir))
-            .env_remove("IMGCLOUD_TOKEN")
-            .env_remove("IMGCLOUD_SERVER")
-            .env(
-                "RUST_LOG",
-                std::env::var("IMGCLOUD_E2E_SERVER_LOG").unwrap_or_else(|_| "info".into()),
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log));
-        let mut child = command
-            .spawn()
-            .with_context(|| format!("cannot start {}", binary.display()))?;
-        let stdout = child.stdout.take().context("no stdout pipe")?;
-
-        // Read stdout on a thread so a silent server cannot hang the test.
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(url) = line.strip_prefix("ready ") {
-                    let _ = tx.send(url.trim().to_string());
-                }
-            }
-        });
-        let api_url = match rx.recv_timeout(START_TIMEOUT) {
-            Ok(url) => url.trim_end_matches('/').to_string(),
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-                anyhow::bail!(
-                    "imgcloud-server did not print `ready <url>` within {START_TIMEOUT:?}; its log:\n{log}"
-                );
-            }
-        };
+        let args: Vec<String> = extra_args.iter().map(|a| a.to_string()).collect();
+        let (child, api_url) = spawn(&config_dir, &data_dir, &log_path, &args)?;
         Ok(Self {
             api_url,
             config_dir,
             data_dir,
             work_dir,
             log_path,
+            args,
             child,
             _root: root,
         })
+    }
+
+    /// `kill -9` of the server, then a start on the same directories (new ports: the CLI's
+    /// configuration is rewritten by the server, as on any start).
+    pub fn kill9_and_restart(&mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        let (child, api_url) = spawn(&self.config_dir, &self.data_dir, &self.log_path, &self.args)?;
+        self.child = child;
+        self.api_url = api_url;
+        Ok(())
     }
 
     /// The environment that points imgcloud programs at this cloud's dirs.
@@ -235,4 +207,59 @@ pub fn count_files(dir: &Path) -> usize {
             _ => 0,
         })
         .sum()
+}
+
+/// Starts `imgcloud-server` on `config`/`data` (appending to `log_path`) and waits for its
+/// `ready <url>` line.
+fn spawn(
+    config_dir: &Path,
+    data_dir: &Path,
+    log_path: &Path,
+    extra_args: &[String],
+) -> anyhow::Result<(Child, String)> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)?;
+    let binary = crate::bins::binary("imgcloud-server")?;
+    let mut command = Command::new(&binary);
+    command
+        .args(["--listen", "127.0.0.1:0", "--s3-listen", "127.0.0.1:0"])
+        .args(extra_args)
+        .envs(dir_env(config_dir, data_dir))
+        .env_remove("IMGCLOUD_TOKEN")
+        .env_remove("IMGCLOUD_SERVER")
+        .env(
+            "RUST_LOG",
+            std::env::var("IMGCLOUD_E2E_SERVER_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log));
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("cannot start {}", binary.display()))?;
+    let stdout = child.stdout.take().context("no stdout pipe")?;
+
+    // Read stdout on a thread so a silent server cannot hang the test.
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(url) = line.strip_prefix("ready ") {
+                let _ = tx.send(url.trim().to_string());
+            }
+        }
+    });
+    match rx.recv_timeout(START_TIMEOUT) {
+        Ok(url) => Ok((child, url.trim_end_matches('/').to_string())),
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            let log = std::fs::read_to_string(log_path).unwrap_or_default();
+            anyhow::bail!(
+                "imgcloud-server did not print `ready <url>` within {START_TIMEOUT:?}; its log:\n{log}"
+            );
+        }
+    }
 }

@@ -21,6 +21,7 @@ function image(id: number, createdAt: string): Image {
     url: "",
     thumb_url: "",
     preview_url: "",
+    derivatives: "ready",
   };
 }
 

@@ -19,6 +19,7 @@ function image(id: string, filename = `${id}.jpg`): Image {
     url: `http://cdn/i/${id}/${filename}`,
     thumb_url: `http://cdn/t/${id}/320.jpg`,
     preview_url: `http://cdn/t/${id}/1280.jpg`,
+    derivatives: "ready",
   };
 }
 

@@ -50,6 +50,8 @@ export function decodeThumbHash(base64: string | null | undefined): Uint8Array |
 export interface PlaceholderCache {
   /** The PNG data URL of `thumbhash`, or null when there is none or it does not decode. */
   url(thumbhash: string | null | undefined): string | null;
+  /** Whether `thumbhash` is cached (does not count as a use). */
+  has(thumbhash: string): boolean;
   /** Entries held (never more than the limit). */
   readonly size: number;
   clear(): void;
@@ -80,6 +82,9 @@ export function createPlaceholderCache(limit = 300): PlaceholderCache {
       entries.set(thumbhash, url);
       while (entries.size > limit) entries.delete(entries.keys().next().value!);
       return url;
+    },
+    has(thumbhash) {
+      return entries.has(thumbhash);
     },
     get size() {
       return entries.size;

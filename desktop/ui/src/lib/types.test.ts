@@ -31,6 +31,10 @@ describe("wire types match the Rust serialisation", () => {
     expect(bare!.taken_at).toBeNull();
     expect(bare!.deleted_at).toBeNull();
     expect(Date.parse(full!.created_at)).not.toBeNaN();
+    // Not yet made by the cloud: no ThumbHash, no error.
+    expect(full!.derivatives).toBe("pending");
+    expect(full!.thumbhash).toBeUndefined();
+    expect(full!.derivatives_error).toBeUndefined();
   });
 
   it("parses the last page, which has no cursor", () => {
@@ -116,6 +120,31 @@ describe("parsers reject what they do not understand", () => {
     const extra = { ...image, colour: "red" };
     expect(parseImage(extra).id).toBe(image.id);
     expect(() => parseImage(extra, strict)).toThrow(/image\.colour: unknown field/);
+  });
+
+  it("reads the derivatives' state, its error and the ThumbHash", () => {
+    const broken = parseImage(
+      { ...image, derivatives: "broken", derivatives_error: "not a PNG: bad header" },
+      strict,
+    );
+    expect(broken.derivatives).toBe("broken");
+    expect(broken.derivatives_error).toBe("not a PNG: bad header");
+    const ready = parseImage({ ...image, derivatives: "ready", thumbhash: "1QcSHQRnh493V4dIh4eXh1h4kJUI" }, strict);
+    expect(ready.thumbhash).toBe("1QcSHQRnh493V4dIh4eXh1h4kJUI");
+    for (const state of ["pending", "ready", "failed", "broken"]) {
+      expect(parseImage({ ...image, derivatives: state }, strict).derivatives).toBe(state);
+    }
+  });
+
+  it("reads a missing state (older servers) as pending", () => {
+    const { derivatives: _d, ...old } = image;
+    expect(parseImage(old, strict).derivatives).toBe("pending");
+  });
+
+  it("rejects an unknown state and a non-string ThumbHash", () => {
+    expect(() => parseImage({ ...image, derivatives: "done" })).toThrow(/image\.derivatives: expected/);
+    expect(() => parseImage({ ...image, derivatives: null })).toThrow(/image\.derivatives/);
+    expect(() => parseImage({ ...image, thumbhash: 3 })).toThrow(/image\.thumbhash/);
   });
 
   it("rejects a non-string cursor", () => {

@@ -20,15 +20,8 @@ async fn twenty_concurrent_requests_on_two_replicas_make_one_derivative() {
         .result
         .expect("upload through the stack")
         .image;
-    let before = stack
-        .metric_sum(
-            "imgcloud_derivatives_generated_total",
-            &["preset=\"thumb\""],
-        )
-        .await
-        .unwrap();
-    assert_eq!(before, 0.0, "nothing made yet");
-
+    // (The background queue may reach the thumbnail first: it takes the same claim, so one
+    // generation is still all there may be.)
     // Straight to the replicas (the CDN would fold concurrent misses into one request).
     let requests = (0..20).map(|i| {
         let replica = stack.replicas[i % 2].clone();

@@ -10,9 +10,10 @@
 # ${XDG_CACHE_HOME:-$HOME/.cache}/imgcloud-bench), CARGO_TARGET_DIR.
 #
 # Besides wall times it prints the CPU seconds of each tool and of the embedded cloud during
-# its run (wall times are noisy when other work shares the machine), and the decode floor: the
-# time libjpeg-turbo's own `djpeg` needs just to decode every photo at 1/8 scale, one process
-# per core, which no thumbnailing upload can beat.
+# its run (wall times are noisy when other work shares the machine), the time until the cloud
+# has made every derivative (after the links are out), and the decode floor: the time
+# libjpeg-turbo's own `djpeg` needs just to decode every photo at 1/8 scale, one process per
+# core, against which the cloud's derivative rate is compared.
 #
 # The generated photos are cached between runs; everything else lives in a temp dir that is
 # removed at the end. Every process the script starts is stopped by its pid.
@@ -95,6 +96,26 @@ links=$(grep -c . "$work/links.txt" || true)
 [ "$links" -eq "$count" ] || { cat "$work/upload.err" >&2; echo "expected $count links, got $links" >&2; exit 1; }
 tail -n 1 "$work/upload.err" >&2
 
+# ---- derivatives ------------------------------------------------------------------------------
+# The cloud makes the thumbnails after the links are out: time from the last link until its
+# background queue is empty (every image has both presets and a ThumbHash), before rclone runs so
+# the two never share the CPU.
+log "waiting for the cloud's derivatives of every image"
+metric() { curl -fsS "$api_url/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+deriv_start=$(now)
+server_before=$(proc_cpu "$server_pid")
+deadline=$(( $(date +%s) + 1800 ))
+while :; do
+    depth=$(metric imgcloud_derivative_queue_depth)
+    [ "${depth:-1}" = "0" ] && break
+    [ "$(date +%s)" -lt "$deadline" ] || { echo "derivatives not ready after 30 min (queue depth $depth)" >&2; exit 1; }
+    sleep 0.1
+done
+deriv_secs=$(awk -v a="$deriv_start" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
+deriv_server_cpu=$(awk -v a="$server_before" -v b="$(proc_cpu "$server_pid")" 'BEGIN { printf "%.2f", b - a }')
+generated=$(curl -fsS "$api_url/metrics" | awk '$1 ~ /^imgcloud_derivatives_generated_total/ { n += $2 } END { print n + 0 }')
+[ "$generated" -ge "$((2 * count))" ] || { echo "expected $((2 * count)) derivatives, the cloud made $generated" >&2; exit 1; }
+
 # ---- rclone copy to the same object store ---------------------------------------------------
 # Endpoint and bucket from a link (`{base}/{bucket}/i/{id}/{name}` on the embedded store), keys
 # from the embedded cloud's settings file.
@@ -131,16 +152,19 @@ floor_secs=$(jpeg_decode_floor "$input")
 
 # ---- results -------------------------------------------------------------------------------
 awk -v n="$count" -v bytes="$total_bytes" -v ic="$imgcloud_secs" -v rc="$rclone_secs" -v c="$concurrency" \
-    -v fl="$floor_secs" -v cores="$(nproc)" -v icc="$imgcloud_cpu" -v ics="$imgcloud_server_cpu" -v rcc="$rclone_cpu" -v rcs="$rclone_server_cpu" 'BEGIN {
+    -v fl="$floor_secs" -v cores="$(nproc)" -v icc="$imgcloud_cpu" -v ics="$imgcloud_server_cpu" -v rcc="$rclone_cpu" -v rcs="$rclone_server_cpu" \
+    -v ds="$deriv_secs" -v dcpu="$deriv_server_cpu" -v gen="$generated" 'BEGIN {
     mb = bytes / 1e6
     printf "images:            %d\n", n
     printf "total MB:          %.1f\n", mb
     printf "concurrency:       %d\n", c
-    printf "imgcloud seconds:  %.2f  (%.1f MB/s, %.1f images/s)\n", ic, mb / ic, n / ic
+    printf "imgcloud seconds:  %.2f  (%.1f MB/s, %.1f images/s) to every link\n", ic, mb / ic, n / ic
     printf "rclone seconds:    %.2f  (%.1f MB/s)\n", rc, mb / rc
     printf "ratio imgcloud/rclone: %.2f\n", ic / rc
+    printf "derivatives ready: %.2f s after the last link, %.2f s after the start (%d made by the cloud, server CPU %.2f s)\n", ds, ic + ds, gen, dcpu
     # No thumbnailer can be faster than decoding its inputs once.
     printf "decode floor:      %.2f s  (djpeg -scale 1/8 of every photo on %d cores; floor/rclone %.2f)\n", fl, cores, fl / rc
+    printf "derivative rate:   %.1f images/s (both presets) vs decode floor %.1f images/s: %.2f of the floor\n", n / ds, n / fl, (n / ds) / (n / fl)
     # CPU seconds (user + system): steadier than wall time on a busy machine.
     printf "imgcloud CPU s:    client %.2f, server %.2f\n", icc, ics
     printf "rclone CPU s:      client %.2f, server %.2f\n", rcc, rcs

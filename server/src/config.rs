@@ -49,6 +49,15 @@ pub struct ServerConfig {
     /// Largest accepted JSON request body.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+    /// Whether this replica runs the background derivative queue (default true). Every replica
+    /// makes derivatives on request either way; turn the queue off on API replicas to keep it
+    /// on dedicated workers (or to measure cold derivatives).
+    #[serde(default = "default_true")]
+    pub derivative_jobs: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// How links are built: `{base_url}/{key}{url_suffix}`.
@@ -192,7 +201,8 @@ impl ServerConfig {
     /// `IMGCLOUD_S3_ENDPOINT`, `IMGCLOUD_S3_REGION`, `IMGCLOUD_S3_BUCKET`,
     /// `IMGCLOUD_S3_ACCESS_KEY`, `IMGCLOUD_S3_SECRET_KEY`, `IMGCLOUD_S3_PATH_STYLE` (`true` /
     /// `false`), `IMGCLOUD_CDN_BASE_URL`, `IMGCLOUD_CDN_URL_SUFFIX`,
-    /// `IMGCLOUD_MULTIPART_CUTOFF`, `IMGCLOUD_MIN_PART_SIZE` and `IMGCLOUD_CACHE_URL`.
+    /// `IMGCLOUD_MULTIPART_CUTOFF`, `IMGCLOUD_MIN_PART_SIZE`, `IMGCLOUD_CACHE_URL` and
+    /// `IMGCLOUD_DERIVATIVE_JOBS` (`true` / `false`).
     pub fn apply_env(&mut self) -> Result<(), ConfigError> {
         self.apply_vars(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
     }
@@ -222,6 +232,9 @@ impl ServerConfig {
         }
         if let Some(v) = var("IMGCLOUD_S3_REGION") {
             self.s3.region = v;
+        }
+        if let Some(v) = var("IMGCLOUD_DERIVATIVE_JOBS") {
+            self.derivative_jobs = boolean("IMGCLOUD_DERIVATIVE_JOBS", &v)?;
         }
         if let Some(v) = var("IMGCLOUD_S3_PATH_STYLE") {
             self.s3.path_style = match v.trim().to_ascii_lowercase().as_str() {
@@ -409,6 +422,18 @@ pub mod duration {
             Raw::Secs(n) => Ok(Duration::from_secs(n)),
             Raw::Text(t) => super::parse_duration(&t).map_err(serde::de::Error::custom),
         }
+    }
+}
+
+/// A boolean environment value.
+fn boolean(name: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::Env {
+            name,
+            message: format!("{value:?} is not a boolean: use true or false"),
+        }),
     }
 }
 

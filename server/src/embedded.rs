@@ -298,6 +298,7 @@ impl EmbeddedCloud {
             janitor_interval: Duration::from_secs(5 * 60),
             request_timeout: Duration::from_secs(60),
             max_body_bytes: 1024 * 1024,
+            derivative_jobs: true,
         };
         let (app, app_state) = crate::build_app_with_store(config, store.clone())?;
         app_state

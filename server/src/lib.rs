@@ -135,11 +135,18 @@ pub async fn serve_with_drain(
     drain_delay: Duration,
 ) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let jobs = tokio::spawn(derivatives::jobs::run(
-        state.derivatives.clone(),
-        state.store.clone(),
-        stop_rx.clone(),
-    ));
+    let jobs = state.config.derivative_jobs.then(|| {
+        tokio::spawn(derivatives::jobs::run(
+            state.derivatives.clone(),
+            state.store.clone(),
+            stop_rx.clone(),
+        ))
+    });
+    if jobs.is_none() {
+        tracing::info!(
+            "the background derivative queue is off on this replica (derivative_jobs = false)"
+        );
+    }
     let janitor = tokio::spawn(janitor::run(state, async move {
         let mut rx = stop_rx;
         let _ = rx.wait_for(|stop| *stop).await;
@@ -171,7 +178,9 @@ pub async fn serve_with_drain(
         .await;
     let _ = stop_tx.send(true);
     let _ = janitor.await;
-    let _ = jobs.await;
+    if let Some(jobs) = jobs {
+        let _ = jobs.await;
+    }
     tracing::info!("imgcloud API stopped");
     result.map_err(|e| anyhow::anyhow!("HTTP server failed: {e}"))
 }

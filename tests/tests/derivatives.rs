@@ -113,6 +113,14 @@ async fn background_jobs_survive_kill_9_and_finish_after_restart() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(metric(&cloud, "imgcloud_derivative_queue_depth").await, 0.0);
+    // `imgcloud ls --json` shows where each image's derivatives stand.
+    let listed = cloud.run_cli(&["ls", "--json"]).json();
+    let listed = listed.as_array().expect("an array of images");
+    assert_eq!(listed.len() as u64, COUNT);
+    for image in listed {
+        assert_eq!(image["derivatives"], "ready", "{image}");
+        assert!(image["thumbhash"].as_str().is_some_and(|h| !h.is_empty()));
+    }
     // Every original has its two derivatives in the store: 3 objects per image.
     assert_eq!(cloud.count_objects() as u64, 3 * COUNT);
 }

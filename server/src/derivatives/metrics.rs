@@ -83,7 +83,7 @@ impl DerivativeStats {
                 preset.name
             );
         }
-        out.push_str("# HELP imgcloud_derivative_render_seconds Time spent fetching, rendering and storing derivatives.\n");
+        out.push_str("# HELP imgcloud_derivative_render_seconds Time spent rendering and storing derivatives (the original already fetched).\n");
         out.push_str("# TYPE imgcloud_derivative_render_seconds summary\n");
         for (preset, (n, seconds)) in PRESETS.iter().zip(generated) {
             let _ = writeln!(

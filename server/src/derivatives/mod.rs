@@ -38,10 +38,11 @@ use render::{RenderError, Renders};
 
 /// How long a claim holds without being finished: a maker that died mid-way is replaced after
 /// this long.
-const CLAIM_LEASE: Duration = Duration::from_secs(30);
+const CLAIM_LEASE: Duration = Duration::from_secs(120);
 /// How often a waiter looks whether another worker has finished.
 const WAIT_POLL: Duration = Duration::from_millis(15);
-/// How long a request waits for another worker's derivative before giving up.
+/// How long a request waits for another worker's derivative before giving up (the request
+/// timeout would end it anyway; a retry finds it made, or the claim taken over).
 const WAIT_LIMIT: Duration = Duration::from_secs(45);
 /// Largest derivative read back from the store.
 const MAX_DERIVATIVE_BYTES: u64 = 32 * 1024 * 1024;

@@ -7,6 +7,8 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
+use imgcloud_core::api::{DerivativeState, Image};
+
 use super::text;
 use crate::app::state::AppState;
 
@@ -71,6 +73,9 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
         ]),
         None => field("Camera", PENDING.to_string()),
     });
+    if let Some(line) = derivatives_line(image) {
+        lines.push(line);
+    }
     if !image.tags.is_empty() {
         lines.push(field("Tags", image.tags.join(", ")));
     }
@@ -85,4 +90,25 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
             .wrap(Wrap { trim: false }),
         area,
     );
+}
+
+/// What went wrong with the cloud's thumbnail of `image`, if anything (pending and ready say
+/// nothing: the thumbnail is on its way or there).
+fn derivatives_line(image: &Image) -> Option<Line<'static>> {
+    let reason = image
+        .derivatives_error
+        .as_deref()
+        .unwrap_or("no reason given");
+    let (text, colour) = match image.derivatives {
+        DerivativeState::Broken => (format!("cannot be made: {reason}"), Color::Red),
+        DerivativeState::Failed => (format!("failed, retrying: {reason}"), Color::Yellow),
+        DerivativeState::Pending | DerivativeState::Ready => return None,
+    };
+    Some(Line::from(vec![
+        Span::styled(
+            format!("{:<10}", "Thumbnail"),
+            Style::new().add_modifier(Modifier::BOLD),
+        ),
+        Span::styled(text, Style::new().fg(colour)),
+    ]))
 }

@@ -504,3 +504,33 @@ fn offline_with_the_local_catalog() {
     );
     snapshot("offline_catalog", state);
 }
+
+#[test]
+fn details_say_when_the_cloud_cannot_make_a_thumbnail() {
+    use imgcloud_core::api::DerivativeState;
+    let mut state = running();
+    press(&mut state, "j");
+    let id = state.selected_image().unwrap().id.clone();
+    let screen = |state: &AppState| {
+        let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
+        terminal.draw(|frame| super::draw(frame, state)).unwrap();
+        format!("{:?}", terminal.backend().buffer())
+    };
+    assert!(
+        !screen(&state).contains("Thumbnail"),
+        "nothing to say while pending"
+    );
+    let mut image = state.image(&id).unwrap().clone();
+    image.derivatives = DerivativeState::Broken;
+    image.derivatives_error = Some("truncated JPEG file".into());
+    state.put(image.clone());
+    let shown = screen(&state);
+    assert!(
+        shown.contains("cannot be made: truncated JPEG file"),
+        "{shown}"
+    );
+    image.derivatives = DerivativeState::Failed;
+    image.derivatives_error = Some("object store down".into());
+    state.put(image);
+    assert!(screen(&state).contains("failed, retrying: object store down"));
+}

@@ -4,9 +4,10 @@
 //! - Any replica claims due jobs ([`Store::claim_job`]: `FOR UPDATE SKIP LOCKED` on
 //!   PostgreSQL) with a lease; a replica killed mid-job leaves a lease that runs out, and the
 //!   job is claimed again. Jobs live in the database, so they survive restarts.
-//! - Lower priority than requests and uploads: one job at a time per replica, rendered on a
-//!   thread of its own at the lowest CPU priority (nice 19), and the queue waits while this
-//!   replica sees uploads (at most [`MAX_YIELD`] in a row, so it always moves on).
+//! - Lower priority than requests and uploads: one job per core at a time, rendered on threads
+//!   of their own at the lowest CPU priority (nice 19), and the queue waits while this replica
+//!   sees uploads (at most [`MAX_YIELD`] in a row, so it always moves on). Each job decodes
+//!   the original once for every preset it makes.
 //! - A failure is recorded on the image (`failed` with its reason, visible in the API, the CLI,
 //!   the TUI and the desktop app) and the job retried with exponential back-off; a broken
 //!   original is marked `broken` and never retried.
@@ -40,24 +41,41 @@ pub fn backoff(attempts: u32) -> Duration {
 
 type Work = Box<dyn FnOnce() + Send>;
 
-/// The one low-priority render thread, started on first use.
-fn background_thread() -> &'static mpsc::Sender<Work> {
+/// The low-priority render threads (one per core), started on first use.
+fn background_threads() -> &'static mpsc::Sender<Work> {
     static SENDER: std::sync::OnceLock<mpsc::Sender<Work>> = std::sync::OnceLock::new();
     SENDER.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<Work>();
-        let spawned = std::thread::Builder::new()
-            .name("derivatives-bg".into())
-            .spawn(move || {
-                lower_priority();
-                for work in rx {
-                    work();
-                }
-            });
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "cannot start the background derivative thread");
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        for n in 0..workers() {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("derivatives-bg-{n}"))
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        let work = match rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        match work {
+                            Ok(work) => work(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a background derivative thread");
+            }
         }
         tx
     })
+}
+
+/// Jobs run at once per replica, and render threads: one per core (all at the lowest priority,
+/// so requests and uploads still come first).
+pub fn workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 /// Nice 19 for the calling thread (Linux: per thread). Elsewhere the thread keeps the normal
@@ -77,7 +95,7 @@ pub async fn render_in_background<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, &'static str> {
     let (tx, rx) = oneshot::channel();
-    background_thread()
+    background_threads()
         .send(Box::new(move || {
             let _ = tx.send(work());
         }))
@@ -86,8 +104,21 @@ pub async fn render_in_background<T: Send + 'static>(
         .map_err(|_| "the background thread dropped the work")
 }
 
-/// Runs the queue until `stop` turns true.
+/// Runs the queue ([`workers`] jobs at once) until `stop` turns true.
 pub async fn run(
+    derivatives: Arc<Derivatives>,
+    store: Arc<dyn Store>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut running = tokio::task::JoinSet::new();
+    for _ in 0..workers() {
+        running.spawn(work(derivatives.clone(), store.clone(), stop.clone()));
+    }
+    while running.join_next().await.is_some() {}
+}
+
+/// One worker: claims and runs jobs one at a time.
+async fn work(
     derivatives: Arc<Derivatives>,
     store: Arc<dyn Store>,
     mut stop: tokio::sync::watch::Receiver<bool>,

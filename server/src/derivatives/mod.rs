@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use imgcloud_core::api::{DerivativeState, PRESETS, Preset};
+use imgcloud_core::api::{DerivativeState, PRESETS, Preset, THUMB};
 use tokio::sync::{OnceCell, Semaphore};
 
 pub use metrics::DerivativeStats;
@@ -325,24 +325,155 @@ impl Derivatives {
     }
 
     /// Every preset of `image` (made, adopted or already there) and its ThumbHash: what a
-    /// background job does.
+    /// background job does. The presets this call claims are made from one decode of the
+    /// original; the others are waited for (or taken over when their maker died).
     pub async fn make_all(&self, image: &ImageRecord) -> Result<Option<Vec<u8>>, DeriveError> {
-        let mut thumb = None;
+        let at = now();
+        let mut ours = Vec::new();
         for preset in PRESETS {
-            let bytes = self
-                .fetch_or_make(image, preset, Priority::Background)
+            let claim = self
+                .store
+                .claim_derivative(&image.id, preset.name, &self.holder, at, at + CLAIM_LEASE)
                 .await?;
-            if preset == PRESETS[0] {
-                thumb = Some(bytes);
+            if claim == Claim::Ours {
+                ours.push(preset);
             }
         }
-        let thumb = thumb.ok_or_else(|| DeriveError::Transient("no thumbnail".into()))?;
+        let made = self.make_together(image, &ours).await;
+        for preset in &ours {
+            if let Err(e) = self
+                .store
+                .finish_derivative(&image.id, preset.name, &self.holder, made.is_ok())
+                .await
+            {
+                tracing::warn!(image_id = %image.id, preset = preset.name, error = %e, "could not finish a derivative claim; its lease runs out");
+                if made.is_ok() {
+                    return Err(e.into());
+                }
+            }
+        }
+        let (mut thumb, rendered_hash) = made?;
+        for preset in PRESETS {
+            if !ours.contains(&preset) {
+                self.wait_made(image, preset).await?;
+            }
+        }
+        if rendered_hash.is_some() {
+            return Ok(rendered_hash);
+        }
+        // The thumbnail was adopted or made elsewhere: its ThumbHash from its bytes.
+        if thumb.is_none() {
+            thumb = self
+                .objects
+                .get(&key(&image.id, THUMB), MAX_DERIVATIVE_BYTES)
+                .await?;
+        }
+        let Some(thumb) = thumb else {
+            return Ok(None);
+        };
         let max_pixels = self.max_pixels;
         let hash = jobs::render_in_background(move || render::thumbhash_of(&thumb, max_pixels))
             .await
             .map_err(|e| DeriveError::Transient(format!("ThumbHash worker failed: {e}")))?;
         // A thumbnail we cannot read back (an older client's) does not make the image broken.
         Ok(hash.ok())
+    }
+
+    /// Makes the claimed `presets` of `image`: adopts those already stored, renders the rest
+    /// from one decode of the original. The thumbnail's bytes when we have them, and the
+    /// ThumbHash when something was rendered.
+    async fn make_together(
+        &self,
+        image: &ImageRecord,
+        presets: &[Preset],
+    ) -> Result<(Option<Bytes>, Option<Vec<u8>>), DeriveError> {
+        let mut thumb = None;
+        let mut to_render = Vec::new();
+        for &preset in presets {
+            match self
+                .objects
+                .get(&key(&image.id, preset), MAX_DERIVATIVE_BYTES)
+                .await?
+            {
+                Some(bytes) => {
+                    self.stats.record_adopted();
+                    if preset == THUMB {
+                        thumb = Some(bytes);
+                    }
+                }
+                None => to_render.push(preset),
+            }
+        }
+        if to_render.is_empty() {
+            return Ok((thumb, None));
+        }
+        let original = self
+            .objects
+            .get(&image.key, self.max_original_bytes)
+            .await?
+            .ok_or_else(|| {
+                DeriveError::Broken(format!(
+                    "the original {} is missing from the object store",
+                    image.key
+                ))
+            })?;
+        let started = Instant::now();
+        let renders = match self.render(original, to_render, Priority::Background).await {
+            Ok(renders) => renders,
+            Err(e) => {
+                self.stats.record_failure(e.is_permanent());
+                return Err(e.into());
+            }
+        };
+        let each = started.elapsed().as_secs_f64() / renders.derivatives.len().max(1) as f64;
+        for rendered in renders.derivatives {
+            let bytes = Bytes::from(rendered.jpeg);
+            self.objects
+                .put(
+                    &key(&image.id, rendered.preset),
+                    bytes.clone(),
+                    render::CONTENT_TYPE,
+                )
+                .await?;
+            self.stats.record_generated(rendered.preset, each);
+            if rendered.preset == THUMB {
+                thumb = Some(bytes);
+            }
+        }
+        Ok((thumb, Some(renders.thumbhash)))
+    }
+
+    /// Returns once `preset` of `image` is made, by whoever holds its claim (or by us, when
+    /// the claim's lease ran out).
+    async fn wait_made(&self, image: &ImageRecord, preset: Preset) -> Result<(), DeriveError> {
+        let started = Instant::now();
+        loop {
+            let at = now();
+            match self
+                .store
+                .claim_derivative(&image.id, preset.name, &self.holder, at, at + CLAIM_LEASE)
+                .await?
+            {
+                Claim::Made => return Ok(()),
+                Claim::Ours => {
+                    return self
+                        .make_claimed(image, preset, Priority::Background)
+                        .await
+                        .map(drop);
+                }
+                Claim::Busy if started.elapsed() > WAIT_LIMIT => {
+                    return Err(DeriveError::Transient(format!(
+                        "waited {}s for another worker to make {}",
+                        WAIT_LIMIT.as_secs(),
+                        key(&image.id, preset)
+                    )));
+                }
+                Claim::Busy => {
+                    self.stats.record_wait();
+                    tokio::time::sleep(WAIT_POLL).await;
+                }
+            }
+        }
     }
 }
 

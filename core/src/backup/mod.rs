@@ -152,6 +152,63 @@ impl BackupStore {
         Ok(object)
     }
 
+    /// Same as [`Self::put`] for a file whose bytes are already in memory and were hashed to
+    /// `sha256` (the upload pipeline's): the copy is written from them, so it is exactly what
+    /// was hashed and uploaded, without reading or hashing the file again.
+    pub fn put_bytes(
+        &self,
+        source: &Path,
+        bytes: &[u8],
+        sha256: &str,
+    ) -> Result<PathBuf, BackupError> {
+        if !is_sha256(sha256) {
+            return Err(io_err(
+                source,
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("`{sha256}` is not a lower-case hex SHA-256"),
+                ),
+            ));
+        }
+        let object = self.object_path(sha256);
+        let size = match fs::metadata(&object) {
+            Ok(meta) if meta.is_file() => meta.len(),
+            _ => self.write_in(bytes, sha256, &object)?,
+        };
+        self.index.record(&BackupEntry {
+            sha256: sha256.to_string(),
+            name: file_name(source),
+            source: source.to_path_buf(),
+            size,
+            added_at: OffsetDateTime::now_utc(),
+        })?;
+        Ok(object)
+    }
+
+    /// Writes `bytes` to `object` through a synced temp file; returns their size.
+    fn write_in(&self, bytes: &[u8], sha256: &str, object: &Path) -> Result<u64, BackupError> {
+        use std::io::Write as _;
+        let tmp_dir = self.root.join("tmp");
+        let (temp, mut to) = temp_file(&tmp_dir, sha256).map_err(|e| io_err(&tmp_dir, e))?;
+        let written = to
+            .write_all(bytes)
+            .and_then(|()| to.sync_all())
+            .map_err(|e| io_err(&temp, e));
+        drop(to);
+        let installed = written.and_then(|()| {
+            object
+                .parent()
+                .map_or(Ok(()), ensure_dir)
+                .and_then(|()| fs::rename(&temp, object))
+                .and_then(|()| object.parent().map_or(Ok(()), sync_dir))
+                .map_err(|e| io_err(object, e))
+        });
+        if installed.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        installed.map(|()| bytes.len() as u64)
+    }
+
     /// Copies `source` to `object` through a verified, synced temp file; returns its size.
     fn copy_in(&self, source: &Path, sha256: &str, object: &Path) -> Result<u64, BackupError> {
         let tmp_dir = self.root.join("tmp");

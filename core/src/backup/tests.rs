@@ -313,3 +313,25 @@ fn a_damaged_object_is_not_restored() {
     );
     assert_eq!(files_in(tmp.path()), ["backup"]);
 }
+
+#[test]
+fn put_bytes_writes_what_was_hashed_even_when_the_file_changed_since() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = BackupStore::open(&tmp.path().join("backup")).unwrap();
+    let a = tmp.path().join("photos/a.jpg");
+    let hashed = b"the bytes that were hashed and uploaded";
+    let sha_a = write(&a, hashed);
+    // The file on disk changes after it was read: the copy is still of the uploaded bytes.
+    fs::write(&a, b"edited later").unwrap();
+    let object = store.put_bytes(&a, hashed, &sha_a).unwrap();
+    assert_eq!(fs::read(&object).unwrap(), hashed);
+    assert_eq!(object, store.object_path(&sha_a));
+    assert!(
+        files_in(&tmp.path().join("backup/tmp")).is_empty(),
+        "no temp file left"
+    );
+    // Again: recorded, not written twice; and it verifies.
+    let again = store.put_bytes(&a, hashed, &sha_a).unwrap();
+    assert_eq!(again, object);
+    assert!(store.put_bytes(&a, hashed, "not-a-hash").is_err());
+}

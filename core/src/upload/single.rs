@@ -66,6 +66,12 @@ impl Prepared {
         self.scanned.hashes.parts.as_ref().map(Vec::len)
     }
 
+    /// The file's bytes as read and hashed, when it was small enough to be kept in memory
+    /// (`UploadOptions::in_memory_max`): what was uploaded, byte for byte.
+    pub fn bytes(&self) -> Option<bytes::Bytes> {
+        self.scanned.data.clone()
+    }
+
     /// The content type found by probing the bytes.
     pub fn content_type(&self) -> &str {
         &self.create.content_type

@@ -76,7 +76,7 @@ async fn attempt(inner: &Arc<Inner>, mut entry: Entry) -> Result<(), Failure> {
             Sniffed::Error { code, message } => return Err(Failure::permanent(code, message)),
         }
 
-        // 2. Hash, probe, thumbnails (blocking pool).
+        // 2. Hash and probe (blocking pool); no pixel is decoded.
         let limits = inner.limits().await.map_err(|source| {
             retry::classify(
                 &UploadError::Client {
@@ -118,6 +118,18 @@ async fn attempt(inner: &Arc<Inner>, mut entry: Entry) -> Result<(), Failure> {
         if inner.stop.is_cancelled() {
             return Ok(());
         }
+        // The backup copy of what was hashed goes to disk while the upload is on the network
+        // (from memory: nothing is read or hashed again); it is recorded after the upload, in
+        // the queue's order. A crash between the two makes it again: it is content-addressed.
+        let early_backup = match (inner.backup.clone(), prepared.bytes()) {
+            (Some(store), Some(bytes)) => {
+                let (path, sha) = (entry.path.clone(), prepared.sha256.clone());
+                Some(tokio::task::spawn_blocking(move || {
+                    store.put_bytes(&path, &bytes, &sha)
+                }))
+            }
+            _ => None,
+        };
         let uploaded = upload(inner, &entry, prepared, &limits).await?;
         let image = tag_album(inner, &entry, uploaded.image).await;
         let (id, image_id, url) = (entry.id, image.id.clone(), image.url.clone());
@@ -132,6 +144,15 @@ async fn attempt(inner: &Arc<Inner>, mut entry: Entry) -> Result<(), Failure> {
             entry.folder.is_some(),
         );
         entry.state = FileState::Uploaded;
+        if let Some(early) = early_backup {
+            match early.await {
+                Ok(Ok(_)) => return record_backed_up(inner, &entry).await,
+                Ok(Err(e)) => {
+                    tracing::debug!(path = %entry.path.display(), error = %e, "backup from memory failed; copying the file");
+                }
+                Err(e) => tracing::debug!(error = %e, "backup worker failed; copying the file"),
+            }
+        }
     }
 
     // 4. The backup copy.
@@ -287,17 +308,7 @@ async fn backup(inner: &Arc<Inner>, entry: &Entry) -> Result<(), Failure> {
     };
     let (path, hash) = (entry.path.clone(), sha.clone());
     match blocking(move || store.put(&path, &hash)).await? {
-        Ok(_) => {
-            inner
-                .db(move |q| q.set_backed_up(id))
-                .await
-                .map_err(queue_failure)?;
-            inner.events.send(Event::BackedUp {
-                path: entry.path.clone(),
-                sha256: sha,
-            });
-            Ok(())
-        }
+        Ok(_) => record_backed_up(inner, entry).await,
         Err(BackupError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
             tracing::info!(path = %entry.path.display(), "deleted before its backup copy was made; it stays in the cloud");
             forget(inner, &entry.path).await;
@@ -309,6 +320,20 @@ async fn backup(inner: &Arc<Inner>, entry: &Entry) -> Result<(), Failure> {
             format!("{}: cannot make the backup copy: {e}", entry.path.display()),
         )),
     }
+}
+
+/// Records the backup copy as made and tells the listeners.
+async fn record_backed_up(inner: &Arc<Inner>, entry: &Entry) -> Result<(), Failure> {
+    let id = entry.id;
+    inner
+        .db(move |q| q.set_backed_up(id))
+        .await
+        .map_err(queue_failure)?;
+    inner.events.send(Event::BackedUp {
+        path: entry.path.clone(),
+        sha256: entry.sha256.clone().unwrap_or_default(),
+    });
+    Ok(())
 }
 
 /// The file's metadata when it still matches the row. A changed file is recorded as a new

@@ -159,6 +159,7 @@ if want d; then
     copied=$(find "$IMGCLOUD_DATA_DIR/cloud/objects/$bucket/rclone-bench" -type f | wc -l)
     [ "$copied" -eq "$n" ] || { echo "rclone stored $copied of $n files" >&2; exit 1; }
     log "(d) cp -a of the same folder to a backup folder"
+    sync # what earlier steps left unwritten is not the copy's to flush
     start=$(now)
     cp -a "$photos" "$work/d/cp-backup"
     sync -f "$work/d/cp-backup" 2>/dev/null || sync

@@ -128,28 +128,9 @@ impl BackupStore {
     /// name and path. An object already present is not copied again (the entry is still
     /// recorded). Returns the object's path.
     pub fn put(&self, source: &Path, sha256: &str) -> Result<PathBuf, BackupError> {
-        if !is_sha256(sha256) {
-            return Err(io_err(
-                source,
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("`{sha256}` is not a lower-case hex SHA-256"),
-                ),
-            ));
-        }
-        let object = self.object_path(sha256);
-        let size = match fs::metadata(&object) {
-            Ok(meta) if meta.is_file() => meta.len(),
-            _ => self.copy_in(source, sha256, &object)?,
-        };
-        self.index.record(&BackupEntry {
-            sha256: sha256.to_string(),
-            name: file_name(source),
-            source: source.to_path_buf(),
-            size,
-            added_at: OffsetDateTime::now_utc(),
-        })?;
-        Ok(object)
+        self.install(source, sha256, |object| {
+            self.copy_in(source, sha256, object)
+        })
     }
 
     /// Same as [`Self::put`] for a file whose bytes are already in memory and were hashed to
@@ -160,6 +141,19 @@ impl BackupStore {
         source: &Path,
         bytes: &[u8],
         sha256: &str,
+    ) -> Result<PathBuf, BackupError> {
+        self.install(source, sha256, |object| {
+            self.write_in(bytes, sha256, object)
+        })
+    }
+
+    /// The object of `sha256`, made with `make` unless it is there already, and recorded in
+    /// the index as a copy of `source`.
+    fn install(
+        &self,
+        source: &Path,
+        sha256: &str,
+        make: impl FnOnce(&Path) -> Result<u64, BackupError>,
     ) -> Result<PathBuf, BackupError> {
         if !is_sha256(sha256) {
             return Err(io_err(
@@ -173,7 +167,7 @@ impl BackupStore {
         let object = self.object_path(sha256);
         let size = match fs::metadata(&object) {
             Ok(meta) if meta.is_file() => meta.len(),
-            _ => self.write_in(bytes, sha256, &object)?,
+            _ => make(&object)?,
         };
         self.index.record(&BackupEntry {
             sha256: sha256.to_string(),

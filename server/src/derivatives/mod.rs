@@ -263,16 +263,7 @@ impl Derivatives {
             self.stats.record_adopted();
             return Ok(bytes);
         }
-        let original = self
-            .objects
-            .get(&image.key, self.max_original_bytes)
-            .await?
-            .ok_or_else(|| {
-                DeriveError::Broken(format!(
-                    "the original {} is missing from the object store",
-                    image.key
-                ))
-            })?;
+        let original = self.original(image).await?;
         let started = Instant::now();
         let renders = self.render(original, vec![preset], priority).await;
         let renders = match renders {
@@ -295,6 +286,19 @@ impl Derivatives {
             .record_generated(preset, started.elapsed().as_secs_f64());
         tracing::debug!(image_id = %image.id, preset = preset.name, ms = started.elapsed().as_millis() as u64, "derivative made");
         Ok(bytes)
+    }
+
+    /// The bytes of `image`'s original (a missing one makes the image broken).
+    async fn original(&self, image: &ImageRecord) -> Result<Bytes, DeriveError> {
+        self.objects
+            .get(&image.key, self.max_original_bytes)
+            .await?
+            .ok_or_else(|| {
+                DeriveError::Broken(format!(
+                    "the original {} is missing from the object store",
+                    image.key
+                ))
+            })
     }
 
     /// Renders on the pool that fits the priority.
@@ -407,16 +411,7 @@ impl Derivatives {
         if to_render.is_empty() {
             return Ok((thumb, None));
         }
-        let original = self
-            .objects
-            .get(&image.key, self.max_original_bytes)
-            .await?
-            .ok_or_else(|| {
-                DeriveError::Broken(format!(
-                    "the original {} is missing from the object store",
-                    image.key
-                ))
-            })?;
+        let original = self.original(image).await?;
         let started = Instant::now();
         let renders = match self.render(original, to_render, Priority::Background).await {
             Ok(renders) => renders,

@@ -151,8 +151,8 @@ impl Client {
         self
     }
 
-    /// Limits the bytes per second of presigned uploads (object-store PUT bodies: originals,
-    /// parts and thumbnails) to `bytes_per_sec` in total; `0` means unlimited. The limit is
+    /// Limits the bytes per second of presigned uploads (object-store PUT bodies: originals
+    /// and parts) to `bytes_per_sec` in total; `0` means unlimited. The limit is
     /// shared by this client and every clone made from it afterwards, and split evenly between
     /// uploads running at the same time. API requests are not limited.
     pub fn with_bandwidth_limit(mut self, bytes_per_sec: u64) -> Self {

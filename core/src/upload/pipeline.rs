@@ -311,7 +311,7 @@ mod tests {
     }
 
     /// Many files through narrow stages: a finished scan that nobody polls must not hold
-    /// a permit the thumbnail stage needs (this hung before the stages got separate bounds).
+    /// a permit the upload stage needs (this hung before the stages got separate bounds).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn many_files_through_narrow_stages_do_not_deadlock() {
         let dir = tempfile::tempdir().unwrap();

@@ -237,7 +237,13 @@ impl Derivatives {
         preset: Preset,
         priority: Priority,
     ) -> Result<Bytes, DeriveError> {
-        let result = self.adopt_or_render(image, preset, priority).await;
+        let result = self
+            .make_together(image, &[preset], priority)
+            .await
+            .and_then(|mut made| {
+                made.take(preset)
+                    .ok_or_else(|| DeriveError::Transient("nothing rendered".into()))
+            });
         let made = result.is_ok();
         if let Err(e) = self
             .store
@@ -250,42 +256,6 @@ impl Derivatives {
             }
         }
         result
-    }
-
-    async fn adopt_or_render(
-        &self,
-        image: &ImageRecord,
-        preset: Preset,
-        priority: Priority,
-    ) -> Result<Bytes, DeriveError> {
-        let key = key(&image.id, preset);
-        if let Some(bytes) = self.objects.get(&key, MAX_DERIVATIVE_BYTES).await? {
-            self.stats.record_adopted();
-            return Ok(bytes);
-        }
-        let original = self.original(image).await?;
-        let started = Instant::now();
-        let renders = self.render(original, vec![preset], priority).await;
-        let renders = match renders {
-            Ok(renders) => renders,
-            Err(e) => {
-                self.stats.record_failure(e.is_permanent());
-                return Err(e.into());
-            }
-        };
-        let rendered = renders
-            .derivatives
-            .into_iter()
-            .next()
-            .ok_or_else(|| DeriveError::Transient("nothing rendered".into()))?;
-        let bytes = Bytes::from(rendered.jpeg);
-        self.objects
-            .put(&key, bytes.clone(), render::CONTENT_TYPE)
-            .await?;
-        self.stats
-            .record_generated(preset, started.elapsed().as_secs_f64());
-        tracing::debug!(image_id = %image.id, preset = preset.name, ms = started.elapsed().as_millis() as u64, "derivative made");
-        Ok(bytes)
     }
 
     /// The bytes of `image`'s original (a missing one makes the image broken).
@@ -343,7 +313,7 @@ impl Derivatives {
                 ours.push(preset);
             }
         }
-        let made = self.make_together(image, &ours).await;
+        let made = self.make_together(image, &ours, Priority::Background).await;
         for preset in &ours {
             if let Err(e) = self
                 .store
@@ -356,7 +326,8 @@ impl Derivatives {
                 }
             }
         }
-        let (mut thumb, rendered_hash) = made?;
+        let mut made = made?;
+        let (mut thumb, rendered_hash) = (made.take(THUMB), made.thumbhash);
         for preset in PRESETS {
             if !ours.contains(&preset) {
                 self.wait_made(image, preset).await?;
@@ -383,15 +354,17 @@ impl Derivatives {
         Ok(hash.ok())
     }
 
-    /// Makes the claimed `presets` of `image`: adopts those already stored, renders the rest
-    /// from one decode of the original. The thumbnail's bytes when we have them, and the
+    /// Makes the claimed `presets` of `image`: adopts those already stored (a thumbnail
+    /// uploaded by an older client, or our own PUT before a crash), renders the rest from one
+    /// decode of the original on the pool of `priority`. Every preset's bytes, and the
     /// ThumbHash when something was rendered.
     async fn make_together(
         &self,
         image: &ImageRecord,
         presets: &[Preset],
-    ) -> Result<(Option<Bytes>, Option<Vec<u8>>), DeriveError> {
-        let mut thumb = None;
+        priority: Priority,
+    ) -> Result<Made, DeriveError> {
+        let mut made = Made::default();
         let mut to_render = Vec::new();
         for &preset in presets {
             match self
@@ -401,19 +374,17 @@ impl Derivatives {
             {
                 Some(bytes) => {
                     self.stats.record_adopted();
-                    if preset == THUMB {
-                        thumb = Some(bytes);
-                    }
+                    made.bytes.push((preset, bytes));
                 }
                 None => to_render.push(preset),
             }
         }
         if to_render.is_empty() {
-            return Ok((thumb, None));
+            return Ok(made);
         }
         let original = self.original(image).await?;
         let started = Instant::now();
-        let renders = match self.render(original, to_render, Priority::Background).await {
+        let renders = match self.render(original, to_render, priority).await {
             Ok(renders) => renders,
             Err(e) => {
                 self.stats.record_failure(e.is_permanent());
@@ -431,11 +402,11 @@ impl Derivatives {
                 )
                 .await?;
             self.stats.record_generated(rendered.preset, each);
-            if rendered.preset == THUMB {
-                thumb = Some(bytes);
-            }
+            made.bytes.push((rendered.preset, bytes));
         }
-        Ok((thumb, Some(renders.thumbhash)))
+        tracing::debug!(image_id = %image.id, ms = started.elapsed().as_millis() as u64, "derivatives made");
+        made.thumbhash = Some(renders.thumbhash);
+        Ok(made)
     }
 
     /// Returns once `preset` of `image` is made, by whoever holds its claim (or by us, when
@@ -469,6 +440,20 @@ impl Derivatives {
                 }
             }
         }
+    }
+}
+
+/// What [`Derivatives::make_together`] made or found.
+#[derive(Default)]
+struct Made {
+    bytes: Vec<(Preset, Bytes)>,
+    thumbhash: Option<Vec<u8>>,
+}
+
+impl Made {
+    fn take(&mut self, preset: Preset) -> Option<Bytes> {
+        let at = self.bytes.iter().position(|(p, _)| *p == preset)?;
+        Some(self.bytes.swap_remove(at).1)
     }
 }
 

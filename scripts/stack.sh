@@ -268,6 +268,8 @@ write_replica_config() {
 listen = "127.0.0.1:$port"
 public_url = "http://127.0.0.1:$LB_PORT"
 database_url = "postgres://imgcloud:$PG_PASSWORD@127.0.0.1:$PG_PORT/imgcloud"
+# the load balancer (it appends the client's address to X-Forwarded-For)
+trusted_proxies = ["127.0.0.1"]
 
 [s3]
 endpoint = "http://127.0.0.1:$S3_PORT"

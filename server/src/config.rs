@@ -54,6 +54,36 @@ pub struct ServerConfig {
     /// on dedicated workers (or to measure cold derivatives).
     #[serde(default = "default_true")]
     pub derivative_jobs: bool,
+    /// Addresses of the load balancers in front of this replica. Only a request coming from
+    /// one of them may name its client in `X-Forwarded-For`; login throttling is keyed on the
+    /// client's address, so leave this empty when clients connect directly.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    #[serde(default)]
+    pub login: LoginLimits,
+}
+
+/// Failed-login budgets per 15 minutes (see `routes::auth`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoginLimits {
+    /// Tries for one user name from one client address.
+    pub per_name_and_address: u32,
+    /// Tries from one client address, across user names.
+    pub per_address: u32,
+    /// Failed logins of everyone; past it an address that already failed gets no more tries,
+    /// while one that has not (the right password from a new place) still gets its tries.
+    pub global: u32,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        Self {
+            per_name_and_address: 5,
+            per_address: 50,
+            global: 10_000,
+        }
+    }
 }
 
 fn default_true() -> bool {
@@ -201,8 +231,9 @@ impl ServerConfig {
     /// `IMGCLOUD_S3_ENDPOINT`, `IMGCLOUD_S3_REGION`, `IMGCLOUD_S3_BUCKET`,
     /// `IMGCLOUD_S3_ACCESS_KEY`, `IMGCLOUD_S3_SECRET_KEY`, `IMGCLOUD_S3_PATH_STYLE` (`true` /
     /// `false`), `IMGCLOUD_CDN_BASE_URL`, `IMGCLOUD_CDN_URL_SUFFIX`,
-    /// `IMGCLOUD_MULTIPART_CUTOFF`, `IMGCLOUD_MIN_PART_SIZE`, `IMGCLOUD_CACHE_URL` and
-    /// `IMGCLOUD_DERIVATIVE_JOBS` (`true` / `false`).
+    /// `IMGCLOUD_MULTIPART_CUTOFF`, `IMGCLOUD_MIN_PART_SIZE`, `IMGCLOUD_CACHE_URL`,
+    /// `IMGCLOUD_DERIVATIVE_JOBS` (`true` / `false`) and `IMGCLOUD_TRUSTED_PROXIES` (addresses
+    /// separated by commas).
     pub fn apply_env(&mut self) -> Result<(), ConfigError> {
         self.apply_vars(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
     }
@@ -235,6 +266,14 @@ impl ServerConfig {
         }
         if let Some(v) = var("IMGCLOUD_DERIVATIVE_JOBS") {
             self.derivative_jobs = boolean("IMGCLOUD_DERIVATIVE_JOBS", &v)?;
+        }
+        if let Some(v) = var("IMGCLOUD_TRUSTED_PROXIES") {
+            self.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(|a| parse("IMGCLOUD_TRUSTED_PROXIES", a))
+                .collect::<Result<_, _>>()?;
         }
         if let Some(v) = var("IMGCLOUD_S3_PATH_STYLE") {
             self.s3.path_style = match v.trim().to_ascii_lowercase().as_str() {

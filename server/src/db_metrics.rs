@@ -33,6 +33,7 @@ pub const OPS: &[&str] = &[
     "record_login_failure",
     "login_failures_since",
     "clear_login_failures",
+    "forget_login_failure",
     "image",
     "images_by_sha256",
     "list_images",
@@ -179,6 +180,9 @@ impl Store for CountingStore {
     }
     async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
         count!(self, clear_login_failures(key))
+    }
+    async fn forget_login_failure(&self, key: &str, at: OffsetDateTime) -> StoreResult<()> {
+        count!(self, forget_login_failure(key, at))
     }
     async fn image(&self, owner: &str, id: &str) -> StoreResult<ImageRecord> {
         count!(self, image(owner, id))

@@ -299,6 +299,8 @@ impl EmbeddedCloud {
             request_timeout: Duration::from_secs(60),
             max_body_bytes: 1024 * 1024,
             derivative_jobs: true,
+            trusted_proxies: Vec::new(),
+            login: Default::default(),
         };
         let (app, app_state) = crate::build_app_with_store(config, store.clone())?;
         app_state

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod client_ip;
 pub mod config;
 pub mod db_metrics;
 pub mod derivatives;
@@ -15,6 +16,7 @@ pub mod janitor;
 pub mod keys;
 pub mod limits;
 pub mod links;
+pub mod login_throttle;
 pub mod metrics;
 pub mod openapi;
 pub mod passwords;
@@ -173,6 +175,8 @@ pub async fn serve_with_drain(
             tracing::info!("drain delay over: no new connections; finishing in-flight requests");
         }
     };
+    // The peer's address reaches the handlers (login throttling keys on it).
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(graceful)
         .await;

@@ -42,9 +42,24 @@ pub fn filename(field: &str, value: &str, limits: &LimitsConfig) -> Result<Strin
     })
 }
 
+/// Most entries a tag list may hold before trimming and de-duplication. Checked before any
+/// per-tag work, so a huge list (a 1 MiB body holds ~170,000 tags) costs nothing to refuse.
+pub const MAX_TAG_ENTRIES: usize = 4 * MAX_TAGS;
+
 /// Trims tags, drops empty ones and duplicates (keeping the first), bounds count and length.
+/// The work is linear in the entries, and there are at most [`MAX_TAG_ENTRIES`].
 pub fn tags(values: &[String]) -> Result<Vec<String>, ApiError> {
+    if values.len() > MAX_TAG_ENTRIES {
+        return Err(ApiError::bad_request(
+            "tags",
+            format!(
+                "{} entries sent; send at most {MAX_TAGS} distinct tags ({MAX_TAG_ENTRIES} entries before duplicates are dropped)",
+                values.len()
+            ),
+        ));
+    }
     let mut out: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for tag in values {
         let tag: String = tag
             .chars()
@@ -52,7 +67,7 @@ pub fn tags(values: &[String]) -> Result<Vec<String>, ApiError> {
             .collect::<String>()
             .trim()
             .to_string();
-        if tag.is_empty() || out.contains(&tag) {
+        if tag.is_empty() || seen.contains(&tag) {
             continue;
         }
         if tag.chars().count() > MAX_TAG_CHARS {
@@ -61,13 +76,14 @@ pub fn tags(values: &[String]) -> Result<Vec<String>, ApiError> {
                 format!("a tag is longer than {MAX_TAG_CHARS} characters"),
             ));
         }
+        if out.len() == MAX_TAGS {
+            return Err(ApiError::bad_request(
+                "tags",
+                format!("more than {MAX_TAGS} tags"),
+            ));
+        }
+        seen.insert(tag.clone());
         out.push(tag);
-    }
-    if out.len() > MAX_TAGS {
-        return Err(ApiError::bad_request(
-            "tags",
-            format!("more than {MAX_TAGS} tags"),
-        ));
     }
     Ok(out)
 }
@@ -294,6 +310,25 @@ mod tests {
         assert!(tags(&["x".repeat(65)]).is_err());
         let many: Vec<String> = (0..65).map(|i| i.to_string()).collect();
         assert!(tags(&many).is_err());
+        // duplicates up to the entry cap are fine
+        let repeated = vec!["a".to_string(); MAX_TAG_ENTRIES];
+        assert_eq!(tags(&repeated).unwrap(), vec!["a"]);
+    }
+
+    #[test]
+    fn a_huge_tag_list_is_refused_before_any_per_tag_work() {
+        // One entry past the cap is refused even though it would de-duplicate to one tag: the
+        // count is checked first, so ~170,000 tags in a 1 MiB PATCH cost nothing.
+        let repeated = vec!["a".to_string(); MAX_TAG_ENTRIES + 1];
+        let err = tags(&repeated).unwrap_err();
+        assert_eq!(err.code, "bad_request");
+        assert!(
+            err.message.contains("tags") && err.message.contains("257 entries"),
+            "{}",
+            err.message
+        );
+        let huge: Vec<String> = (0..170_000).map(|i| format!("t{i}")).collect();
+        assert!(tags(&huge).unwrap_err().message.contains("170000 entries"));
     }
 
     #[test]

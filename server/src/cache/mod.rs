@@ -439,6 +439,10 @@ impl Store for CachedStore {
         self.inner.clear_login_failures(key).await
     }
 
+    async fn forget_login_failure(&self, key: &str, at: OffsetDateTime) -> StoreResult<()> {
+        self.inner.forget_login_failure(key, at).await
+    }
+
     async fn image(&self, owner: &str, id: &str) -> StoreResult<ImageRecord> {
         self.cached(image_key(owner, id), self.inner.image(owner, id))
             .await

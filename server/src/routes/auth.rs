@@ -2,10 +2,11 @@
 //!
 //! `POST /v1/auth/login` needs no token. Its answer is the same 401 for an unknown user, a
 //! wrong password, an account without a password and a disabled account, and takes about as
-//! long in every case (an unknown user costs a dummy argon2id verification). Failed logins are
-//! counted per user name in the database, so every replica sees them: after
-//! [`MAX_LOGIN_FAILURES`] within [`LOGIN_WINDOW`] the user name gets 429 `rate_limited` with a
-//! `Retry-After` until the window has passed; a successful login clears the count.
+//! long in every case (an unknown user costs a dummy argon2id verification). Attempts are
+//! counted before the password is checked, per user name and client address, per address and
+//! overall, in the database so every replica sees them (see [`crate::login_throttle`]); past a
+//! budget the answer is 429 `rate_limited` with a `Retry-After`. A successful login clears the
+//! count of its name from its address.
 //!
 //! The request body (with the password) is never logged, and a malformed body is answered
 //! without echoing any of it.
@@ -17,18 +18,20 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use imgcloud_core::api::{ErrorBody, LoginRequest, LoginResponse, TokenInfo, TokenList};
 
+use std::net::IpAddr;
+
 use crate::auth::{Authenticated, bearer_token};
+use crate::client_ip;
 use crate::error::{ApiError, ApiPath, ApiResult};
 use crate::keys::token_hash;
+use crate::login_throttle;
 use crate::passwords;
 use crate::state::AppState;
-use crate::store::{StoreError, now, token_id};
+use crate::store::{StoreError, token_id};
 use crate::users::{self, UserError};
 
-/// Failed logins for one user name within [`LOGIN_WINDOW`] before it is throttled.
-pub const MAX_LOGIN_FAILURES: u32 = 5;
 /// The throttling window.
-pub const LOGIN_WINDOW: time::Duration = time::Duration::minutes(15);
+pub const LOGIN_WINDOW: time::Duration = login_throttle::WINDOW;
 /// Largest login body (a user name, a password of at most 1 KiB, a device name, JSON).
 pub const LOGIN_BODY_LIMIT: usize = 8 * 1024;
 /// Token name when the login names no device.
@@ -41,11 +44,6 @@ fn login_failed() -> ApiError {
     ApiError::unauthorized(LOGIN_FAILED)
 }
 
-/// The throttling key of a user name.
-fn throttle_key(username: &str) -> String {
-    format!("user:{username}")
-}
-
 /// `POST /v1/auth/login`
 #[utoipa::path(
     post, path = "/v1/auth/login", tag = "auth",
@@ -55,18 +53,23 @@ fn throttle_key(username: &str) -> String {
         (status = 400, body = ErrorBody),
         (status = 401, description = "Unknown user, wrong password, no password or disabled account (one message for all)", body = ErrorBody),
         (status = 413, body = ErrorBody),
-        (status = 429, description = "Too many failed logins for this user name; see Retry-After (seconds)", body = ErrorBody,
+        (status = 429, description = "Too many failed logins for this user name from this address, from this address, or (for addresses that already failed) everywhere; see Retry-After (seconds)", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
 pub async fn login(State(state): State<AppState>, request: Request) -> Response {
-    match login_inner(&state, request).await {
+    let client = client_ip::of_request(&request, &state.config.trusted_proxies);
+    match login_inner(&state, client, request).await {
         Ok(answer) => Json(answer).into_response(),
         Err(response) => response,
     }
 }
 
-async fn login_inner(state: &AppState, request: Request) -> Result<LoginResponse, Response> {
+async fn login_inner(
+    state: &AppState,
+    client: Option<IpAddr>,
+    request: Request,
+) -> Result<LoginResponse, Response> {
     let body = axum::body::to_bytes(request.into_body(), LOGIN_BODY_LIMIT)
         .await
         .map_err(|_| {
@@ -107,26 +110,23 @@ async fn login_inner(state: &AppState, request: Request) -> Result<LoginResponse
         passwords::dummy_verify(&login.password).await;
         return Err(login_failed().into_response());
     }
-    let key = throttle_key(&login.username);
-    let started = now();
-    let failures = state
-        .store
-        .login_failures_since(&key, started - LOGIN_WINDOW)
+    let store = state.store.as_ref();
+    let verdict = login_throttle::begin(store, &state.config.login, &login.username, client)
         .await
         .map_err(|e| ApiError::from(e).into_response())?;
-    if failures >= MAX_LOGIN_FAILURES {
-        tracing::warn!(failures, "login throttled");
-        let seconds = LOGIN_WINDOW.whole_seconds();
-        let error = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!(
-                "too many failed logins for this user; try again in {} minutes",
-                seconds / 60
-            ),
-        );
-        return Err(([(RETRY_AFTER, HeaderValue::from(seconds.max(1)))], error).into_response());
-    }
+    let attempt = match verdict {
+        login_throttle::Verdict::Go(attempt) => attempt,
+        login_throttle::Verdict::Throttled(whose) => {
+            tracing::warn!(reason = whose, "login throttled");
+            let seconds = LOGIN_WINDOW.whole_seconds();
+            let error = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("{whose}; try again in {} minutes", seconds / 60),
+            );
+            return Err(([(RETRY_AFTER, HeaderValue::from(seconds.max(1)))], error).into_response());
+        }
+    };
 
     let user = match state.store.login_record(&login.username).await {
         Ok((user, Some(hash))) => {
@@ -141,15 +141,13 @@ async fn login_inner(state: &AppState, request: Request) -> Result<LoginResponse
     };
     let Some(user) = user else {
         tracing::info!("login failed");
-        state
-            .store
-            .record_login_failure(&key, now())
+        login_throttle::failed(store, attempt)
             .await
             .map_err(|e| ApiError::from(e).into_response())?;
         return Err(login_failed().into_response());
     };
 
-    if let Err(e) = state.store.clear_login_failures(&key).await {
+    if let Err(e) = login_throttle::succeeded(store, attempt).await {
         tracing::warn!(error = %e, "could not clear failed logins");
     }
     let token = users::issue_token(state.store.as_ref(), &user.id, device)
@@ -247,10 +245,16 @@ mod tests {
     const PASSWORD: &str = "pa55word-Zebra-Quartz";
 
     async fn app() -> (axum::Router, Arc<dyn Store>) {
+        app_with("").await
+    }
+
+    /// The test app, with `extra` TOML at the top level (before the tables).
+    async fn app_with(extra: &str) -> (axum::Router, Arc<dyn Store>) {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open("sqlite::memory:").await.unwrap());
-        let config = crate::ServerConfig::from_toml(
+        let config = crate::ServerConfig::from_toml(&format!(
             r#"
             database_url = "sqlite::memory:"
+            {extra}
             [s3]
             endpoint = "http://127.0.0.1:9"
             region = "us-east-1"
@@ -260,11 +264,190 @@ mod tests {
             path_style = true
             [cdn]
             base_url = "http://127.0.0.1:9/imgcloud"
-            "#,
-        )
+            "#
+        ))
         .unwrap();
         let (app, state) = crate::build_app_with_store(config, store).unwrap();
         (app, state.store)
+    }
+
+    /// A login over a connection from `peer`, with an optional `X-Forwarded-For`.
+    async fn login_from(
+        app: &axum::Router,
+        peer: &str,
+        forwarded_for: Option<&str>,
+        username: &str,
+        password: &str,
+    ) -> StatusCode {
+        let peer = std::net::SocketAddr::new(peer.parse().unwrap(), 40000);
+        let mut request = HttpRequest::builder()
+            .method("POST")
+            .uri("/v1/auth/login")
+            .header("content-type", "application/json");
+        if let Some(xff) = forwarded_for {
+            request = request.header("x-forwarded-for", xff);
+        }
+        let mut request = request
+            .body(Body::from(login_body(username, password, None)))
+            .unwrap();
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        app.clone().oneshot(request).await.unwrap().status()
+    }
+
+    async fn add_user(store: &Arc<dyn Store>, name: &str) {
+        users::add_user_with_password(store.as_ref(), name, "setup", Some(PASSWORD))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn parallel_wrong_passwords_get_no_more_tries_than_sequential_ones() {
+        let (app, store) = app().await;
+        add_user(&store, "ann").await;
+        let tries = (0..40).map(|_| {
+            let app = app.clone();
+            tokio::spawn(
+                async move { login_from(&app, "203.0.113.1", None, "ann", "nope-nope").await },
+            )
+        });
+        let mut statuses = Vec::new();
+        for t in tries {
+            statuses.push(t.await.unwrap());
+        }
+        let evaluated = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::UNAUTHORIZED)
+            .count();
+        let throttled = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+            .count();
+        assert_eq!(evaluated + throttled, 40, "{statuses:?}");
+        assert!(
+            evaluated <= 5,
+            "{evaluated} of 40 parallel guesses were evaluated"
+        );
+    }
+
+    #[tokio::test]
+    async fn someone_elses_failures_never_block_the_right_password_from_another_address() {
+        let (app, store) = app().await;
+        add_user(&store, "ann").await;
+        for _ in 0..5 {
+            assert_eq!(
+                login_from(&app, "203.0.113.1", None, "ann", "nope-nope").await,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        assert_eq!(
+            login_from(&app, "203.0.113.1", None, "ann", PASSWORD).await,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        // the owner, elsewhere
+        assert_eq!(
+            login_from(&app, "198.51.100.7", None, "ann", PASSWORD).await,
+            StatusCode::OK
+        );
+        // and an IPv6 client is one /64
+        for _ in 0..5 {
+            login_from(&app, "2001:db8:1:2::1", None, "ann", "nope-nope").await;
+        }
+        assert_eq!(
+            login_from(&app, "2001:db8:1:2::99", None, "ann", PASSWORD).await,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        assert_eq!(
+            login_from(&app, "2001:db8:1:3::1", None, "ann", PASSWORD).await,
+            StatusCode::OK
+        );
+    }
+
+    #[tokio::test]
+    async fn one_address_has_a_budget_across_user_names() {
+        let (app, store) = app_with("[login]\nper_address = 8").await;
+        add_user(&store, "ann").await;
+        for i in 0..8 {
+            assert_eq!(
+                login_from(&app, "203.0.113.1", None, &format!("user{i}"), "nope-nope").await,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        assert_eq!(
+            login_from(&app, "203.0.113.1", None, "ann", "nope-nope").await,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        assert_eq!(
+            login_from(&app, "198.51.100.7", None, "ann", PASSWORD).await,
+            StatusCode::OK
+        );
+    }
+
+    #[tokio::test]
+    async fn past_the_global_budget_only_addresses_that_failed_wait() {
+        let (app, store) = app_with("[login]\nglobal = 3").await;
+        add_user(&store, "ann").await;
+        for peer in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
+            assert_eq!(
+                login_from(&app, peer, None, "ann", "nope-nope").await,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        // a sprayer's address that failed waits, whatever the password
+        assert_eq!(
+            login_from(&app, "203.0.113.1", None, "ann", PASSWORD).await,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        // a new address still gets its tries
+        assert_eq!(
+            login_from(&app, "203.0.113.4", None, "ann", "nope-nope").await,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            login_from(&app, "198.51.100.7", None, "ann", PASSWORD).await,
+            StatusCode::OK
+        );
+    }
+
+    #[tokio::test]
+    async fn behind_a_trusted_load_balancer_the_forwarded_client_counts() {
+        let (app, store) = app_with(r#"trusted_proxies = ["10.0.0.2"]"#).await;
+        add_user(&store, "ann").await;
+        for _ in 0..5 {
+            login_from(&app, "10.0.0.2", Some("203.0.113.1"), "ann", "nope-nope").await;
+        }
+        // a forged left-most entry does not change who the balancer saw
+        assert_eq!(
+            login_from(
+                &app,
+                "10.0.0.2",
+                Some("198.51.100.7, 203.0.113.1"),
+                "ann",
+                PASSWORD
+            )
+            .await,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        assert_eq!(
+            login_from(&app, "10.0.0.2", Some("198.51.100.7"), "ann", PASSWORD).await,
+            StatusCode::OK
+        );
+        // an untrusted peer cannot pick its address
+        for _ in 0..5 {
+            login_from(
+                &app,
+                "203.0.113.9",
+                Some("198.51.100.1"),
+                "ann",
+                "nope-nope",
+            )
+            .await;
+        }
+        assert_eq!(
+            login_from(&app, "203.0.113.9", Some("198.51.100.2"), "ann", PASSWORD).await,
+            StatusCode::TOO_MANY_REQUESTS
+        );
     }
 
     async fn call(

@@ -386,6 +386,28 @@ pub async fn login_throttling(store: &dyn Store) {
         1
     );
     store.clear_login_failures("user:nobody").await.unwrap();
+    // Forgetting one failure leaves the others, of that key and of the same time.
+    let at = t0 - Duration::minutes(1);
+    for _ in 0..2 {
+        store.record_login_failure("ip:10.0.0.1", at).await.unwrap();
+    }
+    store.record_login_failure("ip:10.0.0.2", at).await.unwrap();
+    store.forget_login_failure("ip:10.0.0.1", at).await.unwrap();
+    assert_eq!(
+        store
+            .login_failures_since("ip:10.0.0.1", window_start)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .login_failures_since("ip:10.0.0.2", window_start)
+            .await
+            .unwrap(),
+        1
+    );
+    store.forget_login_failure("ip:10.0.0.9", at).await.unwrap();
     // Failures older than the retention are pruned when a new one is recorded.
     store
         .record_login_failure("user:carol", t0 - Duration::days(2))

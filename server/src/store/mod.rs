@@ -219,6 +219,9 @@ pub trait Store: Send + Sync + 'static {
     async fn login_failures_since(&self, key: &str, since: OffsetDateTime) -> StoreResult<u32>;
     /// Forgets the failed logins of `key` (after a successful login).
     async fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
+    /// Forgets one failure of `key` recorded at `at` (an attempt counted before its password
+    /// was checked, which turned out right); the others stay.
+    async fn forget_login_failure(&self, key: &str, at: OffsetDateTime) -> StoreResult<()>;
 
     // images
     async fn image(&self, owner: &str, id: &str) -> StoreResult<ImageRecord>;

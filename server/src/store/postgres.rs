@@ -547,6 +547,19 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn forget_login_failure(&self, key: &str, at: OffsetDateTime) -> StoreResult<()> {
+        sqlx::query(
+            "DELETE FROM login_failures WHERE ctid IN \
+             (SELECT ctid FROM login_failures WHERE key = $1 AND at = $2 LIMIT 1)",
+        )
+        .bind(key)
+        .bind(micros(at))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
     async fn image(&self, owner: &str, id: &str) -> StoreResult<ImageRecord> {
         let sql =
             format!("SELECT {IMAGE_COLUMNS} FROM images i WHERE i.owner_id = $1 AND i.id = $2");

@@ -572,6 +572,19 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn forget_login_failure(&self, key: &str, at: OffsetDateTime) -> StoreResult<()> {
+        sqlx::query(
+            "DELETE FROM login_failures WHERE rowid IN \
+             (SELECT rowid FROM login_failures WHERE key = ? AND at = ? LIMIT 1)",
+        )
+        .bind(key)
+        .bind(to_micros(at))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
     async fn image(&self, owner: &str, id: &str) -> StoreResult<ImageRecord> {
         let mut conn = self.pool.acquire().await.map_err(db_err)?;
         Self::image_in(&mut conn, owner, id).await

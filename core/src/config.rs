@@ -123,8 +123,14 @@ pub(crate) fn write_atomic(
     ));
     {
         use std::io::Write;
+        // A temp file left by a crash keeps the mode it was made with: start from a new one,
+        // so `mode` holds for what the secrets are written into.
+        match std::fs::remove_file(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(err(e)),
+            _ => {}
+        }
         let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+        options.write(true).create_new(true);
         #[cfg(unix)]
         if let Some(mode) = mode {
             use std::os::unix::fs::OpenOptionsExt;
@@ -142,6 +148,27 @@ pub(crate) fn write_atomic(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_leftover_temp_file_does_not_lend_its_mode_to_the_written_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credentials.toml");
+        let leftover = dir
+            .path()
+            .join(format!(".credentials.toml.tmp{}", std::process::id()));
+        std::fs::write(&leftover, "old").unwrap();
+        std::fs::set_permissions(&leftover, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_atomic(&path, b"token = \"secret\"", Some(0o600)).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{mode:o}");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "token = \"secret\""
+        );
+        assert!(!leftover.exists());
+    }
 
     #[test]
     fn missing_file_gives_defaults_and_env_overrides() {

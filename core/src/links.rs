@@ -80,7 +80,7 @@ pub fn format_link(image: &Image, format: &LinkFormat) -> String {
             format!(
                 "![{}]({})",
                 escape_markdown_text(stem(&image.filename)),
-                image.url
+                escape_url(&image.url)
             )
         }
         LinkFormat::Html => format!(
@@ -88,7 +88,7 @@ pub fn format_link(image: &Image, format: &LinkFormat) -> String {
             escape_html(&image.url),
             escape_html(stem(&image.filename))
         ),
-        LinkFormat::Bbcode => format!("[img]{}[/img]", image.url),
+        LinkFormat::Bbcode => format!("[img]{}[/img]", escape_url(&image.url)),
         LinkFormat::Custom(template) => render_template(template, image),
     }
 }
@@ -115,6 +115,30 @@ fn escape_markdown_text(text: &str) -> String {
             out.push('\\');
         }
         out.push(c);
+    }
+    out
+}
+
+/// Percent-encodes what would end or break a URL inside Markdown's `(…)`, BBCode's
+/// `[img]…[/img]` or a quoted attribute: parentheses, brackets, angle brackets, quotes,
+/// backslash, backtick, whitespace and controls. Encoded, they name the same resource, so a
+/// file called `a) [b].jpg` still links right and a URL cannot close its tag early.
+fn escape_url(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    for c in url.chars() {
+        if matches!(
+            c,
+            '(' | ')' | '[' | ']' | '<' | '>' | '"' | '\'' | '\\' | '`'
+        ) || c.is_whitespace()
+            || c.is_control()
+        {
+            let mut buf = [0u8; 4];
+            for byte in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{byte:02X}"));
+            }
+        } else {
+            out.push(c);
+        }
     }
     out
 }
@@ -161,15 +185,15 @@ fn render_template(template: &str, image: &Image) -> String {
 
 fn placeholder(name: &str, image: &Image) -> Option<String> {
     Some(match name {
-        "url" => image.url.clone(),
+        "url" => escape_url(&image.url),
         "filename" => image.filename.clone(),
         "name" => stem(&image.filename).to_string(),
         "ext" => extension(&image.filename).to_string(),
         "width" => image.width.to_string(),
         "height" => image.height.to_string(),
         "id" => image.id.clone(),
-        "thumb_url" => image.thumb_url.clone(),
-        "preview_url" => image.preview_url.clone(),
+        "thumb_url" => escape_url(&image.thumb_url),
+        "preview_url" => escape_url(&image.preview_url),
         _ => return None,
     })
 }
@@ -222,6 +246,27 @@ mod tests {
             LinkFormat::Custom("{url}".into())
         );
         assert!(LinkFormat::from_config("custom", None).is_err());
+    }
+
+    #[test]
+    fn urls_cannot_break_out_of_markdown_or_bbcode() {
+        let mut img = image("a) [b].png");
+        img.url = "https://cdn.example/i/Ab/a) [b].png".into();
+        img.thumb_url = "https://cdn.example/t/Ab/320.jpg?x=\"y\"".into();
+        assert_eq!(
+            format_link(&img, &LinkFormat::Markdown),
+            "![a) \\[b\\]](https://cdn.example/i/Ab/a%29%20%5Bb%5D.png)"
+        );
+        img.url = "https://cdn.example/x[/img][url=https://evil.example]y".into();
+        assert_eq!(
+            format_link(&img, &LinkFormat::Bbcode),
+            "[img]https://cdn.example/x%5B/img%5D%5Burl=https://evil.example%5Dy[/img]"
+        );
+        let custom = LinkFormat::from_config("custom", Some("[{name}]({thumb_url})")).unwrap();
+        assert_eq!(
+            format_link(&img, &custom),
+            "[a) [b]](https://cdn.example/t/Ab/320.jpg?x=%22y%22)"
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! | runtime (sockets) | `IMGCLOUD_RUNTIME_DIR` | `$XDG_RUNTIME_DIR/imgcloud`, else the data dir |
 //! | cache (previews; safe to delete) | `IMGCLOUD_CACHE_DIR` | `$XDG_CACHE_HOME/imgcloud`; `cache/` in `IMGCLOUD_DATA_DIR` when only that is set |
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Resolved directories of one imgcloud instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,9 +131,40 @@ impl Dirs {
     }
 }
 
+/// Creates `dir` (and its parents) and makes it private to its owner (0700 on Unix),
+/// tightening it when it exists already: the daemon's state lists every synced file and its
+/// log every link.
+pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if std::fs::metadata(dir)?.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn private_dirs_are_made_and_tightened_to_the_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let fresh = root.path().join("a/b");
+        ensure_private_dir(&fresh).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&fresh), 0o700);
+        let open = root.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+        ensure_private_dir(&open).unwrap();
+        assert_eq!(mode(&open), 0o700);
+    }
 
     #[test]
     fn variables_redirect_every_directory() {

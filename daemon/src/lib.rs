@@ -16,6 +16,7 @@ pub mod filter;
 pub mod ipc;
 pub mod logging;
 pub mod notify_desktop;
+pub mod peer_owner;
 pub mod picgo;
 pub mod queue;
 pub mod run;

@@ -48,7 +48,7 @@ pub fn init(log_dir: &Path) -> LogGuard {
     let stderr = fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    let appender = std::fs::create_dir_all(log_dir)
+    let appender = imgcloud_core::paths::ensure_private_dir(log_dir)
         .map_err(|e| e.to_string())
         .and_then(|()| {
             Builder::new()

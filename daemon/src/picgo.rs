@@ -14,6 +14,10 @@
 //! refuses requests a web page could forge: a `Host` other than a loopback name (DNS
 //! rebinding) and an `Origin` of a web site (`http(s)://` other than localhost, or `null`).
 //! Desktop apps (Typora, Obsidian's `app://` origin, curl) send neither.
+//!
+//! Loopback is shared by every account on the machine, so on Linux a request is served only
+//! when its connection belongs to the daemon's own OS user (looked up like identd, see
+//! [`crate::peer_owner`]); anyone else gets a bare 403 `forbidden`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -23,8 +27,8 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -74,7 +78,8 @@ pub async fn serve_on(
     clipboard_dir: PathBuf,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    if let Ok(addr) = listener.local_addr() {
+    let local = listener.local_addr().ok();
+    if let Some(addr) = local {
         tracing::info!(%addr, "PicGo endpoint listening");
     }
     let app = axum::Router::new()
@@ -92,7 +97,8 @@ pub async fn serve_on(
         .with_state(Arc::new(Ctx {
             control,
             clipboard_dir,
-        }));
+        }))
+        .layer(axum::middleware::from_fn_with_state(local, only_this_user));
     let stop = CancellationToken::new();
     let trigger = stop.clone();
     tokio::spawn(async move {
@@ -100,6 +106,7 @@ pub async fn serve_on(
         trigger.cancel();
     });
     let graceful = stop.clone();
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(listener, app)
         .with_graceful_shutdown(async move { graceful.cancelled().await });
     tokio::select! {
@@ -117,6 +124,39 @@ pub async fn serve_on(
 struct Ctx {
     control: Arc<dyn Control>,
     clipboard_dir: PathBuf,
+}
+
+/// Lets through only connections of this process's OS user (Linux); see the module docs.
+async fn only_this_user(
+    State(local): State<Option<SocketAddr>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if peer_is_this_user(local, peer) {
+        return next.run(request).await;
+    }
+    tracing::warn!(%peer, "PicGo request from another OS account refused");
+    (
+        StatusCode::FORBIDDEN,
+        Json(Answer::failed("forbidden".into(), Vec::new())),
+    )
+        .into_response()
+}
+
+#[cfg(target_os = "linux")]
+fn peer_is_this_user(local: Option<SocketAddr>, peer: SocketAddr) -> bool {
+    use crate::peer_owner::{own_uid, uid_of_peer};
+    match (local, own_uid()) {
+        (Some(local), Some(me)) => uid_of_peer(local, peer) == Some(me),
+        _ => false,
+    }
+}
+
+/// Elsewhere the owner of a loopback connection cannot be looked up: loopback only.
+#[cfg(not(target_os = "linux"))]
+fn peer_is_this_user(_local: Option<SocketAddr>, _peer: SocketAddr) -> bool {
+    true
 }
 
 /// PicGo's answer.
@@ -550,6 +590,56 @@ mod tests {
             .unwrap();
         let answer: serde_json::Value = response.json().await.unwrap();
         assert_eq!(answer["success"], true, "{answer}");
+    }
+
+    /// Another local account (`nobody`) asks the endpoint to upload a file this user can read:
+    /// refused with a bare 403, nothing uploaded. Needs root to act as `nobody` (CI runs so);
+    /// elsewhere it says why it checks nothing.
+    #[cfg(target_os = "linux")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn another_os_account_is_refused() {
+        if crate::peer_owner::own_uid() != Some(0) {
+            eprintln!("skipped: acting as another OS account needs root");
+            return;
+        }
+        let running = start().await;
+        let secret = running.dir.path().join("private.png");
+        std::fs::write(&secret, b"\x89PNG\r\n\x1a\n").unwrap();
+        let body = serde_json::json!({ "list": [secret] }).to_string();
+        let url = format!("{}/upload", running.url);
+        let output = tokio::process::Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "curl",
+                "-s",
+                "-w",
+                "\n%{http_code}",
+                "-X",
+                "POST",
+                "-H",
+                "content-type: application/json",
+                "--data",
+                &body,
+                &url,
+            ])
+            .output()
+            .await
+            .expect("setpriv and curl run");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let (answer, status) = text.rsplit_once('\n').expect("curl printed the status");
+        assert_eq!(status, "403", "{text}");
+        let answer: serde_json::Value = serde_json::from_str(answer).unwrap();
+        assert_eq!(answer["success"], false);
+        assert_eq!(answer["message"], "forbidden");
+        assert!(
+            running.control.uploaded.lock().unwrap().is_empty(),
+            "nothing uploaded"
+        );
+        // the daemon's own user still gets through
+        let (status, answer) = post(&format!("{}/heartbeat", running.url), None).await;
+        assert_eq!((status, answer["success"].as_bool()), (200, Some(true)));
     }
 
     #[tokio::test]

@@ -57,6 +57,16 @@ async fn images_copied_into_a_watched_folder_are_uploaded_and_backed_up() {
     options.cloud.s3_listen = Some("127.0.0.1:0".parse().unwrap());
     let daemon = Daemon::start(options).await.expect("daemon starts");
     assert!(daemon.is_embedded());
+    #[cfg(unix)]
+    {
+        // its state lists every synced file: the owner's only
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dirs.daemon_state())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700, "{mode:o}");
+    }
     let mut events = daemon.events();
 
     // Five images copied in (`cp`), plus a text file that is none of the daemon's business.

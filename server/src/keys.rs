@@ -75,7 +75,7 @@ pub enum FilenameError {
 pub fn sanitize_filename(name: &str, max_bytes: usize) -> Result<String, FilenameError> {
     let cleaned: String = name
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !is_invisible_or_bidi(*c))
         .map(|c| if c == '/' || c == '\\' { '_' } else { c })
         .collect();
     let trimmed = cleaned.trim();
@@ -94,9 +94,49 @@ pub fn sanitize_filename(name: &str, max_bytes: usize) -> Result<String, Filenam
     Ok(name)
 }
 
+/// Characters that change how a name is displayed without being seen: bidirectional
+/// overrides and isolates (`photo\u{202E}gpj.exe` shows as `photoexe.jpg`), marks, zero-width
+/// spaces, line separators, the BOM and tag characters. The zero-width joiner and non-joiner
+/// stay: scripts and emoji need them, and they reorder nothing.
+fn is_invisible_or_bidi(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'
+            | '\u{200E}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bidi_overrides_and_invisible_characters_are_dropped() {
+        // shown as "photoexe.jpg" by a bidi-aware viewer
+        assert_eq!(
+            sanitize_filename("photo\u{202E}gpj.exe", 255).unwrap(),
+            "photogpj.exe"
+        );
+        assert_eq!(
+            sanitize_filename("\u{FEFF}a\u{200B}b\u{2066}c\u{2069}\u{200F}.png", 255).unwrap(),
+            "abc.png"
+        );
+        // scripts and emoji keep their joiners
+        assert_eq!(
+            sanitize_filename("می\u{200C}خواهم 👨\u{200D}👩.jpg", 255).unwrap(),
+            "می\u{200C}خواهم 👨\u{200D}👩.jpg"
+        );
+        // nothing left but invisible characters: empty
+        assert!(sanitize_filename("\u{202E}\u{200B}", 255).is_err());
+    }
 
     #[test]
     fn image_ids_are_base62_and_distinct() {

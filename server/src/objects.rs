@@ -85,6 +85,47 @@ pub struct ObjectMeta {
 pub struct ObjectStore {
     cfg: S3Config,
     http: reqwest::Client,
+    /// Readiness probes within this long of a successful one are answered from it.
+    reachable: std::sync::Arc<RecentSuccess>,
+}
+
+/// How long a successful readiness check of the store stands for the next ones: a balancer
+/// probing every replica every second would otherwise send the store a request per probe.
+pub const READY_REUSE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Remembers when a check last succeeded; [`RecentSuccess::check`] runs the check again only
+/// when that was more than `reuse` ago. Failures are never remembered: while it fails, every
+/// call checks.
+#[derive(Debug)]
+pub struct RecentSuccess {
+    reuse: std::time::Duration,
+    last_ok: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl RecentSuccess {
+    pub fn new(reuse: std::time::Duration) -> Self {
+        Self {
+            reuse,
+            last_ok: std::sync::Mutex::new(None),
+        }
+    }
+
+    pub async fn check<E, F: std::future::Future<Output = std::result::Result<(), E>>>(
+        &self,
+        run: impl FnOnce() -> F,
+    ) -> std::result::Result<(), E> {
+        let fresh =
+            |last: &Option<std::time::Instant>| last.is_some_and(|t| t.elapsed() < self.reuse);
+        if fresh(&self.last_ok.lock().unwrap_or_else(|p| p.into_inner())) {
+            return Ok(());
+        }
+        let result = run().await;
+        if result.is_ok() {
+            *self.last_ok.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(std::time::Instant::now());
+        }
+        result
+    }
 }
 
 /// One signed request the store is sent.
@@ -109,7 +150,11 @@ impl ObjectStore {
             .map_err(|err| ObjectStoreError::Client {
                 message: describe_reqwest_error(err),
             })?;
-        Ok(Self { cfg, http })
+        Ok(Self {
+            cfg,
+            http,
+            reachable: std::sync::Arc::new(RecentSuccess::new(READY_REUSE)),
+        })
     }
 
     /// The configuration this client uses.
@@ -422,6 +467,12 @@ impl ObjectStore {
     }
 
     /// Readiness check: the bucket answers a signed HEAD.
+    /// Like [`Self::ping`], but a success within [`READY_REUSE`] stands for a new one (for
+    /// `/readyz`).
+    pub async fn ping_recent(&self) -> Result<()> {
+        self.reachable.check(|| self.ping()).await
+    }
+
     pub async fn ping(&self) -> Result<()> {
         if self.bucket_exists().await? {
             Ok(())
@@ -598,6 +649,36 @@ fn xml_escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_recent_success_stands_for_the_next_checks_and_failures_are_not_remembered() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let recent = RecentSuccess::new(std::time::Duration::from_secs(60));
+        let calls = AtomicU32::new(0);
+        let fail = |calls: &AtomicU32| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            std::future::ready(Err::<(), &str>("down"))
+        };
+        let succeed = |calls: &AtomicU32| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            std::future::ready(Ok::<(), &str>(()))
+        };
+        // failing: every call checks
+        assert!(recent.check(|| fail(&calls)).await.is_err());
+        assert!(recent.check(|| fail(&calls)).await.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        // one success, then 100 probes cost nothing
+        recent.check(|| succeed(&calls)).await.unwrap();
+        for _ in 0..100 {
+            recent.check(|| fail(&calls)).await.unwrap();
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        // with no reuse, each probe checks
+        let every = RecentSuccess::new(std::time::Duration::ZERO);
+        every.check(|| succeed(&calls)).await.unwrap();
+        assert!(every.check(|| fail(&calls)).await.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 5);
+    }
 
     #[test]
     fn xml_text_reads_and_unescapes_first_element() {

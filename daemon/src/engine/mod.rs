@@ -250,7 +250,7 @@ impl Daemon {
         let config_file = dirs.daemon_config_file();
         let config = DaemonConfig::load(&config_file)?;
         let state_dir = dirs.daemon_state();
-        std::fs::create_dir_all(&state_dir)
+        imgcloud_core::paths::ensure_private_dir(&state_dir)
             .with_context(|| format!("cannot create {}", state_dir.display()))?;
         let queue_path = state_dir.join(QUEUE_FILE);
         let queue = Arc::new(tokio::task::spawn_blocking(move || Queue::open(&queue_path)).await??);

@@ -23,7 +23,8 @@ pub async fn healthz() -> &'static str {
 pub const READY_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `GET /readyz`: the database and the object store are reachable (each answers within
-/// [`READY_CHECK_TIMEOUT`]); 503 otherwise, and 503 `draining` once shutdown has begun.
+/// [`READY_CHECK_TIMEOUT`]); 503 otherwise, and 503 `draining` once shutdown has begun. The
+/// object store is asked at most once per [`crate::objects::READY_REUSE`] while it answers.
 #[utoipa::path(
     get, path = "/readyz", tag = "ops",
     responses((status = 200, description = "ready", body = String), (status = 503, body = imgcloud_core::api::ErrorBody))
@@ -31,7 +32,7 @@ pub const READY_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let (db, objects) = tokio::join!(
         tokio::time::timeout(READY_CHECK_TIMEOUT, state.store.ping()),
-        tokio::time::timeout(READY_CHECK_TIMEOUT, state.objects.ping())
+        tokio::time::timeout(READY_CHECK_TIMEOUT, state.objects.ping_recent())
     );
     let mut down = Vec::new();
     match db {

@@ -33,6 +33,8 @@ pub mod daemon_client;
 pub mod links;
 #[cfg(feature = "client")]
 pub mod notify_send;
+#[cfg(feature = "opener")]
+pub mod opener;
 #[cfg(feature = "client")]
 pub mod photo_info;
 #[cfg(feature = "client")]

@@ -62,15 +62,17 @@ pub fn build_app_with_store(
     let cache_stats = Arc::new(CacheStats::default());
     let mut cached = CachedStore::with_stats(
         Arc::new(counting),
-        cache::backend(&config.cache, cache_stats.clone())?,
+        cache::backend(
+            &config.cache,
+            config.s3.secret_key.as_bytes(),
+            cache_stats.clone(),
+        )?,
         config.cache.ttl,
         cache_stats,
     );
-    if config.cache.url.is_none() {
-        // The in-process cache: the admin CLI (and any other replica) writes to the database
-        // without reaching it, so token lookups follow the database's auth epoch.
-        cached = cached.watching_auth_epoch(cache::AUTH_EPOCH_CHECK_EVERY);
-    }
+    // The admin CLI writes to the database without reaching an in-process cache, and a delete
+    // sent to memcached can be lost: token lookups follow the database's auth epoch.
+    cached = cached.watching_auth_epoch(cache::AUTH_EPOCH_CHECK_EVERY);
     let metrics = Arc::new(Metrics::new(Some(cached.stats()), Some(db_stats)));
     let objects = Arc::new(ObjectStore::new(config.s3.clone())?);
     let store: Arc<dyn Store> = Arc::new(cached);

@@ -158,7 +158,11 @@ async fn open_store(cli: &Cli) -> anyhow::Result<std::sync::Arc<dyn Store>> {
             let store = imgcloud_server::store::open(&config.database_url).await?;
             // Through the replicas' shared cache (memcached) when there is one, so what the
             // admin changes (a revoked token, a disabled user) is invalidated there at once.
-            imgcloud_server::cache::shared_cache_around(store, &config.cache)
+            imgcloud_server::cache::shared_cache_around(
+                store,
+                &config.cache,
+                config.s3.secret_key.as_bytes(),
+            )
         }
         None => {
             let options = EmbeddedOptions::from_env()?;

@@ -357,30 +357,11 @@ fn without_path(path: &Path, message: &str) -> String {
     message.strip_prefix(&prefix).unwrap_or(message).to_string()
 }
 
-/// Opens `url` with the system's opener (xdg-open, open, start), its output discarded so it
-/// cannot scribble over the screen.
+/// Opens `url` (http(s) only, checked first) with `IMGCLOUD_OPENER` or the system's opener,
+/// without a shell and with its output discarded so it cannot scribble over the screen.
 async fn open_in_browser(url: &str) -> Result<(), String> {
-    let (program, args): (&str, Vec<&str>) = if cfg!(target_os = "macos") {
-        ("open", vec![url])
-    } else if cfg!(windows) {
-        ("cmd", vec!["/C", "start", "", url])
-    } else {
-        ("xdg-open", vec![url])
-    };
-    let mut child = tokio::process::Command::new(program)
-        .args(&args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
-    // Openers return once the browser has the link; one that lingers has launched it.
-    match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
-        Ok(Ok(status)) if status.success() => Ok(()),
-        Ok(Ok(status)) => Err(format!("{program} failed ({status})")),
-        Ok(Err(e)) => Err(format!("{program}: {e}")),
-        Err(_) => Ok(()),
-    }
+    let custom = std::env::var("IMGCLOUD_OPENER").ok();
+    imgcloud_core::opener::open_link(url, custom.as_deref()).await
 }
 
 /// One line about the daemon: "sync running · 3 pending · 1 failed".

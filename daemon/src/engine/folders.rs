@@ -55,6 +55,39 @@ struct Folders {
     inner: Arc<Inner>,
     watcher: Option<Watcher>,
     settler: Settler,
+    rewalks: Rewalks,
+}
+
+/// A directory that appeared is walked at once and once more [`REWALK_NEW_DIR_AFTER`] later.
+/// The watcher reports a new directory before it has put a watch on it (notify adds the
+/// watches of a batch after handing out its events), so a file created in between gives no
+/// event, and the first walk can come too early to see it: `cp -al` of 1,000 photos into a
+/// watched folder once lost the first 154 that way. The second walk picks them up.
+pub const REWALK_NEW_DIR_AFTER: Duration = Duration::from_secs(1);
+
+/// New directories waiting for their second walk.
+#[derive(Debug, Default)]
+struct Rewalks {
+    due: Vec<(std::time::Instant, PathBuf)>,
+}
+
+impl Rewalks {
+    fn add(&mut self, dir: PathBuf, now: std::time::Instant) {
+        if !self.due.iter().any(|(_, d)| *d == dir) {
+            self.due.push((now + REWALK_NEW_DIR_AFTER, dir));
+        }
+    }
+
+    fn next_deadline(&self) -> Option<std::time::Instant> {
+        self.due.iter().map(|(at, _)| *at).min()
+    }
+
+    /// The directories due at `now`, in the order they appeared.
+    fn take_due(&mut self, now: std::time::Instant) -> Vec<PathBuf> {
+        let (due, later): (Vec<_>, Vec<_>) = self.due.drain(..).partition(|(at, _)| *at <= now);
+        self.due = later;
+        due.into_iter().map(|(_, dir)| dir).collect()
+    }
 }
 
 pub(crate) async fn run(
@@ -75,6 +108,7 @@ pub(crate) async fn run(
         inner: inner.clone(),
         watcher,
         settler: Settler::new(Duration::from_millis(config.settle_ms)),
+        rewalks: Rewalks::default(),
     };
     for folder in inner.folder_list() {
         me.watch(&folder.folder);
@@ -90,6 +124,7 @@ pub(crate) async fn run(
             next_rescan = me.schedule_rescan();
         }
         let settle_at = me.settler.next_deadline().map(Instant::from_std);
+        let rewalk_at = me.rewalks.next_deadline().map(Instant::from_std);
         let far = Instant::now() + Duration::from_secs(24 * 3600);
         tokio::select! {
             event = events.recv(), if me.watcher.is_some() => {
@@ -114,6 +149,13 @@ pub(crate) async fn run(
             _ = tokio::time::sleep_until(settle_at.unwrap_or(far)), if settle_at.is_some() => {
                 let ready = me.settler.ready(std::time::Instant::now());
                 me.take(ready).await;
+            }
+            _ = tokio::time::sleep_until(rewalk_at.unwrap_or(far)), if rewalk_at.is_some() => {
+                for dir in me.rewalks.take_due(std::time::Instant::now()) {
+                    if let Some(folder) = me.inner.folder_of(&dir).filter(|f| f.folder.recursive) {
+                        me.scan_dir(folder, dir, None).await;
+                    }
+                }
             }
             _ = tokio::time::sleep_until(next_rescan.unwrap_or(far)), if next_rescan.is_some() => {
                 me.full_rescan().await;
@@ -180,7 +222,8 @@ impl Folders {
         self.take(take).await;
         for dir in dirs {
             if let Some(folder) = self.inner.folder_of(&dir).filter(|f| f.folder.recursive) {
-                self.scan_dir(folder, dir, None).await;
+                self.scan_dir(folder, dir.clone(), None).await;
+                self.rewalks.add(dir, std::time::Instant::now());
             }
         }
         if rescan {
@@ -449,6 +492,27 @@ mod tests {
         assert_eq!(rescan_delay(0, true, 0.0), Some(DEGRADED_RESCAN));
         assert_eq!(rescan_delay(3600, true, 0.0), Some(DEGRADED_RESCAN));
         assert_eq!(rescan_delay(10, true, 0.0), Some(Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn a_new_directory_is_walked_again_after_the_watch_is_surely_in_place() {
+        let mut rewalks = Rewalks::default();
+        let t0 = std::time::Instant::now();
+        assert_eq!(rewalks.next_deadline(), None);
+        rewalks.add("/pics/new".into(), t0);
+        rewalks.add("/pics/new".into(), t0 + Duration::from_millis(10)); // once per directory
+        rewalks.add("/pics/other".into(), t0 + Duration::from_millis(500));
+        assert_eq!(rewalks.next_deadline(), Some(t0 + REWALK_NEW_DIR_AFTER));
+        assert!(rewalks.take_due(t0 + Duration::from_millis(999)).is_empty());
+        assert_eq!(
+            rewalks.take_due(t0 + REWALK_NEW_DIR_AFTER),
+            vec![PathBuf::from("/pics/new")]
+        );
+        assert_eq!(
+            rewalks.take_due(t0 + Duration::from_secs(2)),
+            vec![PathBuf::from("/pics/other")]
+        );
+        assert_eq!(rewalks.next_deadline(), None);
     }
 
     #[test]

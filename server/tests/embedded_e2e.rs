@@ -1267,9 +1267,20 @@ async fn production_mode(tmp: &Path, db: &str) {
         vec![image.id.as_str()]
     );
 
-    // Object store down → not ready, and uploads answer 502 `upstream`.
+    // Object store down → not ready once the last success is older than READY_REUSE (5 s;
+    // probes in between do not each cost a HeadBucket), and uploads answer 502 `upstream`.
     s3.shutdown().await;
-    let (status, value) = anon.call(Method::GET, "/readyz", None, None).await;
+    let down_at = std::time::Instant::now();
+    let (mut status, mut value) = anon.call(Method::GET, "/readyz", None, None).await;
+    while status == StatusCode::OK {
+        assert!(
+            down_at.elapsed()
+                < imgcloud_server::objects::READY_REUSE + std::time::Duration::from_secs(5),
+            "still ready long after the object store went away"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        (status, value) = anon.call(Method::GET, "/readyz", None, None).await;
+    }
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{value}");
     assert!(
         value["error"]["message"]

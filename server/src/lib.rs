@@ -70,9 +70,13 @@ pub fn build_app_with_store(
         config.cache.ttl,
         cache_stats,
     );
-    // The admin CLI writes to the database without reaching an in-process cache, and a delete
-    // sent to memcached can be lost: token lookups follow the database's auth epoch.
-    cached = cached.watching_auth_epoch(cache::AUTH_EPOCH_CHECK_EVERY);
+    if config.cache.url.is_none() {
+        // The in-process cache: the admin CLI (and any other replica) writes to the database
+        // without reaching it, so token lookups follow the database's auth epoch. (With
+        // memcached the admin CLI deletes the keys itself; filing the keys under the epoch
+        // there would make its deletes miss them.)
+        cached = cached.watching_auth_epoch(cache::AUTH_EPOCH_CHECK_EVERY);
+    }
     let metrics = Arc::new(Metrics::new(Some(cached.stats()), Some(db_stats)));
     let objects = Arc::new(ObjectStore::new(config.s3.clone())?);
     let store: Arc<dyn Store> = Arc::new(cached);

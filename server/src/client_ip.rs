@@ -29,12 +29,8 @@ pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr 
     }
     let mut nearest = peer;
     // Several headers form one list, in order; walk it from the right.
-    let values: Vec<&str> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    for value in values.iter().rev() {
+    let values = headers.get_all("x-forwarded-for").iter().rev();
+    for value in values.filter_map(|v| v.to_str().ok()) {
         for part in value.rsplit(',') {
             let Ok(ip) = part.trim().parse::<IpAddr>() else {
                 // Not an address: stop at the last proxy that wrote one.

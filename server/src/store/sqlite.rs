@@ -168,7 +168,19 @@ impl SqliteStore {
                 .synchronous(SqliteSynchronous::Full)
         };
         // An in-memory database exists once per connection: keep exactly one.
-        let pool = SqlitePoolOptions::new()
+        let mut pool = SqlitePoolOptions::new();
+        if !memory {
+            // Whatever cancellation may leave behind, a connection still inside a transaction
+            // once its queued work (a rollback of a dropped transaction) is done is closed,
+            // never handed out again: it could hold the database's write lock.
+            pool = pool.after_release(|conn, _| {
+                Box::pin(async move {
+                    sqlx::Connection::ping(&mut *conn).await?;
+                    Ok(!sqlx::Connection::is_in_transaction(&*conn))
+                })
+            });
+        }
+        let pool = pool
             .max_connections(if memory { 1 } else { 8 })
             .min_connections(if memory { 1 } else { 0 })
             .idle_timeout(if memory {
@@ -191,10 +203,16 @@ impl SqliteStore {
         Ok(Self { pool })
     }
 
+    /// A `BEGIN IMMEDIATE` transaction. It starts in a task of its own: sqlx (0.8) awaits
+    /// once more after a custom `BEGIN` has run, and a caller cancelled at that point (a client
+    /// that went away) would put the connection back in the pool inside the transaction,
+    /// holding the write lock. A spawned start always finishes; if nobody waits for it any
+    /// more, the transaction is dropped and rolled back like any other.
     async fn write_tx(&self) -> StoreResult<Tx> {
-        self.pool
-            .begin_with("BEGIN IMMEDIATE")
+        let pool = self.pool.clone();
+        tokio::spawn(async move { pool.begin_with("BEGIN IMMEDIATE").await })
             .await
+            .map_err(|e| StoreError::Other(format!("starting a write transaction: {e}")))?
             .map_err(db_err)
     }
 
@@ -1103,6 +1121,57 @@ mod tests {
     }
 
     conformance::store_conformance_tests!(open());
+
+    /// A request dropped while its write transaction starts (the client went away) must not
+    /// leave a pooled connection inside `BEGIN IMMEDIATE`: that connection would hold the
+    /// write lock, so every other writer waits out the busy timeout ("database is locked").
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cancelled_write_transactions_leave_no_connection_holding_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_path(&dir.path().join("cancel.db"))
+            .await
+            .unwrap();
+        // Cancel at every await point of starting a transaction: polled a few times, with
+        // the connection's worker thread given 0–400 µs between polls.
+        let mut held = Vec::new();
+        for _ in 0..8 {
+            held.push(store.pool.acquire().await.unwrap());
+        }
+        drop(held);
+        for attempt in 0..600u64 {
+            let mut begin = Box::pin(store.write_tx());
+            for _ in 0..1 + attempt % 4 {
+                if futures::poll!(begin.as_mut()).is_ready() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_micros(attempt % 200 * 2));
+            }
+            drop(begin);
+        }
+        // Every connection of the pool, taken at once, is outside any transaction.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut held = Vec::new();
+        for _ in 0..8 {
+            let conn = tokio::time::timeout(Duration::from_secs(5), store.pool.acquire())
+                .await
+                .expect("a connection within 5 s (one left inside BEGIN IMMEDIATE makes the others wait out the busy timeout)")
+                .unwrap();
+            held.push(conn);
+        }
+        for conn in &held {
+            assert!(
+                !sqlx::Connection::is_in_transaction(&**conn),
+                "a pooled connection is inside a transaction"
+            );
+        }
+        drop(held);
+        // And a write goes through at once instead of after the 10 s busy timeout.
+        let user = tokio::time::timeout(Duration::from_secs(3), store.create_user("ann"))
+            .await
+            .expect("a write within 3 s")
+            .unwrap();
+        assert_eq!(user.username, "ann");
+    }
 
     #[tokio::test]
     async fn uses_wal_and_persists_across_reopen() {

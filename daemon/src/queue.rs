@@ -158,6 +158,35 @@ fn path_bytes(path: &Path) -> &[u8] {
     path.as_os_str().as_bytes()
 }
 
+/// Every file the queue knows with its last stat, by path: what a scan compares with.
+///
+/// Keyed by the path's bytes: hashing a `Path` walks its components, and a restart over a
+/// large library looks up every file once.
+#[derive(Debug, Default)]
+pub struct Known(HashMap<Vec<u8>, FileStat>);
+
+impl Known {
+    pub fn get(&self, path: &Path) -> Option<&FileStat> {
+        self.0.get(path.as_os_str().as_bytes())
+    }
+
+    pub fn contains_key(&self, path: &Path) -> bool {
+        self.get(path).is_some()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn into_keys(self) -> impl Iterator<Item = PathBuf> {
+        self.0.into_keys().map(path_from)
+    }
+}
+
 fn path_from(bytes: Vec<u8>) -> PathBuf {
     PathBuf::from(OsString::from_vec(bytes))
 }
@@ -394,7 +423,7 @@ impl Queue {
     }
 
     /// Every known path with its recorded stat (a restart's scan compares against this).
-    pub fn known(&self) -> Result<HashMap<PathBuf, FileStat>, QueueError> {
+    pub fn known(&self) -> Result<Known, QueueError> {
         let conn = self.conn();
         let count: i64 = conn
             .query_row("SELECT count(*) FROM files", [], |r| r.get(0))
@@ -405,9 +434,9 @@ impl Queue {
             .map_err(|e| self.err(e))?;
         let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
         while let Some(row) = rows.next().map_err(|e| self.err(e))? {
-            let read = || -> rusqlite::Result<(PathBuf, FileStat)> {
+            let read = || -> rusqlite::Result<(Vec<u8>, FileStat)> {
                 Ok((
-                    path_from(row.get(0)?),
+                    row.get(0)?,
                     FileStat {
                         size: row.get::<_, i64>(1)? as u64,
                         mtime_ns: row.get(2)?,
@@ -418,7 +447,7 @@ impl Queue {
             let (path, stat) = read().map_err(|e| self.err(e))?;
             map.insert(path, stat);
         }
-        Ok(map)
+        Ok(Known(map))
     }
 
     /// Unfinished entries (not `backed_up`, not `failed`) whose next attempt is due, oldest

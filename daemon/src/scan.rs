@@ -44,6 +44,9 @@ pub fn scan(dir: &Path, filter: &Filter, recursive: bool, follow_symlinks: bool)
             || (!e.path_is_symlink() || follow_symlinks)
                 && !filter.is_ignored_entry(e.path(), e.file_type().is_dir())
     });
+    // The walk reads directory entries only (their types come with them); the stats, one
+    // per file and most of the time of a large scan, are spread over a few threads.
+    let mut candidates = Vec::new();
     for entry in entries {
         let entry = match entry {
             Ok(entry) => entry,
@@ -56,18 +59,72 @@ pub fn scan(dir: &Path, filter: &Filter, recursive: bool, follow_symlinks: bool)
                 continue;
             }
         };
-        if !entry.file_type().is_file() {
-            continue;
-        }
-        match entry.metadata() {
-            Ok(meta) => result.files.push(Found {
-                stat: FileStat::of(&meta),
-                path: entry.into_path(),
-            }),
-            Err(err) => result.errors.push((entry.into_path(), describe(&err))),
+        if entry.file_type().is_file() {
+            candidates.push(entry.into_path());
         }
     }
+    for (found, errors) in stat_all(candidates, follow_symlinks) {
+        result.files.extend(found);
+        result.errors.extend(errors);
+    }
     result
+}
+
+/// Files per stat thread below which one thread does it all.
+const STAT_CHUNK_MIN: usize = 2_000;
+
+type Stated = (Vec<Found>, Vec<(PathBuf, String)>);
+
+/// Stats `paths` on up to 4 threads; the results keep the order of `paths`.
+fn stat_all(paths: Vec<PathBuf>, follow_symlinks: bool) -> Vec<Stated> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, 4)
+        .min(paths.len().div_ceil(STAT_CHUNK_MIN).max(1));
+    let stat_chunk = |chunk: &[PathBuf]| -> Stated {
+        let mut found = Vec::with_capacity(chunk.len());
+        let mut errors = Vec::new();
+        for path in chunk {
+            let meta = if follow_symlinks {
+                std::fs::metadata(path)
+            } else {
+                std::fs::symlink_metadata(path)
+            };
+            match meta {
+                Ok(meta) => found.push(Found {
+                    stat: FileStat::of(&meta),
+                    path: path.clone(),
+                }),
+                Err(err) => errors.push((path.clone(), describe_io(&err))),
+            }
+        }
+        (found, errors)
+    };
+    if threads <= 1 {
+        return vec![stat_chunk(&paths)];
+    }
+    let size = paths.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = paths
+            .chunks(size)
+            .map(|chunk| scope.spawn(move || stat_chunk(chunk)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
+/// The reason a file could not be stat'ed, for people.
+fn describe_io(err: &std::io::Error) -> String {
+    match err.kind() {
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied; give the daemon's user read access (chmod) to scan it".into()
+        }
+        std::io::ErrorKind::NotFound => "it disappeared during the scan".into(),
+        _ => err.to_string(),
+    }
 }
 
 /// The reason of a walk error, for people.
@@ -79,13 +136,7 @@ fn describe(err: &walkdir::Error) -> String {
         );
     }
     match err.io_error() {
-        Some(io) if io.kind() == std::io::ErrorKind::PermissionDenied => {
-            "permission denied; give the daemon's user read access (chmod) to scan it".into()
-        }
-        Some(io) if io.kind() == std::io::ErrorKind::NotFound => {
-            "it disappeared during the scan".into()
-        }
-        Some(io) => io.to_string(),
+        Some(io) => describe_io(io),
         None => err.to_string(),
     }
 }

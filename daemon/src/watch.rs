@@ -21,14 +21,15 @@
 //! stop changing. Files created in a new directory before its watch is in place give no event:
 //! walk the directory on `DirAppeared`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
 use notify::{EventKind, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
+use walkdir::WalkDir;
 
 use crate::queue::FileStat;
 
@@ -65,9 +66,25 @@ pub enum WatchError {
 
 /// Live watching of folders; events go to the channel given to [`Watcher::new`]. Dropping it
 /// stops watching.
+///
+/// Each directory has a watch of its own (inotify watches one directory at a time). Watching a
+/// tree walks its directories only, by their directory entries' types: notify's own
+/// recursive mode stats every file of the tree first, which doubled the daemon's start over a
+/// large library. Directories that appear later in a recursively watched tree are watched by a
+/// helper thread as soon as their `DirAppeared` is seen.
 pub struct Watcher {
-    inner: notify::RecommendedWatcher,
+    shared: Arc<Shared>,
+}
+
+/// What the watcher and its helper thread share.
+struct Shared {
+    notify: Mutex<notify::RecommendedWatcher>,
+    /// Roots watched recursively: new directories under them get watches too.
+    roots: Mutex<Vec<PathBuf>>,
+    /// Every directory given a watch (to unwatch a tree).
+    watched: Mutex<HashSet<PathBuf>>,
     warning: Arc<Mutex<Option<String>>>,
+    follow_symlinks: bool,
 }
 
 impl std::fmt::Debug for Watcher {
@@ -92,19 +109,38 @@ impl Watcher {
         follow_symlinks: bool,
     ) -> Result<Self, WatchError> {
         let warning = Arc::new(Mutex::new(None));
+        let (appeared_tx, appeared_rx) = std::sync::mpsc::channel();
         let mut handler = Handler {
             tx,
+            appeared: appeared_tx,
             follow_symlinks,
             warning: Arc::clone(&warning),
             last_changed: None,
         };
         let config = notify::Config::default().with_follow_symlinks(follow_symlinks);
-        let inner = notify::RecommendedWatcher::new(
+        let notify = notify::RecommendedWatcher::new(
             move |res: notify::Result<notify::Event>| handler.handle(res),
             config,
         )
         .map_err(|e| to_watch_error(e, Path::new("")))?;
-        Ok(Self { inner, warning })
+        let shared = Arc::new(Shared {
+            notify: Mutex::new(notify),
+            roots: Mutex::default(),
+            watched: Mutex::default(),
+            warning,
+            follow_symlinks,
+        });
+        // Ends when the watcher is dropped: the handler (inside notify's watcher) holds the
+        // only sender.
+        let weak = Arc::downgrade(&shared);
+        std::thread::Builder::new()
+            .name("imgcloud-watch-dirs".into())
+            .spawn(move || watch_appearing_dirs(&weak, &appeared_rx))
+            .map_err(|e| WatchError::Other {
+                path: PathBuf::new(),
+                message: format!("cannot start the watcher's thread: {e}"),
+            })?;
+        Ok(Self { shared })
     }
 
     /// Starts watching `dir` (recursively or not).
@@ -113,24 +149,33 @@ impl Watcher {
     /// reached part way, the directories watched so far stay watched and
     /// [`WatchError::Limit`] says how to raise the limit.
     pub fn watch(&mut self, dir: &Path, recursive: bool) -> Result<(), WatchError> {
-        let mode = if recursive {
-            RecursiveMode::Recursive
-        } else {
-            RecursiveMode::NonRecursive
-        };
-        self.inner.watch(dir, mode).map_err(|e| {
-            let err = to_watch_error(e, dir);
-            if let WatchError::Limit(message) = &err {
-                set_warning(&self.warning, message);
-            }
-            err
-        })
+        self.shared.watch_one(dir)?;
+        if recursive {
+            lock(&self.shared.roots).push(dir.to_path_buf());
+            self.shared.watch_below(dir)?;
+        }
+        Ok(())
     }
 
     /// Stops watching `dir` (and what was watched below it).
     pub fn unwatch(&mut self, dir: &Path) {
-        if let Err(e) = self.inner.unwatch(dir) {
-            tracing::debug!("unwatch {}: {e}", dir.display());
+        lock(&self.shared.roots).retain(|root| root != dir);
+        let below: Vec<PathBuf> = {
+            let mut watched = lock(&self.shared.watched);
+            let below = watched
+                .iter()
+                .filter(|d| d.starts_with(dir))
+                .cloned()
+                .collect();
+            watched.retain(|d| !d.starts_with(dir));
+            below
+        };
+        let mut notify = lock(&self.shared.notify);
+        for path in below {
+            // A directory deleted since has lost its watch already.
+            if let Err(e) = notify.unwatch(&path) {
+                tracing::debug!("unwatch {}: {e}", path.display());
+            }
         }
     }
 
@@ -138,11 +183,71 @@ impl Watcher {
     /// directory that could not be watched): what happened and the `sysctl` fix. For
     /// `Status::watch_warning`.
     pub fn warning(&self) -> Option<String> {
-        self.warning
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        lock(&self.shared.warning).clone()
     }
+}
+
+impl Shared {
+    /// One directory's watch (not its subdirectories').
+    fn watch_one(&self, dir: &Path) -> Result<(), WatchError> {
+        let added = lock(&self.notify).watch(dir, RecursiveMode::NonRecursive);
+        added.map_err(|e| {
+            let err = to_watch_error(e, dir);
+            if let WatchError::Limit(message) = &err {
+                set_warning(&self.warning, message);
+            }
+            err
+        })?;
+        lock(&self.watched).insert(dir.to_path_buf());
+        Ok(())
+    }
+
+    /// Watches every directory below `dir` (not `dir` itself). Stops at the watch limit;
+    /// a subdirectory that cannot be watched (gone, no permission) is skipped.
+    fn watch_below(&self, dir: &Path) -> Result<(), WatchError> {
+        let dirs = WalkDir::new(dir)
+            .min_depth(1)
+            .follow_links(self.follow_symlinks)
+            .into_iter()
+            .filter_entry(|e| e.file_type().is_dir());
+        for entry in dirs.flatten() {
+            match self.watch_one(entry.path()) {
+                Ok(()) => {}
+                Err(e @ WatchError::Limit(_)) => return Err(e),
+                Err(e) => tracing::debug!("{e}"),
+            }
+        }
+        Ok(())
+    }
+
+    /// A directory that appeared: watched with what is below it, when it is in a tree
+    /// watched recursively.
+    fn appeared(&self, dir: &Path) {
+        let in_tree = lock(&self.roots).iter().any(|root| dir.starts_with(root));
+        if !in_tree {
+            return;
+        }
+        let result = self.watch_one(dir).and_then(|()| self.watch_below(dir));
+        match result {
+            Ok(()) => {}
+            Err(WatchError::Limit(message)) => tracing::warn!("{message}"),
+            Err(e) => tracing::debug!("{e}"),
+        }
+    }
+}
+
+/// The helper thread: watches directories as they appear, until the watcher is dropped.
+fn watch_appearing_dirs(shared: &Weak<Shared>, appeared: &std::sync::mpsc::Receiver<PathBuf>) {
+    while let Ok(dir) = appeared.recv() {
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        shared.appeared(&dir);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn set_warning(slot: &Mutex<Option<String>>, message: &str) {
@@ -152,6 +257,8 @@ fn set_warning(slot: &Mutex<Option<String>>, message: &str) {
 /// Runs on notify's thread: maps and forwards events.
 struct Handler {
     tx: mpsc::UnboundedSender<WatchEvent>,
+    /// New directories, for the thread that watches them.
+    appeared: std::sync::mpsc::Sender<PathBuf>,
     follow_symlinks: bool,
     warning: Arc<Mutex<Option<String>>>,
     last_changed: Option<(PathBuf, Instant)>,
@@ -185,6 +292,9 @@ impl Handler {
                 self.last_changed = Some((path.clone(), now));
             } else {
                 self.last_changed = None;
+            }
+            if let WatchEvent::DirAppeared(dir) = &ev {
+                let _ = self.appeared.send(dir.clone());
             }
             if self.tx.send(ev).is_err() {
                 return; // the engine is gone

@@ -8,7 +8,7 @@
 //! the queue in memory and records only new and changed files, so a restart with many
 //! unchanged files is quick.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::{FolderRt, Inner};
-use crate::queue::{FileStat, Observed};
+use crate::queue::{FileStat, Known, Observed, QueueError};
 use crate::scan::scan;
 use crate::watch::{Settler, WatchError, WatchEvent, Watcher};
 
@@ -110,12 +110,15 @@ pub(crate) async fn run(
         settler: Settler::new(Duration::from_millis(config.settle_ms)),
         rewalks: Rewalks::default(),
     };
+    // What the queue knows is read while the watches are set up: both take a while with a
+    // large library, and the first scan needs both.
+    let known = inner.db(|q| q.known());
     for folder in inner.folder_list() {
         me.watch(&folder.folder);
     }
     let _ = ready.send(());
 
-    me.full_rescan().await;
+    me.full_rescan_with(known.await).await;
     let mut next_rescan = me.schedule_rescan();
     loop {
         if let Some(warning) = me.watcher.as_ref().and_then(Watcher::warning)
@@ -263,9 +266,15 @@ impl Folders {
     }
 
     async fn full_rescan(&mut self) {
+        let known = self.inner.db(|q| q.known()).await;
+        self.full_rescan_with(known).await;
+    }
+
+    /// A full rescan, given what the queue knew when it started.
+    async fn full_rescan_with(&mut self, known: Result<Known, QueueError>) {
         self.inner.events.book().scans_running += 1;
         let started = std::time::Instant::now();
-        let known = match self.inner.db(|q| q.known()).await {
+        let known = match known {
             Ok(known) => Some(Arc::new(known)),
             Err(e) => {
                 tracing::error!("cannot read the queue: {e}");
@@ -301,7 +310,7 @@ impl Folders {
         &mut self,
         folder: Arc<FolderRt>,
         dir: PathBuf,
-        known: Option<Arc<HashMap<PathBuf, FileStat>>>,
+        known: Option<Arc<Known>>,
     ) -> (u64, u64) {
         self.inner.events.book().scans_running += 1;
         self.inner.events.send(Event::ScanStarted {

@@ -163,21 +163,23 @@ impl Inner {
             .max_by_key(|f| f.folder.path.components().count())
     }
 
-    /// Runs a queue call on the blocking pool (big scans hold its lock for a while).
-    pub async fn db<T: Send + 'static>(
+    /// Runs a queue call on the blocking pool (big scans hold its lock for a while). The call
+    /// starts at once, before the returned future is awaited.
+    pub fn db<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Queue) -> Result<T, QueueError> + Send + 'static,
-    ) -> Result<T, QueueError> {
+    ) -> impl Future<Output = Result<T, QueueError>> + Send + 'static {
         let queue = self.queue.clone();
         let path = queue.path().to_path_buf();
-        tokio::task::spawn_blocking(move || f(&queue))
-            .await
-            .unwrap_or_else(|e| {
+        let task = tokio::task::spawn_blocking(move || f(&queue));
+        async move {
+            task.await.unwrap_or_else(|e| {
                 Err(QueueError {
                     path,
                     message: format!("queue task failed: {e}"),
                 })
             })
+        }
     }
 
     /// The server's limits (asked once, then cached).

@@ -132,6 +132,56 @@ fn a_new_directory_appears_and_its_files_are_watched() {
 }
 
 #[test]
+fn existing_and_moved_in_subtrees_are_watched_to_the_bottom() {
+    let base = tempfile::tempdir().unwrap();
+    let watched = base.path().join("watched");
+    fs::create_dir_all(watched.join("2023/summer/beach")).unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut watcher = Watcher::new(tx).unwrap();
+    watcher.watch(&watched, true).unwrap();
+    let deep = watched.join("2023/summer/beach/a.png");
+    fs::write(&deep, b"a").unwrap();
+    until(&mut rx, |e| *e == WatchEvent::Closed(deep.clone()));
+
+    // A tree moved in: its deepest directory is watched once the move is seen.
+    let outside = base.path().join("outside");
+    fs::create_dir_all(outside.join("trip/day1/morning")).unwrap();
+    let target = watched.join("trip");
+    fs::rename(outside.join("trip"), &target).unwrap();
+    until(&mut rx, |e| *e == WatchEvent::DirAppeared(target.clone()));
+    std::thread::sleep(Duration::from_millis(100));
+    let later = target.join("day1/morning/b.png");
+    fs::write(&later, b"b").unwrap();
+    until(&mut rx, |e| *e == WatchEvent::Closed(later.clone()));
+}
+
+#[test]
+fn unwatching_a_tree_stops_its_subdirectories_too() {
+    let base = tempfile::tempdir().unwrap();
+    let (a, b) = (base.path().join("a"), base.path().join("b"));
+    fs::create_dir_all(a.join("sub")).unwrap();
+    fs::create_dir_all(b.join("sub")).unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut watcher = Watcher::new(tx).unwrap();
+    watcher.watch(&a, true).unwrap();
+    watcher.watch(&b, true).unwrap();
+    watcher.unwatch(&a);
+    fs::write(a.join("sub/x.png"), b"x").unwrap();
+    let kept = b.join("sub/y.png");
+    fs::write(&kept, b"y").unwrap();
+    let seen = until(&mut rx, |e| *e == WatchEvent::Closed(kept.clone()));
+    assert!(
+        seen.iter().all(|e| !format!("{e:?}").contains("x.png")),
+        "{seen:?}"
+    );
+    // New directories under the unwatched tree are not watched either.
+    fs::create_dir(a.join("new")).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    fs::write(a.join("new/z.png"), b"z").unwrap();
+    assert_eq!(drain_for(&mut rx, Duration::from_millis(300)), []);
+}
+
+#[test]
 fn a_slow_writer_is_changed_until_it_closes() {
     let mut s = setup();
     let path = s.watched.join("slow.png");

@@ -162,23 +162,29 @@ impl ObjectStore {
         &self.cfg
     }
 
-    /// Presigned `PUT` of a whole object. Signs `content-type` and `x-amz-content-sha256:
-    /// <sha256_hex>` so the store verifies the body as it receives it; the client must send
+    /// Presigned `PUT` of a whole object of exactly `size` bytes. Signs `content-type`,
+    /// `content-length`, `x-amz-content-sha256: <sha256_hex>` and the flexible checksum
+    /// `x-amz-checksum-sha256` (base64 of the same digest), so whichever of the two a store
+    /// enforces (the embedded store checks both; AWS, R2 and others check the checksum) refuses
+    /// other bytes, and any body of another length breaks the signature. The client must send
     /// exactly `headers` of the result. `expires` is cut to 15 minutes.
     pub fn presign_put(
         &self,
         key: &str,
         sha256_hex: &str,
+        size: u64,
         content_type: &str,
         expires: Duration,
     ) -> Result<PresignedRequest> {
-        check_sha256(sha256_hex)?;
+        let checksum = imgcloud_core::s3::sha256_base64_from_hex(sha256_hex)?;
         let input = PresignInput {
             method: "PUT".into(),
             key: key.into(),
             query: vec![],
             headers: vec![
                 ("content-type".into(), content_type.into()),
+                ("content-length".into(), size.to_string()),
+                ("x-amz-checksum-sha256".into(), checksum),
                 ("x-amz-content-sha256".into(), sha256_hex.into()),
             ],
             expires_in: expires,
@@ -186,14 +192,18 @@ impl ObjectStore {
         Ok(self.cfg.presign(&input, SystemTime::now())?)
     }
 
-    /// Presigned `PUT` of one part (1-based `part_number`) of a multipart upload, verifying the
-    /// part's bytes against `sha256_hex` like [`ObjectStore::presign_put`].
+    /// Presigned `PUT` of one part (1-based `part_number`, exactly `length` bytes) of a
+    /// multipart upload: signs `content-length` and `x-amz-content-sha256: <sha256_hex>` like
+    /// [`ObjectStore::presign_put`]. No flexible checksum here yet: S3 accepts part checksums
+    /// only for uploads created with a checksum algorithm, so on a store that ignores
+    /// `x-amz-content-sha256` a part's bytes are held to their signed length only.
     pub fn presign_part(
         &self,
         key: &str,
         upload_id: &str,
         part_number: u32,
         sha256_hex: &str,
+        length: u64,
         expires: Duration,
     ) -> Result<PresignedRequest> {
         check_sha256(sha256_hex)?;
@@ -204,7 +214,10 @@ impl ObjectStore {
                 ("partNumber".into(), part_number.to_string()),
                 ("uploadId".into(), upload_id.into()),
             ],
-            headers: vec![("x-amz-content-sha256".into(), sha256_hex.into())],
+            headers: vec![
+                ("content-length".into(), length.to_string()),
+                ("x-amz-content-sha256".into(), sha256_hex.into()),
+            ],
             expires_in: expires,
         };
         Ok(self.cfg.presign(&input, SystemTime::now())?)
@@ -708,7 +721,7 @@ mod tests {
         })
         .unwrap();
         let err = store
-            .presign_put("k", "zz", "image/png", Duration::from_secs(60))
+            .presign_put("k", "zz", 2, "image/png", Duration::from_secs(60))
             .unwrap_err();
         assert!(matches!(err, ObjectStoreError::Signing(_)), "{err}");
     }

@@ -84,7 +84,7 @@ async fn presigned_put_round_trips_keys_with_spaces_unicode_and_plus() {
         let body = bytes_of(100_000, key.len() as u8);
         let req = fx
             .store
-            .presign_put(key, &sha256_hex(&body), "image/jpeg", FIFTEEN_MIN)
+            .presign_put(key, &sha256_hex(&body), body.len() as u64, "image/jpeg", FIFTEEN_MIN)
             .unwrap();
         assert_eq!(req.method, "PUT");
         let resp = send(&fx.http, &req, body.clone()).await;
@@ -110,7 +110,7 @@ async fn presigned_put_with_other_bytes_is_rejected_and_stores_nothing() {
     bad[123_456] ^= 0x01; // same length, one bit flipped
     let req = fx
         .store
-        .presign_put(key, &sha256_hex(&good), "image/jpeg", FIFTEEN_MIN)
+        .presign_put(key, &sha256_hex(&good), good.len() as u64, "image/jpeg", FIFTEEN_MIN)
         .unwrap();
     let resp = send(&fx.http, &req, bad).await;
     assert!(
@@ -135,13 +135,71 @@ async fn presigned_put_with_other_bytes_is_rejected_and_stores_nothing() {
     assert!(resp.status().is_success(), "{}", resp.status());
 }
 
+/// The presigned PUT holds the body to its exact length and to a flexible SHA-256 checksum
+/// too, the one AWS, R2 and most S3 servers verify (not every store checks
+/// `x-amz-content-sha256` of a presigned URL).
+#[tokio::test]
+async fn presigned_put_signs_the_exact_length_and_a_sha256_checksum() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let fx = fixture().await;
+    let key = "i/len/photo.jpg";
+    let good = bytes_of(50_000, 7);
+    let req = fx
+        .store
+        .presign_put(key, &sha256_hex(&good), good.len() as u64, "image/jpeg", FIFTEEN_MIN)
+        .unwrap();
+    let header = |name: &str| {
+        req.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(header("content-length"), Some("50000".to_string()));
+    let digest = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&good));
+    assert_eq!(header("x-amz-checksum-sha256"), Some(digest));
+    let signed = req.url.split("X-Amz-SignedHeaders=").nth(1).unwrap_or_default();
+    for name in ["content-length", "x-amz-checksum-sha256", "x-amz-content-sha256"] {
+        assert!(signed.contains(name), "{name} is not signed: {}", req.url);
+    }
+
+    // A longer body (sent with its own true length) breaks the signature.
+    let mut longer = good.clone();
+    longer.extend_from_slice(b"extra");
+    let mut relength = req.clone();
+    for (name, value) in &mut relength.headers {
+        if name == "content-length" {
+            *value = longer.len().to_string();
+        }
+    }
+    let resp = send(&fx.http, &relength, longer).await;
+    assert_eq!(resp.status(), 403);
+    assert_eq!(fx.store.head(key).await.unwrap(), None);
+
+    // So does another checksum.
+    let mut rechecked = req.clone();
+    for (name, value) in &mut rechecked.headers {
+        if name == "x-amz-checksum-sha256" {
+            *value = base64::engine::general_purpose::STANDARD.encode([0u8; 32]);
+        }
+    }
+    let resp = send(&fx.http, &rechecked, good.clone()).await;
+    assert_eq!(resp.status(), 403);
+    assert_eq!(fx.store.head(key).await.unwrap(), None);
+
+    // The store verified the checksum of the right bytes (a wrong value would be BadDigest).
+    let resp = send(&fx.http, &req, good.clone()).await;
+    assert!(resp.status().is_success(), "{}", resp.status());
+    assert_eq!(anonymous_get(&fx, key).await.bytes().await.unwrap().as_ref(), &good[..]);
+}
+
 #[tokio::test]
 async fn presigned_url_is_scoped_to_its_key_and_method() {
     let fx = fixture().await;
     let body = b"scoped".to_vec();
     let req = fx
         .store
-        .presign_put("i/x/one.png", &sha256_hex(&body), "image/png", FIFTEEN_MIN)
+        .presign_put("i/x/one.png", &sha256_hex(&body), body.len() as u64, "image/png", FIFTEEN_MIN)
         .unwrap();
     let mut other = req.clone();
     other.url = req.url.replace("/i/x/one.png?", "/i/x/two.png?");
@@ -241,7 +299,7 @@ async fn multipart_upload_with_presigned_parts() {
         let number = i as u32 + 1;
         let req = fx
             .store
-            .presign_part(key, &upload_id, number, &sha256_hex(part), FIFTEEN_MIN)
+            .presign_part(key, &upload_id, number, &sha256_hex(part), part.len() as u64, FIFTEEN_MIN)
             .unwrap();
         let resp = send(&fx.http, &req, part.clone()).await;
         assert!(
@@ -279,7 +337,7 @@ async fn multipart_rejects_a_corrupted_part_and_can_be_aborted() {
     bad[10] ^= 0xff;
     let req = fx
         .store
-        .presign_part(key, &upload_id, 1, &sha256_hex(&good), FIFTEEN_MIN)
+        .presign_part(key, &upload_id, 1, &sha256_hex(&good), good.len() as u64, FIFTEEN_MIN)
         .unwrap();
     let resp = send(&fx.http, &req, bad).await;
     assert!(
@@ -287,6 +345,15 @@ async fn multipart_rejects_a_corrupted_part_and_can_be_aborted() {
         "corrupted part accepted: {}",
         resp.status()
     );
+    // A part of another length (sent with its true length) breaks the signature.
+    let mut shorter = req.clone();
+    for (name, value) in &mut shorter.headers {
+        if name == "content-length" {
+            *value = (good.len() - 1).to_string();
+        }
+    }
+    let resp = send(&fx.http, &shorter, good[1..].to_vec()).await;
+    assert_eq!(resp.status(), 403);
 
     // The same presigned part URL with the right bytes works.
     let resp = send(&fx.http, &req, good.clone()).await;

@@ -158,15 +158,17 @@ fn targets(state: &AppState, upload: &UploadRecord) -> ApiResult<CreateUploadRes
             for (index, hash) in hashes.iter().enumerate() {
                 let offset = index as u64 * part_size;
                 let number = u32::try_from(index + 1).map_err(ApiError::internal)?;
+                let length = part_size.min(upload.size.saturating_sub(offset));
                 parts.push(PartTarget {
                     number,
                     offset,
-                    length: part_size.min(upload.size.saturating_sub(offset)),
+                    length,
                     request: objects.presign_part(
                         &upload.key,
                         multipart_id,
                         number,
                         hash,
+                        length,
                         expiry,
                     )?,
                 });
@@ -177,6 +179,7 @@ fn targets(state: &AppState, upload: &UploadRecord) -> ApiResult<CreateUploadRes
             request: objects.presign_put(
                 &upload.key,
                 &upload.sha256,
+                upload.size,
                 &upload.content_type,
                 expiry,
             )?,

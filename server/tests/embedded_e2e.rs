@@ -287,9 +287,9 @@ async fn embedded_cloud_full_protocol() {
     );
     let (status, doc) = anon.call(Method::GET, "/openapi.json", None, None).await;
     assert_eq!(status, StatusCode::OK);
-    for (path, _) in imgcloud_server::routes::ROUTES {
+    for (path, _) in imgcloud_server::routes::route_list() {
         assert!(
-            doc["paths"].get(*path).is_some(),
+            doc["paths"].get(path).is_some(),
             "{path} missing from /openapi.json"
         );
     }
@@ -694,8 +694,8 @@ async fn embedded_cloud_full_protocol() {
 
     // --- 401 on every /v1 route but login (the one that takes a password, not a token) -------
     let bad_token = Client::new(&api, Some("ic_not-a-real-token"));
-    for (path, method) in imgcloud_server::routes::ROUTES
-        .iter()
+    for (path, method) in imgcloud_server::routes::route_list()
+        .into_iter()
         .filter(|(p, _)| p.starts_with("/v1") && *p != "/v1/auth/login")
     {
         let path = path.replace("{id}", &image.id);
@@ -725,39 +725,61 @@ async fn embedded_cloud_full_protocol() {
     else {
         panic!()
     };
-    let image_routes = [
-        (Method::GET, format!("/v1/images/{}", image.id), None),
-        (
-            Method::PATCH,
-            format!("/v1/images/{}", image.id),
-            Some(json!({"filename": "pwned.png"})),
-        ),
-        (Method::DELETE, format!("/v1/images/{}", image.id), None),
-        (
-            Method::POST,
-            format!("/v1/images/{}/restore", image.id),
-            None,
-        ),
-        (
-            Method::DELETE,
-            format!("/v1/images/{}/purge", image.id),
-            None,
-        ),
-        (
-            Method::POST,
-            format!("/v1/uploads/{pending_id}/complete"),
-            Some(json!({})),
-        ),
-        (Method::DELETE, format!("/v1/uploads/{pending_id}"), None),
-    ];
-    for (method, path, body) in image_routes {
-        let (status, value) = bob.call(method.clone(), &path, body, None).await;
-        assert_eq!(
-            (status, error_code(&value).as_str()),
-            (StatusCode::NOT_FOUND, "not_found"),
-            "bob {method} {path}"
-        );
+    // Every route the router serves has a case here (a new route without one fails): bob
+    // calls it with alice's ids, and everything of alice's answers 404 exactly like a missing
+    // id; routes scoped to the caller are checked below for showing nothing of alice's.
+    let alice_tokens: imgcloud_core::api::TokenList =
+        alice.ok(Method::GET, "/v1/tokens", None).await;
+    let alice_token_id = alice_tokens.tokens[0].id.clone();
+    for (path, method) in imgcloud_server::routes::route_list() {
+        let ids = match (method, path) {
+            // No user data: health, metrics, the API description.
+            ("GET", "/healthz" | "/readyz" | "/metrics" | "/openapi.json") => continue,
+            // Takes a user name and password, no ids (throttling has its own tests).
+            ("POST", "/v1/auth/login") => continue,
+            // Public by design, like the original's CDN link: a public image's derivatives.
+            ("GET", "/t/{id}/{file}") => continue,
+            // The caller's own things only: checked below.
+            ("GET", "/v1/me" | "/v1/limits" | "/v1/tokens" | "/v1/images" | "/v1/changes")
+            | ("POST", "/v1/uploads/check" | "/v1/uploads") => continue,
+            ("DELETE", "/v1/tokens/{id}") => alice_token_id.as_str(),
+            ("GET" | "PATCH" | "DELETE", "/v1/images/{id}")
+            | ("POST", "/v1/images/{id}/restore")
+            | ("DELETE", "/v1/images/{id}/purge") => image.id.as_str(),
+            ("POST", "/v1/uploads/{id}/complete") | ("DELETE", "/v1/uploads/{id}") => {
+                pending_id.as_str()
+            }
+            _ => panic!("{method} {path} has no cross-user case: add one to this test"),
+        };
+        let body = match method {
+            "PATCH" => Some(json!({"filename": "pwned.png"})),
+            "POST" => Some(json!({})),
+            _ => None,
+        };
+        let method: Method = method.parse().unwrap();
+        for id in [ids, "AAAAAAAAAAAAAAAA"] {
+            let path = path.replace("{id}", id);
+            let (status, value) = bob.call(method.clone(), &path, body.clone(), None).await;
+            assert_eq!(
+                (status, error_code(&value).as_str()),
+                (StatusCode::NOT_FOUND, "not_found"),
+                "bob {method} {path}"
+            );
+        }
     }
+    let me: Me = bob.ok(Method::GET, "/v1/me", None).await;
+    assert_eq!(me.username, "bob");
+    let bob_tokens: imgcloud_core::api::TokenList = bob.ok(Method::GET, "/v1/tokens", None).await;
+    assert!(
+        bob_tokens.tokens.iter().all(|t| t.id != alice_token_id),
+        "bob sees alice's token"
+    );
+    let still_tokens: imgcloud_core::api::TokenList =
+        alice.ok(Method::GET, "/v1/tokens", None).await;
+    assert!(
+        still_tokens.tokens.iter().any(|t| t.id == alice_token_id),
+        "bob revoked alice's token"
+    );
     let mut still: Image = alice
         .ok(Method::GET, &format!("/v1/images/{}", image.id), None)
         .await;

@@ -13,65 +13,86 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request, StatusCode};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
 
-/// Every route (path template, method), for tests and the OpenAPI check.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("/healthz", "GET"),
-    ("/readyz", "GET"),
-    ("/metrics", "GET"),
-    ("/openapi.json", "GET"),
-    ("/v1/me", "GET"),
-    ("/v1/limits", "GET"),
-    ("/v1/auth/login", "POST"),
-    ("/v1/tokens", "GET"),
-    ("/v1/tokens/{id}", "DELETE"),
-    ("/v1/uploads/check", "POST"),
-    ("/v1/uploads", "POST"),
-    ("/v1/uploads/{id}/complete", "POST"),
-    ("/v1/uploads/{id}", "DELETE"),
-    ("/v1/images", "GET"),
-    ("/v1/images/{id}", "GET"),
-    ("/v1/images/{id}", "PATCH"),
-    ("/v1/images/{id}", "DELETE"),
-    ("/v1/images/{id}/restore", "POST"),
-    ("/v1/images/{id}/purge", "DELETE"),
-    ("/v1/changes", "GET"),
-    ("/t/{id}/{file}", "GET"),
-];
-
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The routes and, beside them, what was registered: one list, so tests and the OpenAPI
+/// check walk exactly the routes the router serves.
+struct Routes {
+    router: Router<AppState>,
+    list: Vec<(&'static str, &'static str)>,
+}
+
+impl Routes {
+    fn new() -> Self {
+        Self {
+            router: Router::new(),
+            list: Vec::new(),
+        }
+    }
+
+    /// Registers `method` (`"GET"`, `"POST"`, `"PATCH"` or `"DELETE"`) of `path`.
+    fn add<H, T>(mut self, method: &'static str, path: &'static str, handler: H) -> Self
+    where
+        H: axum::handler::Handler<T, AppState>,
+        T: 'static,
+    {
+        let route = match method {
+            "GET" => get(handler),
+            "POST" => post(handler),
+            "PATCH" => patch(handler),
+            "DELETE" => delete(handler),
+            other => panic!("no method router for {other}"),
+        };
+        self.router = self.router.route(path, route);
+        self.list.push((path, method));
+        self
+    }
+}
+
+fn routes() -> Routes {
+    Routes::new()
+        .add("GET", "/healthz", ops::healthz)
+        .add("GET", "/readyz", ops::readyz)
+        .add("GET", "/metrics", crate::metrics::handler)
+        .add("GET", "/openapi.json", crate::openapi::serve)
+        .add("GET", "/v1/me", account::me)
+        .add("GET", "/v1/limits", account::limits)
+        .add("POST", "/v1/auth/login", auth::login)
+        .add("GET", "/v1/tokens", auth::list)
+        .add("DELETE", "/v1/tokens/{id}", auth::revoke)
+        .add("POST", "/v1/uploads/check", uploads::check)
+        .add("POST", "/v1/uploads", uploads::create)
+        .add("POST", "/v1/uploads/{id}/complete", uploads::complete)
+        .add("DELETE", "/v1/uploads/{id}", uploads::abort)
+        .add("GET", "/v1/images", images::list)
+        .add("GET", "/v1/images/{id}", images::get)
+        .add("PATCH", "/v1/images/{id}", images::patch)
+        .add("DELETE", "/v1/images/{id}", images::trash)
+        .add("POST", "/v1/images/{id}/restore", images::restore)
+        .add("DELETE", "/v1/images/{id}/purge", images::purge)
+        .add("GET", "/v1/changes", changes::list)
+        .add("GET", "/t/{id}/{file}", derivatives::get)
+}
+
+/// Every route the router serves, as (path template, method), in registration order.
+pub fn route_list() -> Vec<(&'static str, &'static str)> {
+    routes().list
+}
 
 /// The application: routes, body limit, timeout, metrics, tracing with request ids.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.max_body_bytes;
     let timeout = state.config.request_timeout.max(Duration::from_secs(1));
     let metrics = state.metrics.clone();
-    Router::new()
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(crate::metrics::handler))
-        .route("/openapi.json", get(crate::openapi::serve))
-        .route("/v1/me", get(account::me))
-        .route("/v1/limits", get(account::limits))
-        .route("/v1/auth/login", post(auth::login))
-        .route("/v1/tokens", get(auth::list))
-        .route("/v1/tokens/{id}", delete(auth::revoke))
-        .route("/v1/uploads/check", post(uploads::check))
-        .route("/v1/uploads", post(uploads::create))
-        .route("/v1/uploads/{id}/complete", post(uploads::complete))
-        .route("/v1/uploads/{id}", delete(uploads::abort))
-        .route("/v1/images", get(images::list))
-        .route("/v1/images/{id}", get(images::get).patch(images::patch).delete(images::trash))
-        .route("/v1/images/{id}/restore", post(images::restore))
-        .route("/v1/images/{id}/purge", delete(images::purge))
-        .route("/v1/changes", get(changes::list))
-        .route("/t/{id}/{file}", get(derivatives::get))
+    routes()
+        .router
         .fallback(crate::error::not_found_route)
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))

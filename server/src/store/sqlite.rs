@@ -168,19 +168,7 @@ impl SqliteStore {
                 .synchronous(SqliteSynchronous::Full)
         };
         // An in-memory database exists once per connection: keep exactly one.
-        let mut pool = SqlitePoolOptions::new();
-        if !memory {
-            // Whatever cancellation may leave behind, a connection still inside a transaction
-            // once its queued work (a rollback of a dropped transaction) is done is closed,
-            // never handed out again: it could hold the database's write lock.
-            pool = pool.after_release(|conn, _| {
-                Box::pin(async move {
-                    sqlx::Connection::ping(&mut *conn).await?;
-                    Ok(!sqlx::Connection::is_in_transaction(&*conn))
-                })
-            });
-        }
-        let pool = pool
+        let pool = SqlitePoolOptions::new()
             .max_connections(if memory { 1 } else { 8 })
             .min_connections(if memory { 1 } else { 0 })
             .idle_timeout(if memory {

@@ -84,7 +84,13 @@ async fn presigned_put_round_trips_keys_with_spaces_unicode_and_plus() {
         let body = bytes_of(100_000, key.len() as u8);
         let req = fx
             .store
-            .presign_put(key, &sha256_hex(&body), body.len() as u64, "image/jpeg", FIFTEEN_MIN)
+            .presign_put(
+                key,
+                &sha256_hex(&body),
+                body.len() as u64,
+                "image/jpeg",
+                FIFTEEN_MIN,
+            )
             .unwrap();
         assert_eq!(req.method, "PUT");
         let resp = send(&fx.http, &req, body.clone()).await;
@@ -110,7 +116,13 @@ async fn presigned_put_with_other_bytes_is_rejected_and_stores_nothing() {
     bad[123_456] ^= 0x01; // same length, one bit flipped
     let req = fx
         .store
-        .presign_put(key, &sha256_hex(&good), good.len() as u64, "image/jpeg", FIFTEEN_MIN)
+        .presign_put(
+            key,
+            &sha256_hex(&good),
+            good.len() as u64,
+            "image/jpeg",
+            FIFTEEN_MIN,
+        )
         .unwrap();
     let resp = send(&fx.http, &req, bad).await;
     assert!(
@@ -147,7 +159,13 @@ async fn presigned_put_signs_the_exact_length_and_a_sha256_checksum() {
     let good = bytes_of(50_000, 7);
     let req = fx
         .store
-        .presign_put(key, &sha256_hex(&good), good.len() as u64, "image/jpeg", FIFTEEN_MIN)
+        .presign_put(
+            key,
+            &sha256_hex(&good),
+            good.len() as u64,
+            "image/jpeg",
+            FIFTEEN_MIN,
+        )
         .unwrap();
     let header = |name: &str| {
         req.headers
@@ -158,8 +176,16 @@ async fn presigned_put_signs_the_exact_length_and_a_sha256_checksum() {
     assert_eq!(header("content-length"), Some("50000".to_string()));
     let digest = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&good));
     assert_eq!(header("x-amz-checksum-sha256"), Some(digest));
-    let signed = req.url.split("X-Amz-SignedHeaders=").nth(1).unwrap_or_default();
-    for name in ["content-length", "x-amz-checksum-sha256", "x-amz-content-sha256"] {
+    let signed = req
+        .url
+        .split("X-Amz-SignedHeaders=")
+        .nth(1)
+        .unwrap_or_default();
+    for name in [
+        "content-length",
+        "x-amz-checksum-sha256",
+        "x-amz-content-sha256",
+    ] {
         assert!(signed.contains(name), "{name} is not signed: {}", req.url);
     }
 
@@ -190,7 +216,15 @@ async fn presigned_put_signs_the_exact_length_and_a_sha256_checksum() {
     // The store verified the checksum of the right bytes (a wrong value would be BadDigest).
     let resp = send(&fx.http, &req, good.clone()).await;
     assert!(resp.status().is_success(), "{}", resp.status());
-    assert_eq!(anonymous_get(&fx, key).await.bytes().await.unwrap().as_ref(), &good[..]);
+    assert_eq!(
+        anonymous_get(&fx, key)
+            .await
+            .bytes()
+            .await
+            .unwrap()
+            .as_ref(),
+        &good[..]
+    );
 }
 
 #[tokio::test]
@@ -199,7 +233,13 @@ async fn presigned_url_is_scoped_to_its_key_and_method() {
     let body = b"scoped".to_vec();
     let req = fx
         .store
-        .presign_put("i/x/one.png", &sha256_hex(&body), body.len() as u64, "image/png", FIFTEEN_MIN)
+        .presign_put(
+            "i/x/one.png",
+            &sha256_hex(&body),
+            body.len() as u64,
+            "image/png",
+            FIFTEEN_MIN,
+        )
         .unwrap();
     let mut other = req.clone();
     other.url = req.url.replace("/i/x/one.png?", "/i/x/two.png?");
@@ -299,7 +339,14 @@ async fn multipart_upload_with_presigned_parts() {
         let number = i as u32 + 1;
         let req = fx
             .store
-            .presign_part(key, &upload_id, number, &sha256_hex(part), part.len() as u64, FIFTEEN_MIN)
+            .presign_part(
+                key,
+                &upload_id,
+                number,
+                &sha256_hex(part),
+                part.len() as u64,
+                FIFTEEN_MIN,
+            )
             .unwrap();
         let resp = send(&fx.http, &req, part.clone()).await;
         assert!(
@@ -337,7 +384,14 @@ async fn multipart_rejects_a_corrupted_part_and_can_be_aborted() {
     bad[10] ^= 0xff;
     let req = fx
         .store
-        .presign_part(key, &upload_id, 1, &sha256_hex(&good), good.len() as u64, FIFTEEN_MIN)
+        .presign_part(
+            key,
+            &upload_id,
+            1,
+            &sha256_hex(&good),
+            good.len() as u64,
+            FIFTEEN_MIN,
+        )
         .unwrap();
     let resp = send(&fx.http, &req, bad).await;
     assert!(

@@ -61,6 +61,13 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     #[serde(default)]
     pub login: LoginLimits,
+    /// Whether a presigned whole-object upload also signs the flexible checksum
+    /// `x-amz-checksum-sha256` (default true). Keep it on for any store you did not write:
+    /// not every one verifies `x-amz-content-sha256` on a presigned URL, while AWS, R2 and most
+    /// others verify the checksum. The embedded cloud turns it off: its store verifies the
+    /// content hash while it receives the body, and would hash every upload twice.
+    #[serde(default = "default_true")]
+    pub upload_checksum: bool,
 }
 
 /// Failed-login budgets per 15 minutes (see `routes::auth`).

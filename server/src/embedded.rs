@@ -154,7 +154,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
-fn create_private_dir(path: &Path) -> anyhow::Result<()> {
+pub(crate) fn create_private_dir(path: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(path).with_context(|| format!("cannot create {}", path.display()))?;
     #[cfg(unix)]
     {
@@ -301,6 +301,8 @@ impl EmbeddedCloud {
             derivative_jobs: true,
             trusted_proxies: Vec::new(),
             login: Default::default(),
+            // Its own store verifies x-amz-content-sha256 while receiving.
+            upload_checksum: false,
         };
         let (app, app_state) = crate::build_app_with_store(config, store.clone())?;
         app_state

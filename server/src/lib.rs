@@ -5,6 +5,7 @@
 //! [`embedded`] (the all-in-one local cloud: SQLite, in-process cache, embedded S3 store).
 
 pub mod auth;
+pub mod backup;
 pub mod cache;
 pub mod client_ip;
 pub mod config;
@@ -78,7 +79,8 @@ pub fn build_app_with_store(
         cached = cached.watching_auth_epoch(cache::AUTH_EPOCH_CHECK_EVERY);
     }
     let metrics = Arc::new(Metrics::new(Some(cached.stats()), Some(db_stats)));
-    let objects = Arc::new(ObjectStore::new(config.s3.clone())?);
+    let objects =
+        Arc::new(ObjectStore::new(config.s3.clone())?.with_upload_checksum(config.upload_checksum));
     let store: Arc<dyn Store> = Arc::new(cached);
     let derivatives = Arc::new(Derivatives::new(
         store.clone(),

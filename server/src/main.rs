@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use imgcloud_server::embedded::{self, EmbeddedOptions};
 use imgcloud_server::store::Store;
-use imgcloud_server::{ServerConfig, users};
+use imgcloud_server::{ServerConfig, backup, users};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -62,6 +62,19 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Back up the database into a new file of DIR: a consistent, compressed snapshot taken
+    /// while the server runs (SQLite; for PostgreSQL use pg_dump for now). Prints the file's
+    /// path on stdout, then removes backups beyond the retention (newest per day for 7 days,
+    /// per week for 4 weeks).
+    Backup(BackupArgs),
+    /// Restore a backup file as the database, after verifying it. Stop the server first.
+    /// Refuses a database that holds anything unless --force.
+    Restore {
+        file: PathBuf,
+        /// Replace a database that is not empty.
+        #[arg(long)]
+        force: bool,
+    },
     /// Run the S3-compatible object store on its own (signed writes, anonymous GET/HEAD of
     /// objects) on --listen (default 127.0.0.1:8421). Its key pair comes from
     /// IMGCLOUD_S3_ACCESS_KEY and IMGCLOUD_S3_SECRET_KEY. Prints `ready http://ADDR`.
@@ -107,6 +120,34 @@ enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct BackupArgs {
+    #[command(subcommand)]
+    command: Option<BackupCommand>,
+    /// Directory for the new backup (created if missing, private to its owner).
+    #[arg(long, value_name = "DIR", required = true)]
+    to: Option<PathBuf>,
+    /// Keep the newest backup of each of the last N days that have one.
+    #[arg(long, value_name = "N", default_value_t = 7)]
+    keep_daily: usize,
+    /// Keep the newest backup of each of the last N ISO weeks that have one.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    keep_weekly: usize,
+    /// Remove no older backup.
+    #[arg(long)]
+    keep_all: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum BackupCommand {
+    /// Read a backup file back completely and check it: framing and SHA-256 of every part,
+    /// the database's integrity, its schema version, the rows of every table.
+    Verify { file: PathBuf },
+    /// The backups in DIR, newest first.
+    List { dir: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -235,6 +276,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             imgcloud_server::s3_standalone::run(options, imgcloud_server::shutdown_signal()).await
         }
         Some(Command::User { command }) => user_command(&cli, command).await,
+        Some(Command::Backup(args)) => backup_command(&cli, args).await,
+        Some(Command::Restore { file, force }) => {
+            let url = database_url(&cli)?;
+            eprintln!("verifying {} …", file.display());
+            let manifest = backup::restore(file, &url, *force).await?;
+            eprintln!(
+                "restored the {} backup of {} (schema {}): {}",
+                manifest.backend,
+                manifest.created_at,
+                manifest.schema_version,
+                backup::summary(&manifest)
+            );
+            Ok(())
+        }
         Some(Command::Token {
             command: TokenCommand::Add { user, name },
         }) => {
@@ -258,6 +313,72 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The database the server uses: the configuration's `database_url`, or the embedded
+/// cloud's SQLite file.
+fn database_url(cli: &Cli) -> anyhow::Result<String> {
+    match &cli.config {
+        Some(path) => Ok(production_config(cli, path)?.database_url),
+        None => {
+            let options = EmbeddedOptions::from_env()?;
+            let db = options.dirs.embedded_cloud().join("imgcloud.db");
+            Ok(format!("sqlite://{}", db.display()))
+        }
+    }
+}
+
+/// `imgcloud-server backup …` (the work is in `backup`).
+async fn backup_command(cli: &Cli, args: &BackupArgs) -> anyhow::Result<()> {
+    match &args.command {
+        Some(BackupCommand::Verify { file }) => {
+            eprintln!("verifying {} …", file.display());
+            let manifest = backup::verify(file).await?;
+            println!(
+                "ok: {} backup of {}, schema {}: {}",
+                manifest.backend,
+                manifest.created_at,
+                manifest.schema_version,
+                backup::summary(&manifest)
+            );
+        }
+        Some(BackupCommand::List { dir }) => {
+            for found in backup::list(dir)? {
+                println!(
+                    "{}  {:>10}  {}",
+                    found.created_at.format(&time::format_description::well_known::Rfc3339)?,
+                    console::HumanBytes(found.bytes).to_string(),
+                    found.path.display()
+                );
+            }
+        }
+        None => {
+            let dir = args.to.as_deref().context("--to DIR is required")?;
+            let url = database_url(cli)?;
+            eprintln!("backing up the database into {} …", dir.display());
+            let created = backup::create(&url, dir).await?;
+            eprintln!(
+                "{} of database compressed to {} in {:.1} s: {}",
+                console::HumanBytes(created.raw_bytes),
+                console::HumanBytes(created.file_bytes),
+                created.elapsed.as_secs_f64(),
+                backup::summary(&created.manifest)
+            );
+            println!("{}", created.path.display());
+            if !args.keep_all {
+                let retention = backup::retention::Retention {
+                    daily: args.keep_daily,
+                    weekly: args.keep_weekly,
+                };
+                for old in backup::retention::expired(&backup::list(dir)?, retention) {
+                    std::fs::remove_file(&old.path)
+                        .with_context(|| format!("cannot remove {}", old.path.display()))?;
+                    eprintln!("removed {} (beyond the retention)", old.path.display());
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `imgcloud-server user …` (the work is in `users`). Passwords come from stdin or a hidden

@@ -87,6 +87,8 @@ pub struct ObjectStore {
     http: reqwest::Client,
     /// Readiness probes within this long of a successful one are answered from it.
     reachable: std::sync::Arc<RecentSuccess>,
+    /// Whether whole-object PUTs also sign `x-amz-checksum-sha256`.
+    upload_checksum: bool,
 }
 
 /// How long a successful readiness check of the store stands for the next ones: a balancer
@@ -154,7 +156,15 @@ impl ObjectStore {
             cfg,
             http,
             reachable: std::sync::Arc::new(RecentSuccess::new(READY_REUSE)),
+            upload_checksum: true,
         })
+    }
+
+    /// Whether whole-object PUTs also sign the flexible checksum `x-amz-checksum-sha256`
+    /// (on by default; see `ServerConfig::upload_checksum`).
+    pub fn with_upload_checksum(mut self, on: bool) -> Self {
+        self.upload_checksum = on;
+        self
     }
 
     /// The configuration this client uses.
@@ -177,16 +187,19 @@ impl ObjectStore {
         expires: Duration,
     ) -> Result<PresignedRequest> {
         let checksum = imgcloud_core::s3::sha256_base64_from_hex(sha256_hex)?;
+        let mut headers = vec![
+            ("content-type".into(), content_type.into()),
+            ("content-length".into(), size.to_string()),
+        ];
+        if self.upload_checksum {
+            headers.push(("x-amz-checksum-sha256".into(), checksum));
+        }
+        headers.push(("x-amz-content-sha256".into(), sha256_hex.into()));
         let input = PresignInput {
             method: "PUT".into(),
             key: key.into(),
             query: vec![],
-            headers: vec![
-                ("content-type".into(), content_type.into()),
-                ("content-length".into(), size.to_string()),
-                ("x-amz-checksum-sha256".into(), checksum),
-                ("x-amz-content-sha256".into(), sha256_hex.into()),
-            ],
+            headers,
             expires_in: expires,
         };
         Ok(self.cfg.presign(&input, SystemTime::now())?)
@@ -724,6 +737,34 @@ mod tests {
             .presign_put("k", "zz", 2, "image/png", Duration::from_secs(60))
             .unwrap_err();
         assert!(matches!(err, ObjectStoreError::Signing(_)), "{err}");
+    }
+
+    #[test]
+    fn the_flexible_checksum_is_signed_unless_turned_off() {
+        let store = ObjectStore::new(S3Config {
+            endpoint: "http://127.0.0.1:9".parse().unwrap(),
+            region: "us-east-1".into(),
+            bucket: "imgcloud".into(),
+            access_key: "ak".into(),
+            secret_key: "sk".into(),
+            path_style: true,
+        })
+        .unwrap();
+        let sha = "a".repeat(64);
+        let names = |store: &ObjectStore| -> Vec<String> {
+            let req = store
+                .presign_put("k", &sha, 3, "image/png", Duration::from_secs(60))
+                .unwrap();
+            req.headers.into_iter().map(|(n, _)| n).collect()
+        };
+        assert_eq!(
+            names(&store),
+            ["content-type", "content-length", "x-amz-checksum-sha256", "x-amz-content-sha256"]
+        );
+        assert_eq!(
+            names(&store.with_upload_checksum(false)),
+            ["content-type", "content-length", "x-amz-content-sha256"]
+        );
     }
 
     #[tokio::test]

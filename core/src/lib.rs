@@ -18,6 +18,7 @@ pub mod config;
 pub mod credentials;
 pub mod daemon_api;
 pub mod daemon_config;
+pub mod human;
 pub mod paths;
 pub mod s3;
 

@@ -346,8 +346,10 @@ async fn backup_command(cli: &Cli, args: &BackupArgs) -> anyhow::Result<()> {
             for found in backup::list(dir)? {
                 println!(
                     "{}  {:>10}  {}",
-                    found.created_at.format(&time::format_description::well_known::Rfc3339)?,
-                    console::HumanBytes(found.bytes).to_string(),
+                    found
+                        .created_at
+                        .format(&time::format_description::well_known::Rfc3339)?,
+                    imgcloud_core::human::human_size(found.bytes),
                     found.path.display()
                 );
             }
@@ -359,8 +361,8 @@ async fn backup_command(cli: &Cli, args: &BackupArgs) -> anyhow::Result<()> {
             let created = backup::create(&url, dir).await?;
             eprintln!(
                 "{} of database compressed to {} in {:.1} s: {}",
-                console::HumanBytes(created.raw_bytes),
-                console::HumanBytes(created.file_bytes),
+                imgcloud_core::human::human_size(created.raw_bytes),
+                imgcloud_core::human::human_size(created.file_bytes),
                 created.elapsed.as_secs_f64(),
                 backup::summary(&created.manifest)
             );

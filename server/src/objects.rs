@@ -759,7 +759,12 @@ mod tests {
         };
         assert_eq!(
             names(&store),
-            ["content-type", "content-length", "x-amz-checksum-sha256", "x-amz-content-sha256"]
+            [
+                "content-type",
+                "content-length",
+                "x-amz-checksum-sha256",
+                "x-amz-content-sha256"
+            ]
         );
         assert_eq!(
             names(&store.with_upload_checksum(false)),

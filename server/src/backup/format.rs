@@ -197,8 +197,8 @@ pub fn read(path: &Path, scratch: &Path) -> anyhow::Result<ReadBackup> {
                     .take(bytes)
                     .read_to_end(&mut json)
                     .map_err(|e| damaged(format!("manifest: {e}")))?;
-                let manifest: Manifest = serde_json::from_slice(&json)
-                    .map_err(|e| damaged(format!("manifest: {e}")))?;
+                let manifest: Manifest =
+                    serde_json::from_slice(&json).map_err(|e| damaged(format!("manifest: {e}")))?;
                 expect_newline(&mut input).map_err(|e| damaged(e.to_string()))?;
                 break manifest;
             }

@@ -52,8 +52,8 @@ pub async fn create(database_url: &str, dir: &Path) -> anyhow::Result<Created> {
         ),
     };
     crate::embedded::create_private_dir(dir)?;
-    let scratch = tempfile::tempdir_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    let scratch =
+        tempfile::tempdir_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
     let copy = scratch.path().join("snapshot.sqlite");
     sqlite::snapshot(&db, &copy).await?;
     let (schema_version, tables) = sqlite::describe(&copy).await?;
@@ -183,9 +183,12 @@ pub async fn restore(file: &Path, database_url: &str, force: bool) -> anyhow::Re
     let read = format::read(file, scratch.path())?;
     check_contents(file, &read).await?;
     if db.exists() && !force {
-        let (_, tables) = sqlite::describe(&db)
-            .await
-            .with_context(|| format!("{} exists but cannot be read as a database; pass --force to replace it", db.display()))?;
+        let (_, tables) = sqlite::describe(&db).await.with_context(|| {
+            format!(
+                "{} exists but cannot be read as a database; pass --force to replace it",
+                db.display()
+            )
+        })?;
         let rows: u64 = tables.values().sum();
         if rows > 0 {
             let count = |t: &str| tables.get(t).copied().unwrap_or(0);
@@ -253,7 +256,12 @@ mod tests {
         for i in 0..images {
             let id = format!("img{i:05}");
             store
-                .insert_image(&conformance::image(&user.id, &id, &format!("{id}.png"), &id))
+                .insert_image(&conformance::image(
+                    &user.id,
+                    &id,
+                    &format!("{id}.png"),
+                    &id,
+                ))
                 .await
                 .unwrap();
         }
@@ -274,10 +282,16 @@ mod tests {
         let created = create(&url(&db), &backups).await.unwrap();
         assert_eq!(created.manifest.tables["images"], 250);
         assert_eq!(created.manifest.tables["users"], 1);
-        assert_eq!(created.manifest.schema_version, sqlite::known_schema_version());
+        assert_eq!(
+            created.manifest.schema_version,
+            sqlite::known_schema_version()
+        );
         assert!(created.file_bytes > 0 && created.file_bytes < created.raw_bytes);
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(&created.path).unwrap().permissions().mode();
+        let mode = std::fs::metadata(&created.path)
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o077, 0, "readable by its owner only: {mode:o}");
         assert_eq!(list(&backups).unwrap()[0].path, created.path);
         // Nothing else is left in the directory (no scratch or incomplete files).
@@ -298,8 +312,14 @@ mod tests {
         let back = SqliteStore::open_path(&target).await.unwrap();
         let ann = back.user_by_name("ann").await.unwrap();
         assert_eq!(ann.id, user.id);
-        assert_eq!(back.image(&ann.id, "img00042").await.unwrap().filename, "img00042.png");
-        assert!(back.image(&ann.id, "late").await.is_err(), "taken after the backup");
+        assert_eq!(
+            back.image(&ann.id, "img00042").await.unwrap().filename,
+            "img00042.png"
+        );
+        assert!(
+            back.image(&ann.id, "late").await.is_err(),
+            "taken after the backup"
+        );
     }
 
     #[tokio::test]
@@ -314,7 +334,10 @@ mod tests {
             .await
             .unwrap_err()
             .to_string();
-        assert!(err.contains("not empty") && err.contains("7 images") && err.contains("--force"), "{err}");
+        assert!(
+            err.contains("not empty") && err.contains("7 images") && err.contains("--force"),
+            "{err}"
+        );
         let (_, tables) = sqlite::describe(&other).await.unwrap();
         assert_eq!(tables["images"], 7, "untouched");
         restore(&created.path, &url(&other), true).await.unwrap();
@@ -347,9 +370,16 @@ mod tests {
             std::fs::write(&file, &damaged).unwrap();
             let err = verify(&file).await.unwrap_err().to_string();
             assert!(err.contains(name), "{name}: {err}");
-            let err = restore(&file, &url(&target), true).await.unwrap_err().to_string();
+            let err = restore(&file, &url(&target), true)
+                .await
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(name), "{name}: {err}");
-            assert_eq!(std::fs::read(&target).unwrap(), before, "{name}: target untouched");
+            assert_eq!(
+                std::fs::read(&target).unwrap(),
+                before,
+                "{name}: target untouched"
+            );
         }
     }
 }

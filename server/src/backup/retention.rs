@@ -67,7 +67,7 @@ mod tests {
                 bytes: 1,
             })
             .collect();
-        listed.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        listed.sort_by_key(|l| std::cmp::Reverse(l.created_at));
         listed
     }
 
@@ -89,15 +89,27 @@ mod tests {
         // newest of the 4 ISO weeks: 48 (23-29 Nov, already kept), 47, 46, 45.
         assert_eq!(kept[0], datetime!(2026-11-29 15:00 UTC));
         assert_eq!(kept.len(), 7 + 3, "{kept:?}");
-        assert!(kept.contains(&datetime!(2026-11-22 15:00 UTC)), "week 47's newest");
-        assert!(kept.contains(&datetime!(2026-11-15 15:00 UTC)), "week 46's newest");
-        assert!(kept.contains(&datetime!(2026-11-08 15:00 UTC)), "week 45's newest");
+        assert!(
+            kept.contains(&datetime!(2026-11-22 15:00 UTC)),
+            "week 47's newest"
+        );
+        assert!(
+            kept.contains(&datetime!(2026-11-15 15:00 UTC)),
+            "week 46's newest"
+        );
+        assert!(
+            kept.contains(&datetime!(2026-11-08 15:00 UTC)),
+            "week 45's newest"
+        );
         assert_eq!(dropped.len(), 120 - kept.len());
     }
 
     #[test]
     fn nothing_is_dropped_when_there_is_little_and_the_newest_always_stays() {
-        let listed = at(&[datetime!(2026-12-01 01:00 UTC), datetime!(2026-12-01 02:00 UTC)]);
+        let listed = at(&[
+            datetime!(2026-12-01 01:00 UTC),
+            datetime!(2026-12-01 02:00 UTC),
+        ]);
         let dropped = expired(&listed, Retention::default());
         assert_eq!(dropped.len(), 1, "the older of the same day goes");
         assert_eq!(dropped[0].created_at, datetime!(2026-12-01 01:00 UTC));

@@ -7,7 +7,8 @@
 //! - `seed DIR COUNT QUEUE_DB`: writes COUNT small files under DIR and records them in the
 //!   daemon's queue as synced (backed up), as a daemon that synced them would have left it.
 //! - `free-port`: prints a free TCP port on 127.0.0.1.
-//! - `wait-idle`: returns once the daemon has finished its start scan and has nothing to do.
+//! - `wait-idle`: returns once the daemon has finished its start scan and has nothing to do;
+//!   prints `idle_at UNIX_SECONDS`, when that scan ended.
 //! - `wait-done N`: returns once N files are uploaded (prints seconds), then once N are backed
 //!   up (prints seconds).
 
@@ -46,10 +47,15 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some("wait-idle") => {
-            wait(&client, Duration::from_secs(600), |s| {
+            let status = wait(&client, Duration::from_secs(600), |s| {
                 s.last_scan_at.is_some() && s.counts.pending() == 0 && s.in_flight.is_empty()
             })
             .await?;
+            // When the start scan ended (nothing queued by it): the moment the daemon was
+            // idle, free of this tool's polling interval.
+            if let Some(at) = status.last_scan_at {
+                println!("idle_at {:.3}", at.unix_timestamp_nanos() as f64 / 1e9);
+            }
             Ok(())
         }
         Some("wait-done") if args.len() == 2 => {

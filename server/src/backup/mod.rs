@@ -234,9 +234,16 @@ pub fn list(dir: &Path) -> anyhow::Result<Vec<Listed>> {
 
 /// `3 users, 120 images, …`: the rows of the tables people care about first.
 pub fn summary(manifest: &Manifest) -> String {
-    let mut parts: Vec<String> = ["users", "images", "tokens"]
+    let mut parts: Vec<String> = [("users", "user"), ("images", "image"), ("tokens", "token")]
         .iter()
-        .filter_map(|t| manifest.tables.get(*t).map(|n| format!("{n} {t}")))
+        .filter_map(|(table, one)| {
+            let n = *manifest.tables.get(*table)?;
+            Some(if n == 1 {
+                format!("1 {one}")
+            } else {
+                format!("{n} {table}")
+            })
+        })
         .collect();
     let total: u64 = manifest.tables.values().sum();
     parts.push(format!("{total} rows in {} tables", manifest.tables.len()));

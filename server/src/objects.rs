@@ -722,17 +722,22 @@ mod tests {
         assert_eq!(short_message("short".into()), "short");
     }
 
-    #[test]
-    fn presign_rejects_a_malformed_hash() {
-        let store = ObjectStore::new(S3Config {
-            endpoint: "http://127.0.0.1:9".parse().unwrap(),
+    /// A client for bucket `imgcloud` at `endpoint` (path style, test keys).
+    fn store_at(endpoint: &str) -> ObjectStore {
+        ObjectStore::new(S3Config {
+            endpoint: endpoint.parse().unwrap(),
             region: "us-east-1".into(),
             bucket: "imgcloud".into(),
             access_key: "ak".into(),
             secret_key: "sk".into(),
             path_style: true,
         })
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn presign_rejects_a_malformed_hash() {
+        let store = store_at("http://127.0.0.1:9");
         let err = store
             .presign_put("k", "zz", 2, "image/png", Duration::from_secs(60))
             .unwrap_err();
@@ -741,15 +746,7 @@ mod tests {
 
     #[test]
     fn the_flexible_checksum_is_signed_unless_turned_off() {
-        let store = ObjectStore::new(S3Config {
-            endpoint: "http://127.0.0.1:9".parse().unwrap(),
-            region: "us-east-1".into(),
-            bucket: "imgcloud".into(),
-            access_key: "ak".into(),
-            secret_key: "sk".into(),
-            path_style: true,
-        })
-        .unwrap();
+        let store = store_at("http://127.0.0.1:9");
         let sha = "a".repeat(64);
         let names = |store: &ObjectStore| -> Vec<String> {
             let req = store
@@ -779,15 +776,7 @@ mod tests {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             listener.local_addr().unwrap().port()
         };
-        let store = ObjectStore::new(S3Config {
-            endpoint: format!("http://127.0.0.1:{port}").parse().unwrap(),
-            region: "us-east-1".into(),
-            bucket: "imgcloud".into(),
-            access_key: "ak".into(),
-            secret_key: "sk".into(),
-            path_style: true,
-        })
-        .unwrap();
+        let store = store_at(&format!("http://127.0.0.1:{port}"));
         let err = store.ping().await.unwrap_err();
         assert!(err.is_unreachable(), "{err}");
     }

@@ -65,6 +65,18 @@ async fn send(http: &reqwest::Client, req: &PresignedRequest, body: Vec<u8>) -> 
     builder.send().await.unwrap()
 }
 
+/// `req` with the value of its header `name` replaced (as a client that does not follow the
+/// presigned request would send it).
+fn with_header(req: &PresignedRequest, name: &str, value: &str) -> PresignedRequest {
+    let mut changed = req.clone();
+    for (n, v) in &mut changed.headers {
+        if n == name {
+            *v = value.to_string();
+        }
+    }
+    changed
+}
+
 async fn anonymous_get(fx: &Fixture, key: &str) -> reqwest::Response {
     fx.http
         .get(fx.store.config().object_url(key).as_str())
@@ -192,23 +204,14 @@ async fn presigned_put_signs_the_exact_length_and_a_sha256_checksum() {
     // A longer body (sent with its own true length) breaks the signature.
     let mut longer = good.clone();
     longer.extend_from_slice(b"extra");
-    let mut relength = req.clone();
-    for (name, value) in &mut relength.headers {
-        if name == "content-length" {
-            *value = longer.len().to_string();
-        }
-    }
+    let relength = with_header(&req, "content-length", &longer.len().to_string());
     let resp = send(&fx.http, &relength, longer).await;
     assert_eq!(resp.status(), 403);
     assert_eq!(fx.store.head(key).await.unwrap(), None);
 
     // So does another checksum.
-    let mut rechecked = req.clone();
-    for (name, value) in &mut rechecked.headers {
-        if name == "x-amz-checksum-sha256" {
-            *value = base64::engine::general_purpose::STANDARD.encode([0u8; 32]);
-        }
-    }
+    let other = base64::engine::general_purpose::STANDARD.encode([0u8; 32]);
+    let rechecked = with_header(&req, "x-amz-checksum-sha256", &other);
     let resp = send(&fx.http, &rechecked, good.clone()).await;
     assert_eq!(resp.status(), 403);
     assert_eq!(fx.store.head(key).await.unwrap(), None);
@@ -400,12 +403,7 @@ async fn multipart_rejects_a_corrupted_part_and_can_be_aborted() {
         resp.status()
     );
     // A part of another length (sent with its true length) breaks the signature.
-    let mut shorter = req.clone();
-    for (name, value) in &mut shorter.headers {
-        if name == "content-length" {
-            *value = (good.len() - 1).to_string();
-        }
-    }
+    let shorter = with_header(&req, "content-length", &(good.len() - 1).to_string());
     let resp = send(&fx.http, &shorter, good[1..].to_vec()).await;
     assert_eq!(resp.status(), 403);
 

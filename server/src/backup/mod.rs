@@ -122,9 +122,14 @@ pub fn time_of(path: &Path) -> Option<OffsetDateTime> {
 /// against the manifest.
 pub async fn verify(file: &Path) -> anyhow::Result<Manifest> {
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
-    let read = format::read(file, scratch.path())?;
+    Ok(read_checked(file, scratch.path()).await?.manifest)
+}
+
+/// [`format::read`] of `file` into `scratch`, then the checks of [`verify`] on what it holds.
+async fn read_checked(file: &Path, scratch: &Path) -> anyhow::Result<format::ReadBackup> {
+    let read = format::read(file, scratch)?;
     check_contents(file, &read).await?;
-    Ok(read.manifest)
+    Ok(read)
 }
 
 async fn check_contents(file: &Path, read: &format::ReadBackup) -> anyhow::Result<()> {
@@ -180,8 +185,7 @@ pub async fn restore(file: &Path, database_url: &str, force: bool) -> anyhow::Re
         ),
     };
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
-    let read = format::read(file, scratch.path())?;
-    check_contents(file, &read).await?;
+    let read = read_checked(file, scratch.path()).await?;
     if db.exists() && !force {
         let (_, tables) = sqlite::describe(&db).await.with_context(|| {
             format!(

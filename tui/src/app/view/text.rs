@@ -5,17 +5,7 @@ use time::macros::format_description;
 
 /// `834 B`, `12.4 KiB`, `3.1 MiB`.
 pub fn size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
+    imgcloud_core::human::human_size(bytes)
 }
 
 /// `2024-05-01 14:03` (UTC).

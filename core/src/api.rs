@@ -84,6 +84,43 @@ impl DerivativeState {
     }
 }
 
+/// Who can see an image through its link.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// A permanent CDN link anyone holding it can open: for documents (the default).
+    #[default]
+    Public,
+    /// No public link: the owner sees it through short-lived signed URLs, others only through
+    /// a share link.
+    Private,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Private => "private",
+        }
+    }
+
+    /// The visibility named `name` (`public`, `private`), as stored and typed.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "public" => Some(Self::Public),
+            "private" => Some(Self::Private),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Visibility {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Header carrying the client's idempotency key on `POST` requests.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 
@@ -117,11 +154,16 @@ pub struct Image {
     pub deleted_at: Option<OffsetDateTime>,
     #[serde(default)]
     pub tags: Vec<String>,
-    /// CDN link of the original: `{cdn.base_url}/{key}{cdn.url_suffix}`.
+    /// `public` (the links below are permanent CDN links) or `private` (they are signed and
+    /// expire: ask for the image again to get fresh ones).
+    #[serde(default)]
+    pub visibility: Visibility,
+    /// Link of the original: for a public image its CDN link
+    /// `{cdn.base_url}/{key}{cdn.url_suffix}`; for a private one a signed URL that expires.
     pub url: String,
-    /// CDN link of the 320 px thumbnail (made by the cloud on its first request if not yet).
+    /// Link of the 320 px thumbnail (made by the cloud on its first request if not yet).
     pub thumb_url: String,
-    /// CDN link of the 1280 px preview.
+    /// Link of the 1280 px preview.
     pub preview_url: String,
     /// ThumbHash placeholder (standard base64 of ≤ 25 bytes), to draw until the thumbnail
     /// arrives; absent until the cloud has made the thumbnail.
@@ -153,6 +195,10 @@ pub struct ImagePatch {
     pub filename: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
+    /// Making an image private stops its public link (through the CDN too) within a minute;
+    /// making it public again brings the same link back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<Visibility>,
 }
 
 /// `GET /v1/limits`: what this server accepts, so clients can plan uploads.
@@ -221,6 +267,10 @@ pub struct CreateUpload {
     /// at [`multipart_part_size`]. Absent for single-PUT uploads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parts: Option<Vec<String>>,
+    /// Visibility of the new image; absent: the account's default. (An upload of bytes the
+    /// user already has keeps the existing image's visibility.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<Visibility>,
 }
 
 /// One presigned request the client must send as given: method, URL, and exactly these headers.
@@ -333,6 +383,48 @@ pub struct ChangePage {
 pub struct Me {
     pub user_id: String,
     pub username: String,
+    #[serde(default)]
+    pub settings: AccountSettings,
+}
+
+/// Per-account defaults (`PATCH /v1/me/settings` changes them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AccountSettings {
+    /// Visibility of uploads that do not name one.
+    #[serde(default)]
+    pub default_visibility: Visibility,
+    /// Days until a new share link expires when its creator names no expiry.
+    #[serde(default = "default_share_expiry_days")]
+    pub share_expiry_days: u32,
+}
+
+/// 30 days, as immich's users asked for.
+pub const DEFAULT_SHARE_EXPIRY_DAYS: u32 = 30;
+
+fn default_share_expiry_days() -> u32 {
+    DEFAULT_SHARE_EXPIRY_DAYS
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        Self {
+            default_visibility: Visibility::Public,
+            share_expiry_days: DEFAULT_SHARE_EXPIRY_DAYS,
+        }
+    }
+}
+
+/// `PATCH /v1/me/settings` body. Absent fields are left unchanged.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SettingsPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_visibility: Option<Visibility>,
+    /// 1 to 3650.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_expiry_days: Option<u32>,
 }
 
 /// `POST /v1/auth/login` body. `Debug` never shows the password.

@@ -68,6 +68,10 @@ pub struct ServerConfig {
     /// content hash while it receives the body, and would hash every upload twice.
     #[serde(default = "default_true")]
     pub upload_checksum: bool,
+    /// Lifetime of the signed links an owner gets for a private or trashed image (default 1
+    /// hour, at most 7 days: SigV4's limit). Clients ask for the image again for fresh ones.
+    #[serde(default = "default_private_link_ttl", with = "duration")]
+    pub private_link_ttl: Duration,
 }
 
 /// Failed-login budgets per 15 minutes (see `routes::auth`).
@@ -105,6 +109,10 @@ pub struct CdnConfig {
     /// Appended to image links, e.g. `?x-oss-process=image/auto-orient,1`.
     #[serde(default)]
     pub url_suffix: String,
+    /// What the CDN is sent when a public link stops serving: `none` (it revalidates within
+    /// 30 s), `refresh` (our nginx CDN) or `purge` (HTTP PURGE). See `cdn.rs`.
+    #[serde(default)]
+    pub purge: crate::cdn::PurgeMode,
 }
 
 /// Upload limits (served at `/v1/limits`).
@@ -185,6 +193,9 @@ fn default_stale_upload_after() -> Duration {
 }
 fn default_janitor_interval() -> Duration {
     Duration::from_secs(5 * 60)
+}
+fn default_private_link_ttl() -> Duration {
+    Duration::from_secs(60 * 60)
 }
 fn default_request_timeout() -> Duration {
     Duration::from_secs(60)
@@ -393,6 +404,17 @@ impl ServerConfig {
         if self.janitor_interval.is_zero() {
             return bad("janitor_interval must be > 0");
         }
+        if self.private_link_ttl < Duration::from_secs(60)
+            || self.private_link_ttl > Duration::from_secs(7 * 24 * 3600)
+        {
+            return bad("private_link_ttl must be between 1m and 7d");
+        }
+        if self.limits.max_upload_bytes > 5 * 1024 * MIB {
+            return bad(
+                "limits.max_upload_bytes must be at most 5 GiB (images move between prefixes \
+                 with S3 CopyObject when their visibility changes)",
+            );
+        }
         if let Some(url) = &self.cache.url
             && let Err(e) = crate::cache::memcached::parse_url(url)
         {
@@ -404,6 +426,15 @@ impl ServerConfig {
             return bad("cache.timeout and cache.ttl must be > 0");
         }
         Ok(())
+    }
+
+    /// The API's public base URL, without a trailing slash: `public_url`, or this replica's
+    /// own address when none is set.
+    pub fn public_base(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.listen),
+        }
     }
 
     /// Presigned URL lifetime actually used (≤ 15 minutes).

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
+use imgcloud_core::api::{AccountSettings, Visibility};
 use time::OffsetDateTime;
 
 use crate::store::{
@@ -25,6 +26,8 @@ pub const OPS: &[&str] = &[
     "set_password_hash",
     "login_record",
     "set_disabled",
+    "account_settings",
+    "set_account_settings",
     "list_users",
     "list_tokens",
     "revoke_token",
@@ -41,6 +44,9 @@ pub const OPS: &[&str] = &[
     "rename_image",
     "set_tags",
     "set_deleted",
+    "set_visibility",
+    "set_objects_public",
+    "misplaced_images",
     "purge_image",
     "changes",
     "create_upload",
@@ -157,6 +163,16 @@ impl Store for CountingStore {
     async fn set_disabled(&self, user_id: &str, disabled: bool) -> StoreResult<Vec<String>> {
         count!(self, set_disabled(user_id, disabled))
     }
+    async fn account_settings(&self, user_id: &str) -> StoreResult<AccountSettings> {
+        count!(self, account_settings(user_id))
+    }
+    async fn set_account_settings(
+        &self,
+        user_id: &str,
+        settings: &AccountSettings,
+    ) -> StoreResult<()> {
+        count!(self, set_account_settings(user_id, settings))
+    }
     async fn list_users(&self) -> StoreResult<Vec<UserSummary>> {
         count!(self, list_users())
     }
@@ -222,6 +238,20 @@ impl Store for CountingStore {
         deleted_at: Option<OffsetDateTime>,
     ) -> StoreResult<ImageRecord> {
         count!(self, set_deleted(owner, id, deleted_at))
+    }
+    async fn set_visibility(
+        &self,
+        owner: &str,
+        id: &str,
+        visibility: Visibility,
+    ) -> StoreResult<ImageRecord> {
+        count!(self, set_visibility(owner, id, visibility))
+    }
+    async fn set_objects_public(&self, owner: &str, id: &str, public: bool) -> StoreResult<()> {
+        count!(self, set_objects_public(owner, id, public))
+    }
+    async fn misplaced_images(&self, limit: u32) -> StoreResult<Vec<ImageRecord>> {
+        count!(self, misplaced_images(limit))
     }
     async fn purge_image(&self, owner: &str, id: &str) -> StoreResult<ImageRecord> {
         count!(self, purge_image(owner, id))

@@ -290,6 +290,7 @@ impl EmbeddedCloud {
             cdn: CdnConfig {
                 base_url: cdn_url.clone(),
                 url_suffix: String::new(),
+                purge: Default::default(),
             },
             limits,
             cache: CacheConfig::default(),
@@ -303,6 +304,7 @@ impl EmbeddedCloud {
             login: Default::default(),
             // Its own store verifies x-amz-content-sha256 while receiving.
             upload_checksum: false,
+            private_link_ttl: Duration::from_secs(60 * 60),
         };
         let (app, app_state) = crate::build_app_with_store(config, store.clone())?;
         app_state

@@ -2,7 +2,8 @@
 //! directory on a loopback port.
 //!
 //! It behaves like a public-read bucket behind a CDN: every request must carry a valid SigV4
-//! signature (header or presigned URL) except anonymous `GetObject`/`HeadObject`. Presigned
+//! signature (header or presigned URL) except anonymous `GetObject`/`HeadObject` of objects outside
+//! `p/` (private and trashed images live there). Presigned
 //! PUTs that sign `x-amz-content-sha256` have their body verified while it is received; a
 //! mismatch is answered with an error (s3s-fs says 500) and nothing is stored.
 //!
@@ -60,7 +61,8 @@ impl Drop for EmbeddedS3 {
     }
 }
 
-/// Allows what a public-read bucket allows: anything signed, and anonymous reads of objects.
+/// Allows what a public-read bucket allows: anything signed, and anonymous reads of objects
+/// outside `p/` (where private and trashed images live; see `keys::PRIVATE_PREFIX`).
 /// Requests with a bad signature never get here (s3s rejects them first).
 struct PublicReadAccess;
 
@@ -70,8 +72,12 @@ impl S3Access for PublicReadAccess {
         if cx.credentials().is_some() {
             return Ok(());
         }
+        let public_object = match cx.s3_path() {
+            s3s::path::S3Path::Object { key, .. } => crate::keys::publicly_readable(key),
+            _ => false,
+        };
         match cx.s3_op().name() {
-            "GetObject" | "HeadObject" => Ok(()),
+            "GetObject" | "HeadObject" if public_object => Ok(()),
             _ => Err(s3_error!(
                 AccessDenied,
                 "this operation needs a SigV4-signed request"

@@ -1,5 +1,6 @@
-//! Background clean-up, every `janitor_interval`: drops upload sessions older than
-//! `stale_upload_after`. A session that never completed is aborted (its multipart upload and
+//! Background clean-up, every `janitor_interval`: moves the objects of images whose visibility
+//! changed when the object store could not (see `placement`), and drops upload sessions older
+//! than `stale_upload_after`. A session that never completed is aborted (its multipart upload and
 //! any objects already written are deleted); a completed one, kept so that a retried complete
 //! finds its image, only loses its row.
 //!
@@ -64,6 +65,7 @@ pub async fn run(state: AppState, shutdown: impl Future<Output = ()>) {
             _ = &mut shutdown => return,
             _ = ticker.tick() => {
                 sweep(&state).await;
+                state.placement.sweep().await;
             }
         }
     }

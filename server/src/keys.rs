@@ -2,7 +2,8 @@
 //!
 //! Image ids are 16 base62 characters from the OS CSPRNG (≈ 95 bits). Originals live at
 //! `i/{id}/{sanitized filename}` and thumbnails at `t/{id}/{size}.jpg`, so keys never collide
-//! and the original filename stays readable in the link.
+//! and the original filename stays readable in the link. The objects of an image without a
+//! public link (private, or in the trash) live at the same keys under `p/`.
 
 use rand::Rng;
 use rand::distributions::Alphanumeric;
@@ -58,6 +59,26 @@ pub fn original_key(image_id: &str, sanitized_filename: &str) -> String {
 /// Object key of a thumbnail.
 pub fn thumb_key(image_id: &str, size: u32) -> String {
     format!("t/{image_id}/{size}.jpg")
+}
+
+/// Prefix of objects that have no public link (private and trashed images): the bucket and
+/// the CDN serve anonymous reads of `i/` and `t/` only.
+pub const PRIVATE_PREFIX: &str = "p/";
+
+/// Where the object whose public key is `key` lives: at `key` itself while its image's link
+/// serves, under [`PRIVATE_PREFIX`] otherwise.
+pub fn placed(key: &str, public: bool) -> String {
+    if public {
+        key.to_string()
+    } else {
+        format!("{PRIVATE_PREFIX}{key}")
+    }
+}
+
+/// Whether anonymous reads of `key` are allowed (a public-read bucket that keeps private
+/// objects under [`PRIVATE_PREFIX`]).
+pub fn publicly_readable(key: &str) -> bool {
+    !key.starts_with(PRIVATE_PREFIX)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

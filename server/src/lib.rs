@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod backup;
 pub mod cache;
+pub mod cdn;
 pub mod client_ip;
 pub mod config;
 pub mod db_metrics;
@@ -21,7 +22,9 @@ pub mod login_throttle;
 pub mod metrics;
 pub mod openapi;
 pub mod passwords;
+pub mod placement;
 pub mod routes;
+pub mod signed_urls;
 pub mod state;
 pub mod store;
 pub mod users;
@@ -42,6 +45,7 @@ use crate::db_metrics::CountingStore;
 use crate::derivatives::Derivatives;
 use crate::metrics::Metrics;
 use crate::objects::ObjectStore;
+use crate::placement::Placement;
 use crate::store::Store;
 
 /// Opens the database named by `config.database_url` (running its migrations) and builds the
@@ -82,18 +86,27 @@ pub fn build_app_with_store(
     let objects =
         Arc::new(ObjectStore::new(config.s3.clone())?.with_upload_checksum(config.upload_checksum));
     let store: Arc<dyn Store> = Arc::new(cached);
+    let placement = Arc::new(Placement::new(
+        store.clone(),
+        objects.clone(),
+        cdn::purger(config.cdn.purge),
+        config.cdn.clone(),
+    ));
     let derivatives = Arc::new(Derivatives::new(
         store.clone(),
         objects.clone(),
+        placement.clone(),
         config.limits.max_pixels,
         config.limits.max_upload_bytes,
     ));
     let state = AppState {
         store,
         objects,
-        config: Arc::new(config),
         metrics,
         derivatives,
+        placement,
+        signer: signed_urls::UrlSigner::new(config.s3.secret_key.as_bytes()),
+        config: Arc::new(config),
     };
     Ok((routes::router(state.clone()), state))
 }

@@ -221,6 +221,7 @@ mod tests {
             height: 3000,
             taken_at: None,
             parts: None,
+            visibility: None,
         }
     }
 

@@ -442,6 +442,52 @@ impl ObjectStore {
         }
     }
 
+    /// Copies `from` to `to` inside the bucket, on the store's side (no bytes pass through the
+    /// server); `false` when `from` does not exist. Objects up to 5 GiB (S3's CopyObject
+    /// limit; `limits.max_upload_bytes` stays below it).
+    pub async fn copy(&self, from: &str, to: &str) -> Result<bool> {
+        const OP: &str = "CopyObject";
+        validate_key(from)?;
+        validate_key(to)?;
+        let source = format!(
+            "/{}/{}",
+            self.cfg.bucket,
+            imgcloud_core::s3::encode_key(from)
+        );
+        let result = self
+            .send(Call {
+                operation: OP,
+                method: Method::PUT,
+                url: self.cfg.object_url(to),
+                target: to,
+                headers: vec![("x-amz-copy-source".into(), source)],
+                body: Bytes::new(),
+            })
+            .await;
+        let resp = match result {
+            Ok(resp) => resp,
+            Err(err) if err.code() == Some("NoSuchKey") => return Ok(false),
+            Err(ObjectStoreError::S3 { status: 404, .. }) => return Ok(false),
+            Err(err) => return Err(err),
+        };
+        // S3 may answer 200 and still fail the copy: the error is then in the body.
+        let body = resp.text().await.unwrap_or_default();
+        if body.contains("<Error>") {
+            let code = xml_text(&body, "Code").unwrap_or_else(|| "InternalError".into());
+            if code == "NoSuchKey" {
+                return Ok(false);
+            }
+            return Err(ObjectStoreError::S3 {
+                operation: OP,
+                status: 200,
+                message: xml_text(&body, "Message").unwrap_or_default(),
+                code,
+                target: to.to_string(),
+            });
+        }
+        Ok(true)
+    }
+
     /// Uploads an object from the server itself (header-signed; for tooling and tests).
     pub async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<()> {
         validate_key(key)?;

@@ -12,11 +12,11 @@ use crate::routes::{account, auth, changes, derivatives, images, ops, uploads};
     info(title = "imgcloud API", description = "imgcloud's HTTP API; see docs/api.md for the upload protocol."),
     paths(
         ops::healthz, ops::readyz, crate::metrics::handler, serve,
-        account::me, account::limits,
+        account::me, account::update_settings, account::limits,
         auth::login, auth::list, auth::revoke,
         uploads::check, uploads::create, uploads::complete, uploads::abort,
         images::list, images::get, images::patch, images::trash, images::restore, images::purge,
-        changes::list, derivatives::get,
+        changes::list, derivatives::get, derivatives::signed,
     ),
     modifiers(&BearerAuth),
     tags(

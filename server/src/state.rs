@@ -7,6 +7,8 @@ use crate::config::ServerConfig;
 use crate::derivatives::Derivatives;
 use crate::metrics::Metrics;
 use crate::objects::ObjectStore;
+use crate::placement::Placement;
+use crate::signed_urls::UrlSigner;
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -17,6 +19,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Thumbnails and previews, made on demand and by the background queue.
     pub derivatives: Arc<Derivatives>,
+    /// Moves images' objects where their visibility says.
+    pub placement: Arc<Placement>,
+    /// Signs the owner's links to images without a public one.
+    pub signer: UrlSigner,
 }
 
 impl axum::extract::FromRef<AppState> for Arc<Metrics> {

@@ -100,9 +100,9 @@ impl Catalog {
 const UPSERT: &str = "
 INSERT INTO images (id, seq, filename, name_key, search_key, size, sha256, content_type, width, height,
                     taken_at, created_at, updated_at, deleted_at, date, trashed, tags, url, thumb_url, preview_url,
-                    thumbhash, derivatives, derivatives_error)
+                    thumbhash, derivatives, derivatives_error, visibility)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-        ?21, ?22, ?23)
+        ?21, ?22, ?23, ?24)
 ON CONFLICT (id) DO UPDATE SET
     seq = max(images.seq, excluded.seq), filename = excluded.filename, name_key = excluded.name_key,
     search_key = excluded.search_key, size = excluded.size, sha256 = excluded.sha256,
@@ -111,7 +111,8 @@ ON CONFLICT (id) DO UPDATE SET
     deleted_at = excluded.deleted_at, date = excluded.date, trashed = excluded.trashed,
     tags = excluded.tags, url = excluded.url, thumb_url = excluded.thumb_url,
     preview_url = excluded.preview_url, thumbhash = excluded.thumbhash,
-    derivatives = excluded.derivatives, derivatives_error = excluded.derivatives_error
+    derivatives = excluded.derivatives, derivatives_error = excluded.derivatives_error,
+    visibility = excluded.visibility
 WHERE excluded.seq = 0 OR excluded.seq >= images.seq";
 
 fn write(upsert: &mut rusqlite::Statement<'_>, seq: i64, image: &Image) -> rusqlite::Result<()> {
@@ -139,6 +140,7 @@ fn write(upsert: &mut rusqlite::Statement<'_>, seq: i64, image: &Image) -> rusql
         image.thumbhash,
         image.derivatives.as_str(),
         image.derivatives_error,
+        image.visibility.as_str(),
     ])?;
     Ok(())
 }

@@ -3,13 +3,13 @@
 use rusqlite::Row;
 use time::OffsetDateTime;
 
-use crate::api::{DerivativeState, Image};
+use crate::api::{DerivativeState, Image, Visibility};
 
 /// Separates tags in the `tags` column (never part of a tag).
 const TAG_SEPARATOR: char = '\u{1f}';
 
 /// The columns [`from_row`] reads, in order.
-pub(super) const COLUMNS: &str = "id, filename, size, sha256, content_type, width, height, taken_at, created_at, updated_at, deleted_at, tags, url, thumb_url, preview_url, thumbhash, derivatives, derivatives_error";
+pub(super) const COLUMNS: &str = "id, filename, size, sha256, content_type, width, height, taken_at, created_at, updated_at, deleted_at, tags, url, thumb_url, preview_url, thumbhash, derivatives, derivatives_error, visibility";
 
 /// The lower-case filename: the name sort key.
 pub fn name_key(image: &Image) -> String {
@@ -82,5 +82,6 @@ pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<Image> {
         thumbhash: row.get(15)?,
         derivatives: DerivativeState::parse(&row.get::<_, String>(16)?),
         derivatives_error: row.get(17)?,
+        visibility: Visibility::parse(&row.get::<_, String>(18)?).unwrap_or_default(),
     })
 }

@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use super::{CatalogError, error};
 
 /// The schema this build writes. A file with a higher version is refused.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// `name_key` and `search_key` are lower-cased in Rust (Unicode-aware) when a row is written:
 /// sorting by name and searching never lower-case at query time.
@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS images (
     preview_url  TEXT    NOT NULL,
     thumbhash    TEXT,
     derivatives  TEXT    NOT NULL DEFAULT 'pending',
-    derivatives_error TEXT
+    derivatives_error TEXT,
+    visibility   TEXT    NOT NULL DEFAULT 'public'
 );
 CREATE INDEX IF NOT EXISTS images_by_date ON images (trashed, date DESC, id);
 CREATE INDEX IF NOT EXISTS images_by_name ON images (trashed, name_key, id);
@@ -51,6 +52,11 @@ const MIGRATE_V2: &str = "
 ALTER TABLE images ADD COLUMN thumbhash TEXT;
 ALTER TABLE images ADD COLUMN derivatives TEXT NOT NULL DEFAULT 'pending';
 ALTER TABLE images ADD COLUMN derivatives_error TEXT;
+";
+
+/// Version 2 → 3: each image's visibility.
+const MIGRATE_V3: &str = "
+ALTER TABLE images ADD COLUMN visibility TEXT NOT NULL DEFAULT 'public';
 ";
 
 /// WAL mode, then creates the tables of a new file or checks the version of an existing one.
@@ -86,9 +92,10 @@ pub(super) fn prepare(conn: &Connection, path: &Path) -> Result<(), CatalogError
             let _ = conn.execute_batch("ROLLBACK");
             error(path, e)
         })?;
-    } else if version == 1 {
+    } else if version < SCHEMA_VERSION {
+        let steps = if version == 1 { MIGRATE_V2 } else { "" };
         conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {MIGRATE_V2} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            "BEGIN IMMEDIATE; {steps} {MIGRATE_V3} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
         ))
         .map_err(|e| {
             let _ = conn.execute_batch("ROLLBACK");

@@ -58,6 +58,8 @@ pub struct UploadOptions {
     /// Files up to this size are read into memory once and uploaded from there; larger ones
     /// are streamed from disk (default 16 MiB).
     pub in_memory_max: u64,
+    /// Visibility of the new images (default: the account's default).
+    pub visibility: Option<crate::api::Visibility>,
 }
 
 impl Default for UploadOptions {
@@ -67,6 +69,7 @@ impl Default for UploadOptions {
             part_concurrency: 4,
             cpu_workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             in_memory_max: 16 * 1024 * 1024,
+            visibility: None,
         }
     }
 }

@@ -134,7 +134,11 @@ pub(super) async fn run_pipeline(
 }
 
 /// The `POST /v1/uploads` body for a scanned file.
-pub(super) fn create_request(scanned: &Scanned, limits: &Limits) -> CreateUpload {
+pub(super) fn create_request(
+    scanned: &Scanned,
+    limits: &Limits,
+    options: &UploadOptions,
+) -> CreateUpload {
     let (width, height) = scanned.probe.display_size();
     CreateUpload {
         filename: upload_filename(&scanned.path, limits.max_filename_bytes as usize),
@@ -145,6 +149,7 @@ pub(super) fn create_request(scanned: &Scanned, limits: &Limits) -> CreateUpload
         height,
         taken_at: scanned.probe.taken_at,
         parts: scanned.hashes.parts.clone(),
+        visibility: options.visibility,
     }
 }
 
@@ -163,7 +168,7 @@ async fn upload_scanned(
         path: path.clone(),
         source: io::Error::other("upload cancelled"),
     })?;
-    let create = create_request(&scanned, limits);
+    let create = create_request(&scanned, limits, options);
     let key = new_idempotency_key();
     let answer = client
         .create_upload(&create, &key)

@@ -88,7 +88,7 @@ pub fn prepare_file(
     options: &UploadOptions,
 ) -> Result<Prepared, UploadError> {
     let scanned = scan_file(path, limits, options.in_memory_max)?;
-    let create = create_request(&scanned, limits);
+    let create = create_request(&scanned, limits, options);
     Ok(Prepared {
         path: scanned.path.clone(),
         size: scanned.size,

@@ -28,6 +28,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use imgcloud_core::api::{AccountSettings, Visibility};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -409,6 +410,18 @@ impl Store for CachedStore {
         Ok(hashes)
     }
 
+    async fn account_settings(&self, user_id: &str) -> StoreResult<AccountSettings> {
+        self.inner.account_settings(user_id).await
+    }
+
+    async fn set_account_settings(
+        &self,
+        user_id: &str,
+        settings: &AccountSettings,
+    ) -> StoreResult<()> {
+        self.inner.set_account_settings(user_id, settings).await
+    }
+
     async fn list_users(&self) -> StoreResult<Vec<UserSummary>> {
         self.inner.list_users().await
     }
@@ -510,6 +523,27 @@ impl Store for CachedStore {
         let result = self.inner.set_deleted(owner, id, deleted_at).await;
         self.forget_image(owner, id).await;
         result
+    }
+
+    async fn set_visibility(
+        &self,
+        owner: &str,
+        id: &str,
+        visibility: Visibility,
+    ) -> StoreResult<ImageRecord> {
+        let result = self.inner.set_visibility(owner, id, visibility).await;
+        self.forget_image(owner, id).await;
+        result
+    }
+
+    async fn set_objects_public(&self, owner: &str, id: &str, public: bool) -> StoreResult<()> {
+        let result = self.inner.set_objects_public(owner, id, public).await;
+        self.forget_image(owner, id).await;
+        result
+    }
+
+    async fn misplaced_images(&self, limit: u32) -> StoreResult<Vec<ImageRecord>> {
+        self.inner.misplaced_images(limit).await
     }
 
     async fn purge_image(&self, owner: &str, id: &str) -> StoreResult<ImageRecord> {
@@ -673,6 +707,8 @@ mod tests {
             thumbhash: None,
             derivatives: Default::default(),
             derivatives_error: None,
+            visibility: Default::default(),
+            objects_public: true,
         }
     }
 

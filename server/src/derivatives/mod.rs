@@ -33,6 +33,7 @@ pub use metrics::DerivativeStats;
 
 use crate::keys;
 use crate::objects::ObjectStore;
+use crate::placement::Placement;
 use crate::store::{Claim, DerivativeUpdate, ImageRecord, Store, StoreError, now};
 use render::{RenderError, Renders};
 
@@ -98,6 +99,8 @@ type Shared = Arc<OnceCell<Result<Bytes, DeriveError>>>;
 pub struct Derivatives {
     store: Arc<dyn Store>,
     objects: Arc<ObjectStore>,
+    /// Moves a derivative stored while its image moved.
+    placement: Arc<Placement>,
     /// Pixel limit (decompression-bomb guard).
     max_pixels: u64,
     /// Largest original read (the upload limit).
@@ -115,6 +118,7 @@ impl Derivatives {
     pub fn new(
         store: Arc<dyn Store>,
         objects: Arc<ObjectStore>,
+        placement: Arc<Placement>,
         max_pixels: u64,
         max_original_bytes: u64,
     ) -> Self {
@@ -122,6 +126,7 @@ impl Derivatives {
         Self {
             store,
             objects,
+            placement,
             max_pixels,
             max_original_bytes,
             holder: format!("replica-{}", keys::new_upload_id()),
@@ -200,7 +205,7 @@ impl Derivatives {
                 .await?;
             match claim {
                 Claim::Ours => return self.make_claimed(image, preset, priority).await,
-                Claim::Made => match self.objects.get(&key, MAX_DERIVATIVE_BYTES).await? {
+                Claim::Made => match self.read(image, &key, MAX_DERIVATIVE_BYTES).await? {
                     Some(bytes) => return Ok(bytes),
                     // Recorded as made but gone from the store (deleted by hand, a restore
                     // from an older bucket): make it again, once.
@@ -258,10 +263,25 @@ impl Derivatives {
         result
     }
 
+    /// The object whose public key is `key`, where `image`'s row says its objects are, or
+    /// else where they were or are going (a move under way).
+    async fn read(
+        &self,
+        image: &ImageRecord,
+        key: &str,
+        max: u64,
+    ) -> Result<Option<Bytes>, DeriveError> {
+        let here = keys::placed(key, image.objects_public);
+        if let Some(bytes) = self.objects.get(&here, max).await? {
+            return Ok(Some(bytes));
+        }
+        let there = keys::placed(key, !image.objects_public);
+        Ok(self.objects.get(&there, max).await?)
+    }
+
     /// The bytes of `image`'s original (a missing one makes the image broken).
     async fn original(&self, image: &ImageRecord) -> Result<Bytes, DeriveError> {
-        self.objects
-            .get(&image.key, self.max_original_bytes)
+        self.read(image, &image.key, self.max_original_bytes)
             .await?
             .ok_or_else(|| {
                 DeriveError::Broken(format!(
@@ -339,8 +359,7 @@ impl Derivatives {
         // The thumbnail was adopted or made elsewhere: its ThumbHash from its bytes.
         if thumb.is_none() {
             thumb = self
-                .objects
-                .get(&key(&image.id, THUMB), MAX_DERIVATIVE_BYTES)
+                .read(image, &key(&image.id, THUMB), MAX_DERIVATIVE_BYTES)
                 .await?;
         }
         let Some(thumb) = thumb else {
@@ -368,8 +387,7 @@ impl Derivatives {
         let mut to_render = Vec::new();
         for &preset in presets {
             match self
-                .objects
-                .get(&key(&image.id, preset), MAX_DERIVATIVE_BYTES)
+                .read(image, &key(&image.id, preset), MAX_DERIVATIVE_BYTES)
                 .await?
             {
                 Some(bytes) => {
@@ -394,13 +412,17 @@ impl Derivatives {
         let each = started.elapsed().as_secs_f64() / renders.derivatives.len().max(1) as f64;
         for rendered in renders.derivatives {
             let bytes = Bytes::from(rendered.jpeg);
+            let public_key = key(&image.id, rendered.preset);
             self.objects
                 .put(
-                    &key(&image.id, rendered.preset),
+                    &keys::placed(&public_key, image.objects_public),
                     bytes.clone(),
                     render::CONTENT_TYPE,
                 )
                 .await?;
+            self.placement
+                .after_store(image, &public_key, image.objects_public)
+                .await;
             self.stats.record_generated(rendered.preset, each);
             made.bytes.push((rendered.preset, bytes));
         }

@@ -47,7 +47,6 @@ pub async fn list(
     let has_more = records.len() > limit as usize;
     records.truncate(limit as usize);
     let next_since = records.last().map_or(since, |c| c.seq);
-    let cdn = &state.config.cdn;
     let changes = records
         .into_iter()
         .map(|c| Change {
@@ -58,7 +57,7 @@ pub async fn list(
                 ChangeKind::Purge
             },
             image_id: c.image_id,
-            image: c.image.map(|r| links::image(cdn, r)),
+            image: c.image.map(|r| links::image(&state, r)),
         })
         .collect();
     Ok(Json(ChangePage {

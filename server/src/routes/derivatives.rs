@@ -1,20 +1,27 @@
-//! `GET /t/{id}/{file}`: one derivative, made on its first request. The CDN asks the object
-//! store first and falls back here on a miss (see `deploy/nginx/cdn.conf.template`); the answer
-//! is the JPEG itself, cacheable for a year (its key never changes).
+//! `GET /t/{id}/{file}`: one derivative of a public image, made on its first request. The CDN
+//! asks the object store first and falls back here on a miss (see
+//! `deploy/nginx/cdn.conf.template`); the answer is the JPEG itself.
+//!
+//! `GET /v/{id}/{file}?exp=…&sig=…`: the owner's signed view of an image without a public link
+//! (private or trashed): its derivatives, or a redirect to its original.
 
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use imgcloud_core::api::{DerivativeState, ErrorBody, PRESETS, Preset};
+use imgcloud_core::api::{DerivativeState, ErrorBody, PRESETS, Preset, Visibility};
+use serde::Deserialize;
+use time::OffsetDateTime;
 
 use crate::derivatives::{DeriveError, render};
-use crate::error::{ApiError, ApiPath, ApiResult};
-use crate::keys::is_plausible_id;
+use crate::error::{ApiError, ApiPath, ApiQuery, ApiResult};
+use crate::keys::{self, is_plausible_id};
+use crate::links;
 use crate::state::AppState;
-use crate::store::StoreError;
+use crate::store::{ImageRecord, StoreError};
 
-/// Long-lived and public: a derivative's URL names its bytes for good.
-pub const CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
+/// Public, and short: a derivative's bytes never change, but its link stops serving when the
+/// image is made private or trashed, and browsers and caches should notice within a minute.
+pub const CACHE_CONTROL: &str = "public, max-age=60";
 
 /// The preset a derivative file name (`320.jpg`, `1280.jpg`) names.
 pub fn preset_of(file: &str) -> Result<Preset, ApiError> {
@@ -71,6 +78,21 @@ pub async fn get(
             format!("image {id} is in the trash; restore it to see it again"),
         ));
     }
+    // A private image has no public link (and a stranger learns nothing from the answer).
+    if image.visibility != Visibility::Public {
+        return Err(ApiError::not_found("image"));
+    }
+    answer(&state, &image, preset, CACHE_CONTROL).await
+}
+
+/// The derivative's bytes as an answer with `cache_control`.
+pub async fn answer(
+    state: &AppState,
+    image: &ImageRecord,
+    preset: Preset,
+    cache_control: &'static str,
+) -> ApiResult<Response> {
+    let id = &image.id;
     if image.derivatives == DerivativeState::Broken {
         return Err(broken(
             &id,
@@ -79,10 +101,10 @@ pub async fn get(
     }
     let bytes = state
         .derivatives
-        .get(&image, preset)
+        .get(image, preset)
         .await
         .map_err(|e| match e {
-            DeriveError::Broken(message) => broken(&id, &message),
+            DeriveError::Broken(message) => broken(id, &message),
             DeriveError::Gone => ApiError::not_found("image"),
             DeriveError::Transient(message) => ApiError::upstream(message),
         })?;
@@ -94,10 +116,79 @@ pub async fn get(
     );
     headers.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static(CACHE_CONTROL),
+        HeaderValue::from_static(cache_control),
     );
     Ok(response)
 }
+
+/// Query of a signed view (`/v/…`).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SignedQuery {
+    /// Expiry, Unix seconds.
+    pub exp: i64,
+    /// Signature.
+    pub sig: String,
+}
+
+/// Cache lifetime of a signed view's answer: private (the owner's browser only), short.
+pub const SIGNED_CACHE_CONTROL: &str = "private, max-age=300";
+
+/// `GET /v/{id}/{file}`
+#[utoipa::path(
+    get, path = "/v/{id}/{file}", tag = "derivatives",
+    params(
+        ("id" = String, Path, description = "Image id"),
+        ("file" = String, Path, description = "`320.jpg` (thumb), `1280.jpg` (preview) or `original`"),
+        SignedQuery,
+    ),
+    responses(
+        (status = 200, description = "A derivative of an image without a public link (the owner's signed link)", content_type = "image/jpeg"),
+        (status = 302, description = "The original: a redirect to a short-lived presigned URL of the object store"),
+        (status = 403, description = "The signature is wrong or has expired: ask for the image again", body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody),
+    )
+)]
+pub async fn signed(
+    State(state): State<AppState>,
+    ApiPath((id, file)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<SignedQuery>,
+) -> ApiResult<Response> {
+    let path = format!("/v/{id}/{file}");
+    if !state
+        .signer
+        .verify(&path, query.exp, &query.sig, OffsetDateTime::now_utc())
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "expired_link",
+            "this signed link is wrong or has expired: ask for the image again to get a fresh one",
+        ));
+    }
+    let image = state.store.image_by_id(&id).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::not_found("image"),
+        other => other.into(),
+    })?;
+    if file == links::ORIGINAL_FILE {
+        let key = keys::placed(&image.key, image.objects_public);
+        let presigned = state
+            .objects
+            .presign_get(&key, ORIGINAL_REDIRECT_TTL)
+            .map_err(ApiError::upstream)?;
+        let mut response = StatusCode::FOUND.into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::LOCATION,
+            HeaderValue::from_str(&presigned.url).map_err(ApiError::internal)?,
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return Ok(response);
+    }
+    answer(&state, &image, preset_of(&file)?, SIGNED_CACHE_CONTROL).await
+}
+
+/// Lifetime of the presigned URL a signed view of an original redirects to.
+const ORIGINAL_REDIRECT_TTL: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 
 fn broken(id: &str, message: &str) -> ApiError {
     ApiError::new(

@@ -1,14 +1,14 @@
-//! The library: list, get, rename/tag, trash, restore, purge.
+//! The library: list, get, rename/tag/visibility, trash, restore, purge.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use imgcloud_core::api::{self, ErrorBody, Image, ImagePage, ImagePatch};
+use imgcloud_core::api::{ErrorBody, Image, ImagePage, ImagePatch};
 use serde::Deserialize;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
-use crate::keys::is_plausible_id;
+use crate::keys::{self, is_plausible_id};
 use crate::state::AppState;
 use crate::store::{ImageRecord, ListQuery, StoreError, now};
 use crate::{limits, links};
@@ -46,7 +46,29 @@ async fn load(state: &AppState, owner: &str, id: &str) -> ApiResult<ImageRecord>
 }
 
 fn view(state: &AppState, record: ImageRecord) -> Json<Image> {
-    Json(links::image(&state.config.cdn, record))
+    Json(links::image(state, record))
+}
+
+/// Moves the image's objects where its new state says (its public link stops or comes back).
+/// The change is recorded already: when the object store fails, the janitor finishes the move,
+/// and the answer says so.
+async fn settle(state: &AppState, owner: &str, image: ImageRecord) -> ApiResult<ImageRecord> {
+    if !image.misplaced() {
+        return Ok(image);
+    }
+    match state.placement.settle(owner, &image.id).await {
+        Ok(settled) => Ok(settled),
+        Err(crate::placement::SettleError::Store(StoreError::NotFound)) => {
+            Err(ApiError::not_found("image"))
+        }
+        Err(e) => {
+            tracing::warn!(image_id = %image.id, error = %e, "moving image objects failed; the janitor retries");
+            Err(ApiError::upstream(format!(
+                "the change is saved, but the object store could not move the image's files \
+                 yet ({e}); the server retries on its own"
+            )))
+        }
+    }
 }
 
 /// `GET /v1/images`
@@ -82,9 +104,8 @@ pub async fn list(
         trash: params.trash,
     };
     let (items, next_cursor) = state.store.list_images(&user.id, &query).await?;
-    let cdn = &state.config.cdn;
     Ok(Json(ImagePage {
-        items: items.into_iter().map(|r| links::image(cdn, r)).collect(),
+        items: items.into_iter().map(|r| links::image(&state, r)).collect(),
         next_cursor,
     }))
 }
@@ -129,6 +150,17 @@ pub async fn patch(
         .transpose()?;
     let tags = patch.tags.as_deref().map(limits::tags).transpose()?;
     let mut image = load(&state, &user.id, &id).await?;
+    if let Some(visibility) = patch.visibility
+        && visibility != image.visibility
+    {
+        image = state
+            .store
+            .set_visibility(&user.id, &id, visibility)
+            .await
+            .map_err(map_not_found)?;
+        tracing::info!(image_id = %id, %visibility, "visibility changed");
+        image = settle(&state, &user.id, image).await?;
+    }
     if let Some(filename) = filename
         && filename != image.filename
     {
@@ -169,14 +201,12 @@ pub async fn trash(
     if image.deleted_at.is_some() {
         return Ok(view(&state, image));
     }
-    Ok(view(
-        &state,
-        state
-            .store
-            .set_deleted(&user.id, &id, Some(now()))
-            .await
-            .map_err(map_not_found)?,
-    ))
+    let image = state
+        .store
+        .set_deleted(&user.id, &id, Some(now()))
+        .await
+        .map_err(map_not_found)?;
+    Ok(view(&state, settle(&state, &user.id, image).await?))
 }
 
 /// `POST /v1/images/{id}/restore`
@@ -198,14 +228,12 @@ pub async fn restore(
     if image.deleted_at.is_none() {
         return Ok(view(&state, image));
     }
-    Ok(view(
-        &state,
-        state
-            .store
-            .set_deleted(&user.id, &id, None)
-            .await
-            .map_err(map_not_found)?,
-    ))
+    let image = state
+        .store
+        .set_deleted(&user.id, &id, None)
+        .await
+        .map_err(map_not_found)?;
+    Ok(view(&state, settle(&state, &user.id, image).await?))
 }
 
 /// `DELETE /v1/images/{id}/purge`
@@ -224,17 +252,19 @@ pub async fn purge(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     let image = load(&state, &user.id, &id).await?;
-    // Objects first: if the store fails, the row stays and the purge can be retried.
-    state.objects.delete(&image.key).await?;
-    for preset in api::PRESETS {
-        state
-            .objects
-            .delete(&crate::derivatives::key(&image.id, preset))
-            .await?;
+    // Objects first (wherever they are): if the store fails, the row stays and the purge can
+    // be retried.
+    for key in crate::placement::object_keys(&image) {
+        for public in [true, false] {
+            state.objects.delete(&keys::placed(&key, public)).await?;
+        }
     }
     match state.store.purge_image(&user.id, &id).await {
         Ok(_) | Err(StoreError::NotFound) => {}
         Err(e) => return Err(e.into()),
+    }
+    if image.objects_public {
+        state.placement.purge_cdn(&image).await;
     }
     tracing::info!(image_id = %id, "image purged");
     Ok(StatusCode::NO_CONTENT)

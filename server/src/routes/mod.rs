@@ -63,6 +63,7 @@ fn routes() -> Routes {
         .add("GET", "/metrics", crate::metrics::handler)
         .add("GET", "/openapi.json", crate::openapi::serve)
         .add("GET", "/v1/me", account::me)
+        .add("PATCH", "/v1/me/settings", account::update_settings)
         .add("GET", "/v1/limits", account::limits)
         .add("POST", "/v1/auth/login", auth::login)
         .add("GET", "/v1/tokens", auth::list)
@@ -79,6 +80,7 @@ fn routes() -> Routes {
         .add("DELETE", "/v1/images/{id}/purge", images::purge)
         .add("GET", "/v1/changes", changes::list)
         .add("GET", "/t/{id}/{file}", derivatives::get)
+        .add("GET", "/v/{id}/{file}", derivatives::signed)
 }
 
 /// Every route the router serves, as (path template, method), in registration order.

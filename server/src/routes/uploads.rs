@@ -44,9 +44,8 @@ pub async fn check(
         .map(|(i, h)| limits::sha256(&format!("sha256[{i}]"), h))
         .collect::<Result<Vec<_>, _>>()?;
     let found = state.store.images_by_sha256(&user.id, &hashes).await?;
-    let cdn = &state.config.cdn;
     Ok(Json(CheckResponse {
-        existing: found.into_iter().map(|r| links::image(cdn, r)).collect(),
+        existing: found.into_iter().map(|r| links::image(&state, r)).collect(),
     }))
 }
 
@@ -85,17 +84,28 @@ pub async fn create(
         .pop()
     {
         return Ok(Json(CreateUploadResponse::Exists {
-            image: links::image(&state.config.cdn, existing),
+            image: links::image(&state, existing),
         }));
     }
 
+    let visibility = match req.visibility {
+        Some(visibility) => visibility,
+        None => {
+            state
+                .store
+                .account_settings(&user.id)
+                .await?
+                .default_visibility
+        }
+    };
     let image_id = keys::new_image_id();
     let key = keys::original_key(&image_id, &valid.filename);
+    let object_key = keys::placed(&key, visibility == api::Visibility::Public);
     let multipart_id = match &valid.multipart {
         Some(_) => Some(
             state
                 .objects
-                .create_multipart(&key, &req.content_type)
+                .create_multipart(&object_key, &req.content_type)
                 .await?,
         ),
         None => None,
@@ -121,6 +131,7 @@ pub async fn create(
         part_size,
         parts_json: serde_json::to_string(&part_hashes).map_err(ApiError::internal)?,
         created_at: now(),
+        visibility,
     };
     let stored = state.store.create_upload(&record).await;
     let ours_unused = !matches!(&stored, Ok(s) if s.id == record.id);
@@ -128,7 +139,7 @@ pub async fn create(
         // A retry with the same key (or a failure) leaves our multipart upload unused.
         if let Err(e) = state
             .objects
-            .abort_multipart(&record.key, multipart_id)
+            .abort_multipart(&object_key, multipart_id)
             .await
         {
             tracing::warn!(error = %e, "could not abort an unused multipart upload; the janitor cannot see it");
@@ -149,6 +160,7 @@ fn targets(state: &AppState, upload: &UploadRecord) -> ApiResult<CreateUploadRes
     let expiry = state.config.presign_expiry();
     let expires_at = now() + expiry;
     let objects = &state.objects;
+    let object_key = upload.object_key();
     let original = match (&upload.multipart_id, upload.part_size) {
         (Some(multipart_id), Some(part_size)) => {
             let hashes: Vec<String> = serde_json::from_str(&upload.parts_json).map_err(|e| {
@@ -164,7 +176,7 @@ fn targets(state: &AppState, upload: &UploadRecord) -> ApiResult<CreateUploadRes
                     offset,
                     length,
                     request: objects.presign_part(
-                        &upload.key,
+                        &object_key,
                         multipart_id,
                         number,
                         hash,
@@ -177,7 +189,7 @@ fn targets(state: &AppState, upload: &UploadRecord) -> ApiResult<CreateUploadRes
         }
         _ => OriginalTarget::Single {
             request: objects.presign_put(
-                &upload.key,
+                &object_key,
                 &upload.sha256,
                 upload.size,
                 &upload.content_type,
@@ -236,10 +248,11 @@ pub async fn complete(
         if existing.id != upload.image_id {
             delete_leftovers(&state, &upload).await;
         }
-        return Ok(Json(links::image(&state.config.cdn, existing)));
+        return Ok(Json(links::image(&state, existing)));
     }
     let body = body.map(|b| b.0).unwrap_or_default();
     let objects = &state.objects;
+    let object_key = upload.object_key();
 
     if let (Some(multipart_id), Some(part_size)) = (&upload.multipart_id, upload.part_size) {
         let count = api::multipart_part_count(upload.size, part_size);
@@ -255,14 +268,14 @@ pub async fn complete(
             ));
         }
         if let Err(e) = objects
-            .complete_multipart(&upload.key, multipart_id, &body.parts)
+            .complete_multipart(&object_key, multipart_id, &body.parts)
             .await
         {
             if e.is_unreachable() {
                 return Err(e.into());
             }
             // A racing complete may have finished it already: then the object is there.
-            let done = matches!(objects.head(&upload.key).await, Ok(Some(meta)) if meta.size == upload.size);
+            let done = matches!(objects.head(&object_key).await, Ok(Some(meta)) if meta.size == upload.size);
             if !done {
                 tracing::warn!(upload_id = %upload.id, error = %e, "completing multipart upload failed");
                 return Err(ApiError::conflict(
@@ -273,7 +286,7 @@ pub async fn complete(
     }
 
     let mut missing = Vec::new();
-    match objects.head(&upload.key).await? {
+    match objects.head(&object_key).await? {
         None => missing.push("original: not uploaded".to_string()),
         Some(meta) if meta.size != upload.size => missing.push(format!(
             "original: stored {} bytes, declared {}",
@@ -307,6 +320,8 @@ pub async fn complete(
         thumbhash: None,
         derivatives: Default::default(),
         derivatives_error: None,
+        visibility: upload.visibility,
+        objects_public: upload.visibility == api::Visibility::Public,
     };
     let image = state.store.insert_image(&record).await?;
     if image.id != upload.image_id {
@@ -314,16 +329,17 @@ pub async fn complete(
         delete_objects(&state, &upload).await;
     }
     tracing::info!(upload_id = %upload.id, image_id = %image.id, "upload complete");
-    Ok(Json(links::image(&state.config.cdn, image)))
+    Ok(Json(links::image(&state, image)))
 }
 
 /// Deletes the original and any derivative of a session (best effort, logged).
 async fn delete_objects(state: &AppState, upload: &UploadRecord) {
-    let mut keys = vec![upload.key.clone()];
+    let public = upload.visibility == api::Visibility::Public;
+    let mut keys = vec![upload.object_key()];
     keys.extend(
-        api::PRESETS
-            .iter()
-            .map(|preset| crate::derivatives::key(&upload.image_id, *preset)),
+        api::PRESETS.iter().map(|preset| {
+            keys::placed(&crate::derivatives::key(&upload.image_id, *preset), public)
+        }),
     );
     for key in keys {
         if let Err(e) = state.objects.delete(&key).await {
@@ -338,7 +354,7 @@ async fn delete_leftovers(state: &AppState, upload: &UploadRecord) {
     if let Some(multipart_id) = &upload.multipart_id
         && let Err(e) = state
             .objects
-            .abort_multipart(&upload.key, multipart_id)
+            .abort_multipart(&upload.object_key(), multipart_id)
             .await
     {
         // Already completed or aborted uploads fail here; the objects are deleted below.

@@ -27,6 +27,8 @@ pub fn image(owner: &str, id: &str, filename: &str, sha_seed: &str) -> ImageReco
         thumbhash: None,
         derivatives: Default::default(),
         derivatives_error: None,
+        visibility: Default::default(),
+        objects_public: true,
     }
 }
 
@@ -48,6 +50,7 @@ fn upload(owner: &str, id: &str, idempotency_key: Option<&str>) -> UploadRecord 
         part_size: Some(5),
         parts_json: "[\"aa\",\"bb\"]".into(),
         created_at: now(),
+        visibility: Default::default(),
     }
 }
 
@@ -719,6 +722,109 @@ pub async fn updates_are_owner_scoped(store: &dyn Store) {
     ));
 }
 
+pub async fn visibility_placement_and_settings(store: &dyn Store) {
+    use imgcloud_core::api::{AccountSettings, Visibility};
+    let (a, b) = two_users(store).await;
+    // Account defaults: public and 30 days until changed; per account.
+    assert_eq!(
+        store.account_settings(&a).await.unwrap(),
+        AccountSettings::default()
+    );
+    let private_by_default = AccountSettings {
+        default_visibility: Visibility::Private,
+        share_expiry_days: 7,
+    };
+    store
+        .set_account_settings(&a, &private_by_default)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.account_settings(&a).await.unwrap(),
+        private_by_default
+    );
+    assert_eq!(
+        store.account_settings(&b).await.unwrap(),
+        AccountSettings::default()
+    );
+    assert!(matches!(
+        store.account_settings("nobody").await,
+        Err(StoreError::NotFound)
+    ));
+
+    // A private image inserted under p/ is not misplaced; visibility round-trips.
+    let mut private = image(&a, "img1", "a.png", "x");
+    private.visibility = Visibility::Private;
+    private.objects_public = false;
+    let stored = store.insert_image(&private).await.unwrap();
+    assert_eq!(
+        (stored.visibility, stored.objects_public),
+        (Visibility::Private, false)
+    );
+    store
+        .insert_image(&image(&a, "img2", "b.png", "y"))
+        .await
+        .unwrap();
+    assert!(store.misplaced_images(10).await.unwrap().is_empty());
+
+    // Making img2 private records a change and leaves it misplaced until its objects move.
+    let before = store.changes(&a, 0, 100).await.unwrap().last().unwrap().seq;
+    let changed = store
+        .set_visibility(&a, "img2", Visibility::Private)
+        .await
+        .unwrap();
+    assert_eq!(changed.visibility, Visibility::Private);
+    assert!(changed.misplaced());
+    let feed = store.changes(&a, before, 100).await.unwrap();
+    assert_eq!(feed.len(), 1);
+    assert_eq!(
+        feed[0].image.as_ref().unwrap().visibility,
+        Visibility::Private
+    );
+    let misplaced: Vec<String> = store
+        .misplaced_images(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(misplaced, vec!["img2"]);
+    store.set_objects_public(&a, "img2", false).await.unwrap();
+    assert!(!store.image(&a, "img2").await.unwrap().objects_public);
+    assert!(store.misplaced_images(10).await.unwrap().is_empty());
+
+    // Trashing a public image misplaces it too (its link must stop); restoring undoes it.
+    store
+        .insert_image(&image(&a, "img3", "c.png", "z"))
+        .await
+        .unwrap();
+    store.set_deleted(&a, "img3", Some(now())).await.unwrap();
+    assert_eq!(store.misplaced_images(10).await.unwrap().len(), 1);
+    store.set_deleted(&a, "img3", None).await.unwrap();
+    assert!(store.misplaced_images(10).await.unwrap().is_empty());
+
+    // Bob can change nothing of alice's.
+    assert!(matches!(
+        store.set_visibility(&b, "img1", Visibility::Public).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.set_objects_public(&b, "img1", true).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store.image(&a, "img1").await.unwrap().visibility,
+        Visibility::Private
+    );
+
+    // Upload sessions keep their visibility.
+    let mut session = upload(&a, "up-private", None);
+    session.visibility = Visibility::Private;
+    store.create_upload(&session).await.unwrap();
+    let stored = store.upload(&a, "up-private").await.unwrap();
+    assert_eq!(stored.visibility, Visibility::Private);
+    assert_eq!(stored.object_key(), format!("p/{}", stored.key));
+}
+
 pub async fn change_feed(store: &dyn Store) {
     let (a, b) = two_users(store).await;
     store
@@ -1098,6 +1204,12 @@ macro_rules! store_conformance_tests {
         async fn updates_are_owner_scoped() {
             let (_guard, store) = $open.await;
             $crate::store::conformance::updates_are_owner_scoped(&*store).await;
+        }
+        #[tokio::test]
+        $(#[$attr])*
+        async fn visibility_placement_and_settings() {
+            let (_guard, store) = $open.await;
+            $crate::store::conformance::visibility_placement_and_settings(&*store).await;
         }
         #[tokio::test]
         $(#[$attr])*

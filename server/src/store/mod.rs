@@ -4,7 +4,7 @@
 //! here is specific to one backend; `conformance` is the behaviour both must have.
 
 use async_trait::async_trait;
-use imgcloud_core::api::DerivativeState;
+use imgcloud_core::api::{AccountSettings, DerivativeState, Visibility};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -70,6 +70,29 @@ pub struct ImageRecord {
     /// Why the last attempt failed (`failed`, `broken`).
     #[serde(default)]
     pub derivatives_error: Option<String>,
+    #[serde(default)]
+    pub visibility: Visibility,
+    /// Whether the image's objects are under the public prefixes now (see
+    /// `objects::placement`); they belong there when [`ImageRecord::served_publicly`].
+    #[serde(default = "yes")]
+    pub objects_public: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl ImageRecord {
+    /// Whether the public link serves: public and not in the trash.
+    pub fn served_publicly(&self) -> bool {
+        self.visibility == Visibility::Public && self.deleted_at.is_none()
+    }
+
+    /// Whether the objects still have to move (the public link serves when it should not, or
+    /// the other way round).
+    pub fn misplaced(&self) -> bool {
+        self.objects_public != self.served_publicly()
+    }
 }
 
 /// What the derivative service records about an image ([`Store::set_derivatives`]).
@@ -135,6 +158,15 @@ pub struct UploadRecord {
     /// create can presign the same parts again.
     pub parts_json: String,
     pub created_at: OffsetDateTime,
+    /// Visibility of the image to be (private uploads go straight under `p/`).
+    pub visibility: Visibility,
+}
+
+impl UploadRecord {
+    /// Where the original goes: its key, under `p/` for a private upload.
+    pub fn object_key(&self) -> String {
+        crate::keys::placed(&self.key, self.visibility == Visibility::Public)
+    }
 }
 
 /// One page query over a user's images, newest first.
@@ -197,6 +229,13 @@ pub trait Store: Send + Sync + 'static {
     /// Disables or enables `user_id`; returns the hashes of its live tokens (so caches can drop
     /// them: a disabled user's tokens stop working at once). `NotFound` if no such user.
     async fn set_disabled(&self, user_id: &str, disabled: bool) -> StoreResult<Vec<String>>;
+    /// The account's defaults; `NotFound` if no such user.
+    async fn account_settings(&self, user_id: &str) -> StoreResult<AccountSettings>;
+    async fn set_account_settings(
+        &self,
+        user_id: &str,
+        settings: &AccountSettings,
+    ) -> StoreResult<()>;
     /// Every user, by name.
     async fn list_users(&self) -> StoreResult<Vec<UserSummary>>;
     /// The live tokens of `user_id`, oldest first.
@@ -249,6 +288,19 @@ pub trait Store: Send + Sync + 'static {
         id: &str,
         deleted_at: Option<OffsetDateTime>,
     ) -> StoreResult<ImageRecord>;
+    /// Makes the image public or private. Records a change.
+    async fn set_visibility(
+        &self,
+        owner: &str,
+        id: &str,
+        visibility: Visibility,
+    ) -> StoreResult<ImageRecord>;
+    /// Records where the image's objects are now (no change is recorded: clients see
+    /// visibility, not placement).
+    async fn set_objects_public(&self, owner: &str, id: &str, public: bool) -> StoreResult<()>;
+    /// Images of any owner whose objects are not where they belong ([`ImageRecord::misplaced`]),
+    /// for the janitor.
+    async fn misplaced_images(&self, limit: u32) -> StoreResult<Vec<ImageRecord>>;
     /// Removes the row for good and records a purge change; returns the removed row.
     async fn purge_image(&self, owner: &str, id: &str) -> StoreResult<ImageRecord>;
     async fn changes(&self, owner: &str, since: i64, limit: u32) -> StoreResult<Vec<ChangeRecord>>;

@@ -18,7 +18,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Row};
 use time::OffsetDateTime;
 
-use imgcloud_core::api::DerivativeState;
+use imgcloud_core::api::{AccountSettings, DerivativeState, Visibility};
 
 use super::{
     ChangeRecord, Claim, DerivativeJob, DerivativeUpdate, ImageRecord, JobStats,
@@ -41,11 +41,11 @@ pub struct PostgresStore {
 /// Image columns, for queries that name the table `i`.
 const IMAGE_COLUMNS: &str = "i.id, i.owner_id, i.filename, i.key, i.size, i.sha256, i.content_type, \
      i.width, i.height, i.taken_at, i.created_at, i.updated_at, i.deleted_at, i.tags, \
-     i.thumbhash, i.derivatives, i.derivatives_error";
+     i.thumbhash, i.derivatives, i.derivatives_error, i.visibility, i.objects_public";
 
 const UPLOAD_COLUMNS: &str = "u.id, u.owner_id, u.idempotency_key, u.image_id, u.key, u.filename, u.size, \
      u.sha256, u.content_type, u.width, u.height, u.taken_at, u.multipart_id, u.part_size, \
-     u.parts_json, u.created_at";
+     u.parts_json, u.created_at, u.visibility";
 
 fn db_err(e: sqlx::Error) -> StoreError {
     match e {
@@ -116,7 +116,15 @@ fn image_from_row(row: &PgRow) -> StoreResult<ImageRecord> {
         thumbhash: row.try_get("thumbhash").map_err(db_err)?,
         derivatives: DerivativeState::parse(row.try_get("derivatives").map_err(db_err)?),
         derivatives_error: row.try_get("derivatives_error").map_err(db_err)?,
+        visibility: visibility_from_row(row)?,
+        objects_public: row.try_get("objects_public").map_err(db_err)?,
     })
+}
+
+fn visibility_from_row(row: &PgRow) -> StoreResult<Visibility> {
+    let name: String = row.try_get("visibility").map_err(db_err)?;
+    Visibility::parse(&name)
+        .ok_or_else(|| StoreError::Other(format!("unknown visibility {name:?} in the database")))
 }
 
 fn upload_from_row(row: &PgRow) -> StoreResult<UploadRecord> {
@@ -140,6 +148,7 @@ fn upload_from_row(row: &PgRow) -> StoreResult<UploadRecord> {
             .map(to_u64),
         parts_json: row.try_get("parts_json").map_err(db_err)?,
         created_at: row.try_get("created_at").map_err(db_err)?,
+        visibility: visibility_from_row(row)?,
     })
 }
 
@@ -245,6 +254,7 @@ impl PostgresStore {
             Update::Rename(_) => "filename = $3, filename_folded = $4, updated_at = $5",
             Update::Tags(_) => "tags = $3, updated_at = $4",
             Update::Deleted(_) => "deleted_at = $3, updated_at = $4",
+            Update::Visibility(_) => "visibility = $3, updated_at = $4",
         };
         let sql = format!(
             "UPDATE images AS i SET {set} WHERE i.owner_id = $1 AND i.id = $2 \
@@ -255,6 +265,7 @@ impl PostgresStore {
             Update::Rename(filename) => query.bind(filename).bind(filename.to_lowercase()),
             Update::Tags(tags) => query.bind(tags),
             Update::Deleted(deleted_at) => query.bind(deleted_at.map(micros)),
+            Update::Visibility(visibility) => query.bind(visibility.as_str()),
         };
         let row = query
             .bind(now())
@@ -274,6 +285,7 @@ enum Update<'a> {
     Rename(&'a str),
     Tags(&'a [String]),
     Deleted(Option<OffsetDateTime>),
+    Visibility(Visibility),
 }
 
 #[async_trait]
@@ -429,6 +441,45 @@ impl Store for PostgresStore {
                 .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         Ok(hashes)
+    }
+
+    async fn account_settings(&self, user_id: &str) -> StoreResult<AccountSettings> {
+        let row =
+            sqlx::query("SELECT default_visibility, share_expiry_days FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?
+                .ok_or(StoreError::NotFound)?;
+        let visibility: String = row.try_get("default_visibility").map_err(db_err)?;
+        let days: i32 = row.try_get("share_expiry_days").map_err(db_err)?;
+        Ok(AccountSettings {
+            default_visibility: Visibility::parse(&visibility).unwrap_or_default(),
+            share_expiry_days: u32::try_from(days).unwrap_or(0),
+        })
+    }
+
+    async fn set_account_settings(
+        &self,
+        user_id: &str,
+        settings: &AccountSettings,
+    ) -> StoreResult<()> {
+        let days = i32::try_from(settings.share_expiry_days)
+            .map_err(|_| StoreError::Other("share_expiry_days out of range".into()))?;
+        let touched = sqlx::query(
+            "UPDATE users SET default_visibility = $2, share_expiry_days = $3 WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(settings.default_visibility.as_str())
+        .bind(days)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if touched == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 
     async fn list_users(&self) -> StoreResult<Vec<UserSummary>> {
@@ -651,8 +702,9 @@ impl Store for PostgresStore {
         let mut tx = self.owner_tx(&image.owner_id).await?;
         let sql = format!(
             "INSERT INTO images AS i (id, owner_id, filename, filename_folded, key, size, sha256, \
-             content_type, width, height, taken_at, created_at, updated_at, deleted_at, tags) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+             content_type, width, height, taken_at, created_at, updated_at, deleted_at, tags, \
+             visibility, objects_public) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
              ON CONFLICT DO NOTHING RETURNING {IMAGE_COLUMNS}"
         );
         let inserted = sqlx::query(&sql)
@@ -671,6 +723,8 @@ impl Store for PostgresStore {
             .bind(micros(image.updated_at))
             .bind(image.deleted_at.map(micros))
             .bind(&image.tags)
+            .bind(image.visibility.as_str())
+            .bind(image.objects_public)
             .fetch_optional(&mut *tx)
             .await
             .map_err(db_err)?;
@@ -729,6 +783,45 @@ impl Store for PostgresStore {
             .await
     }
 
+    async fn set_visibility(
+        &self,
+        owner: &str,
+        id: &str,
+        visibility: Visibility,
+    ) -> StoreResult<ImageRecord> {
+        self.update_image(owner, id, Update::Visibility(visibility))
+            .await
+    }
+
+    async fn set_objects_public(&self, owner: &str, id: &str, public: bool) -> StoreResult<()> {
+        let touched =
+            sqlx::query("UPDATE images SET objects_public = $3 WHERE owner_id = $1 AND id = $2")
+                .bind(owner)
+                .bind(id)
+                .bind(public)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+        if touched == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn misplaced_images(&self, limit: u32) -> StoreResult<Vec<ImageRecord>> {
+        let sql = format!(
+            "SELECT {IMAGE_COLUMNS} FROM images i \
+             WHERE i.objects_public <> (i.visibility = 'public' AND i.deleted_at IS NULL) LIMIT $1"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(i64::from(limit.max(1)))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(image_from_row).collect()
+    }
+
     async fn purge_image(&self, owner: &str, id: &str) -> StoreResult<ImageRecord> {
         let mut tx = self.owner_tx(owner).await?;
         let sql = format!(
@@ -785,8 +878,8 @@ impl Store for PostgresStore {
         let sql = format!(
             "INSERT INTO uploads AS u (id, owner_id, idempotency_key, image_id, key, filename, size, \
              sha256, content_type, width, height, taken_at, multipart_id, part_size, \
-             parts_json, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+             parts_json, created_at, visibility) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
              ON CONFLICT (owner_id, idempotency_key) DO NOTHING RETURNING {UPLOAD_COLUMNS}"
         );
         let inserted = sqlx::query(&sql)
@@ -806,6 +899,7 @@ impl Store for PostgresStore {
             .bind(upload.part_size.map(to_i64).transpose()?)
             .bind(&upload.parts_json)
             .bind(micros(upload.created_at))
+            .bind(upload.visibility.as_str())
             .fetch_optional(&mut *tx)
             .await
             .map_err(db_err)?;

@@ -13,7 +13,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqlitePool};
 use time::OffsetDateTime;
 
-use imgcloud_core::api::DerivativeState;
+use imgcloud_core::api::{AccountSettings, DerivativeState, Visibility};
 
 use super::{
     ChangeRecord, Claim, DerivativeJob, DerivativeUpdate, ImageRecord, JobStats,
@@ -31,11 +31,11 @@ pub struct SqliteStore {
 
 const IMAGE_COLUMNS: &str = "i.id, i.owner_id, i.filename, i.key, i.size, i.sha256, i.content_type, \
      i.width, i.height, i.taken_at, i.created_at, i.updated_at, i.deleted_at, \
-     i.thumbhash, i.derivatives, i.derivatives_error, \
+     i.thumbhash, i.derivatives, i.derivatives_error, i.visibility, i.objects_public, \
      (SELECT json_group_array(tag) FROM (SELECT tag FROM image_tags t WHERE t.image_id = i.id ORDER BY t.position)) AS tags";
 
 const UPLOAD_COLUMNS: &str = "id, owner_id, idempotency_key, image_id, key, filename, size, sha256, content_type, \
-     width, height, taken_at, multipart_id, part_size, parts_json, created_at";
+     width, height, taken_at, multipart_id, part_size, parts_json, created_at, visibility";
 
 fn db_err(e: sqlx::Error) -> StoreError {
     match e {
@@ -93,7 +93,15 @@ fn image_from_row(row: &SqliteRow) -> StoreResult<ImageRecord> {
         thumbhash: row.try_get("thumbhash").map_err(db_err)?,
         derivatives: DerivativeState::parse(row.try_get("derivatives").map_err(db_err)?),
         derivatives_error: row.try_get("derivatives_error").map_err(db_err)?,
+        visibility: visibility_from_row(row)?,
+        objects_public: row.try_get("objects_public").map_err(db_err)?,
     })
+}
+
+fn visibility_from_row(row: &SqliteRow) -> StoreResult<Visibility> {
+    let name: String = row.try_get("visibility").map_err(db_err)?;
+    Visibility::parse(&name)
+        .ok_or_else(|| StoreError::Other(format!("unknown visibility {name:?} in the database")))
 }
 
 fn upload_from_row(row: &SqliteRow) -> StoreResult<UploadRecord> {
@@ -120,6 +128,7 @@ fn upload_from_row(row: &SqliteRow) -> StoreResult<UploadRecord> {
             .map(to_u64),
         parts_json: row.try_get("parts_json").map_err(db_err)?,
         created_at: from_micros(row.try_get("created_at").map_err(db_err)?),
+        visibility: visibility_from_row(row)?,
     })
 }
 
@@ -283,6 +292,10 @@ impl SqliteStore {
                 sqlx::query("UPDATE images SET deleted_at = ?, updated_at = ? WHERE owner_id = ? AND id = ?")
                     .bind(deleted_at.map(to_micros))
             }
+            Update::Visibility(visibility) => {
+                sqlx::query("UPDATE images SET visibility = ?, updated_at = ? WHERE owner_id = ? AND id = ?")
+                    .bind(visibility.as_str())
+            }
         };
         let touched = query
             .bind(updated_at)
@@ -310,6 +323,7 @@ enum Update<'a> {
     Rename(&'a str),
     Tags(&'a [String]),
     Deleted(Option<OffsetDateTime>),
+    Visibility(Visibility),
 }
 
 #[async_trait]
@@ -461,6 +475,42 @@ impl Store for SqliteStore {
                 .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         Ok(hashes)
+    }
+
+    async fn account_settings(&self, user_id: &str) -> StoreResult<AccountSettings> {
+        let row =
+            sqlx::query("SELECT default_visibility, share_expiry_days FROM users WHERE id = ?")
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?
+                .ok_or(StoreError::NotFound)?;
+        let visibility: String = row.try_get("default_visibility").map_err(db_err)?;
+        Ok(AccountSettings {
+            default_visibility: Visibility::parse(&visibility).unwrap_or_default(),
+            share_expiry_days: to_u32(row.try_get("share_expiry_days").map_err(db_err)?),
+        })
+    }
+
+    async fn set_account_settings(
+        &self,
+        user_id: &str,
+        settings: &AccountSettings,
+    ) -> StoreResult<()> {
+        let touched = sqlx::query(
+            "UPDATE users SET default_visibility = ?, share_expiry_days = ? WHERE id = ?",
+        )
+        .bind(settings.default_visibility.as_str())
+        .bind(i64::from(settings.share_expiry_days))
+        .bind(user_id)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if touched == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 
     async fn list_users(&self) -> StoreResult<Vec<UserSummary>> {
@@ -686,8 +736,8 @@ impl Store for SqliteStore {
         let mut tx = self.write_tx().await?;
         let inserted = sqlx::query(
             "INSERT INTO images (id, owner_id, filename, filename_folded, key, size, sha256, content_type, width, height, \
-             taken_at, created_at, updated_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT DO NOTHING",
+             taken_at, created_at, updated_at, deleted_at, visibility, objects_public) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         )
         .bind(&image.id)
         .bind(&image.owner_id)
@@ -703,6 +753,8 @@ impl Store for SqliteStore {
         .bind(to_micros(image.created_at))
         .bind(to_micros(image.updated_at))
         .bind(image.deleted_at.map(to_micros))
+        .bind(image.visibility.as_str())
+        .bind(image.objects_public)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?
@@ -760,6 +812,45 @@ impl Store for SqliteStore {
     ) -> StoreResult<ImageRecord> {
         self.update_image(owner, id, Update::Deleted(deleted_at))
             .await
+    }
+
+    async fn set_visibility(
+        &self,
+        owner: &str,
+        id: &str,
+        visibility: Visibility,
+    ) -> StoreResult<ImageRecord> {
+        self.update_image(owner, id, Update::Visibility(visibility))
+            .await
+    }
+
+    async fn set_objects_public(&self, owner: &str, id: &str, public: bool) -> StoreResult<()> {
+        let touched =
+            sqlx::query("UPDATE images SET objects_public = ? WHERE owner_id = ? AND id = ?")
+                .bind(public)
+                .bind(owner)
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+        if touched == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn misplaced_images(&self, limit: u32) -> StoreResult<Vec<ImageRecord>> {
+        let sql = format!(
+            "SELECT {IMAGE_COLUMNS} FROM images i \
+             WHERE i.objects_public <> (i.visibility = 'public' AND i.deleted_at IS NULL) LIMIT ?"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(i64::from(limit.max(1)))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(image_from_row).collect()
     }
 
     async fn purge_image(&self, owner: &str, id: &str) -> StoreResult<ImageRecord> {
@@ -823,8 +914,8 @@ impl Store for SqliteStore {
         }
         sqlx::query(
             "INSERT INTO uploads (id, owner_id, idempotency_key, image_id, key, filename, size, sha256, content_type, \
-             width, height, taken_at, multipart_id, part_size, parts_json, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             width, height, taken_at, multipart_id, part_size, parts_json, created_at, visibility) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&upload.id)
         .bind(&upload.owner_id)
@@ -842,6 +933,7 @@ impl Store for SqliteStore {
         .bind(upload.part_size.map(to_i64).transpose()?)
         .bind(&upload.parts_json)
         .bind(to_micros(upload.created_at))
+        .bind(upload.visibility.as_str())
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;

@@ -188,6 +188,7 @@ async fn racing_creates_with_one_idempotency_key_return_one_session() {
                 part_size: None,
                 parts_json: "[]".into(),
                 created_at: now(),
+                visibility: Default::default(),
             };
             tokio::spawn(async move { store.create_upload(&upload).await.unwrap().id })
         })

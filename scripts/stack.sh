@@ -281,6 +281,8 @@ path_style = true
 
 [cdn]
 base_url = "http://127.0.0.1:$CDN_PORT/$BUCKET"
+# tell the nginx CDN at once when a link stops serving (it revalidates within 30 s anyway)
+purge = "refresh"
 EOF
     if [ "$with_cache" = 1 ]; then
       printf '\n[cache]\nurl = "memcached://127.0.0.1:%s"\n' "$MC_PORT" >>"$file"

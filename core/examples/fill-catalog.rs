@@ -107,6 +107,7 @@ fn image(n: usize, start: OffsetDateTime, random: &mut Lcg) -> Image {
         .map(|_| TAGS[random.below(TAGS.len())].to_string())
         .collect();
     Image {
+        visibility: Default::default(),
         url: format!("https://cdn.example.com/i/{id}/{filename}"),
         thumb_url: format!("https://cdn.example.com/t/{id}/320.webp"),
         preview_url: format!("https://cdn.example.com/t/{id}/1280.webp"),

@@ -217,6 +217,7 @@ mod tests {
             updated_at: OffsetDateTime::UNIX_EPOCH,
             deleted_at: None,
             tags: vec![],
+            visibility: Default::default(),
             url: "https://cdn.example/i/AbCdEfGhIjKlMnOp/cat.png".into(),
             thumb_url: "https://cdn.example/t/AbCdEfGhIjKlMnOp/320.jpg".into(),
             preview_url: "https://cdn.example/t/AbCdEfGhIjKlMnOp/1280.jpg".into(),

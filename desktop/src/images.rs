@@ -62,7 +62,7 @@ pub async fn rename_image(
     }
     let patch = ImagePatch {
         filename: Some(filename),
-        tags: None,
+        ..ImagePatch::default()
     };
     connection
         .call("rename_image", |c| async move {
@@ -78,8 +78,8 @@ pub async fn set_tags(
     tags: Vec<String>,
 ) -> Result<Image, CommandError> {
     let patch = ImagePatch {
-        filename: None,
         tags: Some(clean_tags(tags)),
+        ..ImagePatch::default()
     };
     connection
         .call(

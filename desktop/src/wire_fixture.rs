@@ -39,6 +39,7 @@ fn sample_page() -> ImagePage {
         updated_at: datetime!(2026-01-03 00:00:00 UTC),
         deleted_at: Some(datetime!(2026-01-04 12:00:00 UTC)),
         tags: vec!["holiday".into(), "beach".into()],
+        visibility: Default::default(),
         url: "http://127.0.0.1:9000/imgcloud/i/a1B2c3D4e5F6g7H8/Holiday%20Photo%20%281%29.jpg"
             .into(),
         thumb_url: "http://127.0.0.1:9000/imgcloud/t/a1B2c3D4e5F6g7H8/320.jpg".into(),

@@ -739,9 +739,13 @@ async fn embedded_cloud_full_protocol() {
             ("POST", "/v1/auth/login") => continue,
             // Public by design, like the original's CDN link: a public image's derivatives.
             ("GET", "/t/{id}/{file}") => continue,
+            // A capability: the signature is the permission (tests/tests/visibility.rs shows a
+            // signature opens one image's link only, until it expires).
+            ("GET", "/v/{id}/{file}") => continue,
             // The caller's own things only: checked below.
             ("GET", "/v1/me" | "/v1/limits" | "/v1/tokens" | "/v1/images" | "/v1/changes")
-            | ("POST", "/v1/uploads/check" | "/v1/uploads") => continue,
+            | ("POST", "/v1/uploads/check" | "/v1/uploads")
+            | ("PATCH", "/v1/me/settings") => continue,
             ("DELETE", "/v1/tokens/{id}") => alice_token_id.as_str(),
             ("GET" | "PATCH" | "DELETE", "/v1/images/{id}")
             | ("POST", "/v1/images/{id}/restore")

@@ -19,6 +19,7 @@ pub fn create_upload_for(filename: &str, bytes: &[u8]) -> anyhow::Result<CreateU
         height: probe.height,
         taken_at: probe.taken_at,
         parts: None,
+        visibility: None,
     };
     Ok(body)
 }

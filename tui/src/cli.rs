@@ -40,6 +40,8 @@ pub enum Command {
     Rm(IdsArgs),
     /// Bring images back from the trash.
     Restore(IdsArgs),
+    /// Make images public (a permanent link, for documents) or private (no public link).
+    Visibility(VisibilityArgs),
     /// Log in to a server (user name and password, or an API token) and remember it.
     Login(LoginArgs),
     /// List your API tokens (one per logged-in device), or revoke one.
@@ -78,6 +80,34 @@ pub struct UploadArgs {
     /// Files uploaded at the same time (default from the configuration: 4).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: Option<u16>,
+    /// Upload as private images: no public link (share them with `imgcloud share`).
+    #[arg(long, conflicts_with = "public")]
+    pub private: bool,
+    /// Upload as public images (a permanent link), whatever the account's default.
+    #[arg(long)]
+    pub public: bool,
+}
+
+impl UploadArgs {
+    /// The visibility asked for, if any (else the account's default applies).
+    pub fn visibility(&self) -> Option<imgcloud_core::api::Visibility> {
+        use imgcloud_core::api::Visibility;
+        match (self.private, self.public) {
+            (true, _) => Some(Visibility::Private),
+            (_, true) => Some(Visibility::Public),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct VisibilityArgs {
+    /// Image ids, then `public` or `private`.
+    #[arg(required = true, num_args = 2.., value_name = "ID… public|private")]
+    pub words: Vec<String>,
+    /// Print the changed images as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `--format`: `url`, `markdown`, `html`, `bbcode`, or a custom template such as

@@ -67,6 +67,7 @@ async fn run(cli: &Cli, command: &Command) -> anyhow::Result<ExitCode> {
         Command::Link(args) => commands::images::link(&ctx, args).await,
         Command::Rm(args) => commands::images::change(&ctx, args, Change::Trash).await,
         Command::Restore(args) => commands::images::change(&ctx, args, Change::Restore).await,
+        Command::Visibility(args) => commands::images::visibility(&ctx, args).await,
         Command::Login(args) => commands::login::run(&ctx, args).await,
         Command::Tokens(args) => commands::login::tokens(&ctx, args).await,
         Command::Config(args) => commands::config::config(&ctx, args.action),

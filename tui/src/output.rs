@@ -54,8 +54,8 @@ pub fn short_date(at: OffsetDateTime) -> String {
 
 /// The `imgcloud ls` table: id, name, size, dimensions, date (taken, else uploaded).
 pub fn image_table(images: &[Image]) -> String {
-    let header = ["ID", "NAME", "SIZE", "DIMS", "DATE"].map(String::from);
-    let rows: Vec<[String; 5]> = images
+    let header = ["ID", "NAME", "SIZE", "DIMS", "DATE", "VISIBILITY"].map(String::from);
+    let rows: Vec<[String; 6]> = images
         .iter()
         .map(|image| {
             [
@@ -64,6 +64,7 @@ pub fn image_table(images: &[Image]) -> String {
                 human_size(image.size),
                 format!("{}×{}", image.width, image.height),
                 short_date(image.taken_at.unwrap_or(image.created_at)),
+                image.visibility.to_string(),
             ]
         })
         .collect();
@@ -124,6 +125,7 @@ mod tests {
             updated_at: datetime!(2026-01-31 14:05:09 UTC),
             deleted_at: None,
             tags: vec![],
+            visibility: Default::default(),
             url: format!("http://cdn/i/{id}/{filename}"),
             thumb_url: String::new(),
             preview_url: String::new(),

@@ -22,6 +22,7 @@ fn image(id: &str, filename: &str, size: u64, day: u8, tags: &[&str]) -> Image {
         updated_at: at + Duration::days(1),
         deleted_at: None,
         tags: tags.iter().map(|t| t.to_string()).collect(),
+        visibility: Default::default(),
         url: format!("https://cdn.example.com/i/{id}/{filename}"),
         thumb_url: format!("https://cdn.example.com/t/{id}/320.webp"),
         preview_url: format!("https://cdn.example.com/t/{id}/1280.webp"),

@@ -283,8 +283,8 @@ async fn tag_album(
     let mut tags = image.tags.clone();
     tags.push(album.clone());
     let patch = ImagePatch {
-        filename: None,
         tags: Some(tags),
+        ..ImagePatch::default()
     };
     match inner.client().patch_image(&image.id, &patch).await {
         Ok(tagged) => tagged,

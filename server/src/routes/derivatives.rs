@@ -94,10 +94,7 @@ pub async fn answer(
 ) -> ApiResult<Response> {
     let id = &image.id;
     if image.derivatives == DerivativeState::Broken {
-        return Err(broken(
-            &id,
-            image.derivatives_error.as_deref().unwrap_or(""),
-        ));
+        return Err(broken(id, image.derivatives_error.as_deref().unwrap_or("")));
     }
     let bytes = state
         .derivatives

@@ -115,7 +115,17 @@ pub async fn perform<B: Backend>(backend: &B, effect: Effect) -> Action {
             tags,
             doing,
             done,
-        } => match backend.patch(&id, ImagePatch { filename, tags }).await {
+        } => match backend
+            .patch(
+                &id,
+                ImagePatch {
+                    filename,
+                    tags,
+                    visibility: None,
+                },
+            )
+            .await
+        {
             Ok(image) => Action::Patched { what: done, image },
             Err(reason) => Action::ChangeFailed {
                 what: doing,

@@ -1,13 +1,13 @@
-//! `imgcloud ls`, `link`, `rm` and `restore`: library management by image id.
+//! `imgcloud ls`, `link`, `rm`, `restore` and `visibility`: library management by image id.
 
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use imgcloud_core::api::Image;
+use imgcloud_core::api::{Image, ImagePatch, Visibility};
 use imgcloud_core::client::{Client, ListParams};
 use imgcloud_core::links::format_link;
 
-use crate::cli::{IdsArgs, LinkArgs, LsArgs};
+use crate::cli::{IdsArgs, LinkArgs, LsArgs, VisibilityArgs};
 use crate::context::Context;
 use crate::output;
 
@@ -127,6 +127,53 @@ pub async fn change(ctx: &Context, args: &IdsArgs, change: Change) -> anyhow::Re
                 eprintln!("moved {images} to the trash (undo with `imgcloud restore ID`)")
             }
             Change::Restore => eprintln!("restored {images} from the trash"),
+        }
+    }
+    Ok(exit(failed))
+}
+
+pub async fn visibility(ctx: &Context, args: &VisibilityArgs) -> anyhow::Result<ExitCode> {
+    let (last, ids) = args
+        .words
+        .split_last()
+        .context("name image ids, then public or private")?;
+    let Some(visibility) = Visibility::parse(&last.to_ascii_lowercase()) else {
+        anyhow::bail!(
+            "the last argument must be `public` or `private` (got {last:?}): \
+             imgcloud visibility ID… public|private"
+        );
+    };
+    let client = ctx.client()?;
+    let patch = ImagePatch {
+        visibility: Some(visibility),
+        ..ImagePatch::default()
+    };
+    let mut changed = Vec::new();
+    let mut failed = false;
+    for id in ids {
+        match client.patch_image(id, &patch).await {
+            Ok(image) => changed.push(image),
+            Err(e) => {
+                output::error(format_args!("{id}: {e}"));
+                failed = true;
+            }
+        }
+    }
+    if args.json {
+        output::print_json(&changed)?;
+    } else if !changed.is_empty() {
+        let n = changed.len();
+        let images = if n == 1 {
+            "1 image is".to_string()
+        } else {
+            format!("{n} images are")
+        };
+        match visibility {
+            Visibility::Public => eprintln!("{images} public: `imgcloud link ID` prints the link"),
+            Visibility::Private => eprintln!(
+                "{images} private: their public links stop serving within a minute \
+                 (share them with `imgcloud share ID`)"
+            ),
         }
     }
     Ok(exit(failed))

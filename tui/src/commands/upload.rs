@@ -59,6 +59,7 @@ pub async fn run(ctx: &Context, args: &UploadArgs) -> anyhow::Result<ExitCode> {
         .max(1);
     let options = UploadOptions {
         concurrency,
+        visibility: args.visibility(),
         ..UploadOptions::default()
     };
 

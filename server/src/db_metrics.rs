@@ -136,6 +136,10 @@ macro_rules! count {
 
 #[async_trait]
 impl Store for CountingStore {
+    fn sharing(&self) -> &dyn crate::store::Sharing {
+        self.inner.sharing()
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         count!(self, ping())
     }

@@ -359,6 +359,10 @@ impl CachedStore {
 
 #[async_trait]
 impl Store for CachedStore {
+    fn sharing(&self) -> &dyn crate::store::Sharing {
+        self.inner.sharing()
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         self.inner.ping().await
     }

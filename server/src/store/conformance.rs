@@ -825,6 +825,296 @@ pub async fn visibility_placement_and_settings(store: &dyn Store) {
     assert_eq!(stored.object_key(), format!("p/{}", stored.key));
 }
 
+fn share(owner: &str, id: &str, image_ids: &[&str]) -> super::sharing::ShareRecord {
+    super::sharing::ShareRecord {
+        id: id.into(),
+        owner_id: owner.into(),
+        token_hash: crate::keys::token_hash(id),
+        nonce: format!("nonce-{id}"),
+        album_id: None,
+        image_ids: image_ids.iter().map(|s| s.to_string()).collect(),
+        label: format!("for {id}"),
+        created_at: now(),
+        expires_at: Some(now() + Duration::days(30)),
+        password_hash: None,
+        max_views: None,
+        views: 0,
+        visitors: 0,
+        last_viewed_at: None,
+        allow_download: true,
+        with_metadata: false,
+        revoked_at: None,
+    }
+}
+
+pub async fn albums_and_shares(store: &dyn Store) {
+    use super::sharing::{AlbumRecord, AlbumUpdate, ShareState, ViewOutcome};
+    let (a, b) = two_users(store).await;
+    for (id, seed) in [("img1", "1"), ("img2", "2"), ("img3", "3")] {
+        store
+            .insert_image(&image(&a, id, &format!("{id}.png"), seed))
+            .await
+            .unwrap();
+    }
+    store
+        .insert_image(&image(&b, "bobimg", "b.png", "b"))
+        .await
+        .unwrap();
+    let sharing = store.sharing();
+    let album = |id: &str, owner: &str, name: &str| AlbumRecord {
+        id: id.into(),
+        owner_id: owner.into(),
+        name: name.into(),
+        description: String::new(),
+        cover_image_id: None,
+        created_at: now(),
+        updated_at: now(),
+        image_count: 0,
+    };
+    let trip = sharing
+        .create_album(&album("alb1", &a, "Trip"))
+        .await
+        .unwrap();
+    assert_eq!((trip.name.as_str(), trip.image_count), ("Trip", 0));
+    assert!(matches!(
+        sharing.create_album(&album("alb2", &a, "Trip")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    sharing
+        .create_album(&album("alb3", &b, "Trip"))
+        .await
+        .unwrap();
+
+    // Adding: all or nothing, in order, no duplicates.
+    let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert!(matches!(
+        sharing
+            .add_to_album(&a, "alb1", &ids(&["img1", "bobimg"]))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(sharing.album_images(&a, "alb1").await.unwrap().is_empty());
+    sharing
+        .add_to_album(&a, "alb1", &ids(&["img2", "img1", "img3", "img2"]))
+        .await
+        .unwrap();
+    let order = |images: Vec<ImageRecord>| images.into_iter().map(|i| i.id).collect::<Vec<_>>();
+    assert_eq!(
+        order(sharing.album_images(&a, "alb1").await.unwrap()),
+        ["img2", "img1", "img3"]
+    );
+    sharing
+        .reorder_album(&a, "alb1", &ids(&["img3", "img2"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        order(sharing.album_images(&a, "alb1").await.unwrap()),
+        ["img3", "img2", "img1"]
+    );
+    assert!(matches!(
+        sharing.reorder_album(&a, "alb1", &ids(&["bobimg"])).await,
+        Err(StoreError::NotFound)
+    ));
+    let renamed = sharing
+        .update_album(
+            &a,
+            "alb1",
+            &AlbumUpdate {
+                name: Some("Trip 2026".into()),
+                description: Some("the coast".into()),
+                cover_image_id: Some(Some("img1".into())),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            renamed.name.as_str(),
+            renamed.description.as_str(),
+            renamed.cover_image_id.as_deref(),
+            renamed.image_count
+        ),
+        ("Trip 2026", "the coast", Some("img1"), 3)
+    );
+    assert!(matches!(
+        sharing
+            .update_album(
+                &a,
+                "alb1",
+                &AlbumUpdate {
+                    cover_image_id: Some(Some("bobimg".into())),
+                    ..AlbumUpdate::default()
+                }
+            )
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    // Trash hides an image from the album; removing the cover clears it.
+    store.set_deleted(&a, "img3", Some(now())).await.unwrap();
+    assert_eq!(sharing.album(&a, "alb1").await.unwrap().image_count, 2);
+    sharing
+        .remove_from_album(&a, "alb1", &ids(&["img1"]))
+        .await
+        .unwrap();
+    let after = sharing.album(&a, "alb1").await.unwrap();
+    assert_eq!((after.image_count, after.cover_image_id), (1, None));
+    store.set_deleted(&a, "img3", None).await.unwrap();
+    // Bob reaches none of it.
+    assert!(matches!(
+        sharing.album(&b, "alb1").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        sharing.album_images(&b, "alb1").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        sharing.add_to_album(&b, "alb1", &ids(&["bobimg"])).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        sharing.delete_album(&b, "alb1").await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        sharing.albums(&b).await.unwrap().len(),
+        1,
+        "bob sees his own album only"
+    );
+
+    // Links: to images (ordered), or to an album (its current images).
+    assert!(matches!(
+        sharing
+            .create_share(&share(&a, "sh0", &["img1", "bobimg"]))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    let link = sharing
+        .create_share(&share(&a, "sh1", &["img2", "img1"]))
+        .await
+        .unwrap();
+    assert_eq!(link.image_ids, ["img2", "img1"]);
+    assert_eq!(
+        sharing.share_by_token_hash(&link.token_hash).await.unwrap(),
+        link
+    );
+    assert_eq!(
+        order(sharing.share_images(&link).await.unwrap()),
+        ["img2", "img1"]
+    );
+    let mut to_album = share(&a, "sh2", &[]);
+    to_album.album_id = Some("alb1".into());
+    let to_album = sharing.create_share(&to_album).await.unwrap();
+    assert_eq!(
+        order(sharing.share_images(&to_album).await.unwrap()),
+        ["img3", "img2"]
+    );
+    let mut foreign_album = share(&a, "sh3", &[]);
+    foreign_album.album_id = Some("alb3".into());
+    assert!(matches!(
+        sharing.create_share(&foreign_album).await,
+        Err(StoreError::NotFound)
+    ));
+    let listed: Vec<String> = sharing
+        .shares(&a)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(listed.len(), 2);
+    assert!(sharing.shares(&b).await.unwrap().is_empty());
+    assert!(matches!(
+        sharing.share(&b, "sh1").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        sharing.revoke_share(&b, "sh1", now()).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // Views: counted while active, one visitor counted once; exactly max_views under
+    // concurrency; expired and revoked links say so.
+    let mut limited = share(&a, "sh4", &["img1"]);
+    limited.max_views = Some(10);
+    sharing.create_share(&limited).await.unwrap();
+    let views = (0..50).map(|i| {
+        let visitor = format!("v{}", i % 4);
+        async move {
+            sharing
+                .record_share_view("sh4", now(), &visitor)
+                .await
+                .unwrap()
+        }
+    });
+    let outcomes = futures::future::join_all(views).await;
+    let counted = outcomes
+        .iter()
+        .filter(|o| matches!(o, ViewOutcome::Counted { .. }))
+        .count();
+    assert_eq!(counted, 10, "exactly max_views views are counted");
+    assert!(outcomes.iter().all(|o| matches!(
+        o,
+        ViewOutcome::Counted { .. } | ViewOutcome::Ended(ShareState::Exhausted)
+    )));
+    let limited = sharing.share(&a, "sh4").await.unwrap();
+    assert_eq!((limited.views, limited.visitors), (10, 4));
+    assert_eq!(limited.state(now()), ShareState::Exhausted);
+    assert!(limited.last_viewed_at.is_some());
+
+    let mut expired = share(&a, "sh5", &["img1"]);
+    expired.expires_at = Some(now() - Duration::seconds(1));
+    sharing.create_share(&expired).await.unwrap();
+    assert_eq!(
+        sharing.record_share_view("sh5", now(), "v").await.unwrap(),
+        ViewOutcome::Ended(ShareState::Expired)
+    );
+    let revoked = sharing.revoke_share(&a, "sh1", now()).await.unwrap();
+    let first = revoked.revoked_at.unwrap();
+    assert_eq!(revoked.state(now()), ShareState::Revoked);
+    assert_eq!(
+        sharing
+            .revoke_share(&a, "sh1", now())
+            .await
+            .unwrap()
+            .revoked_at,
+        Some(first),
+        "revoking again keeps the first time"
+    );
+    assert_eq!(
+        sharing.record_share_view("sh1", now(), "v").await.unwrap(),
+        ViewOutcome::Ended(ShareState::Revoked)
+    );
+    let mut forever = share(&a, "sh6", &["img2"]);
+    forever.expires_at = None;
+    sharing.create_share(&forever).await.unwrap();
+    assert_eq!(
+        sharing.record_share_view("sh6", now(), "v").await.unwrap(),
+        ViewOutcome::Counted { first_visit: true }
+    );
+    assert_eq!(
+        sharing.record_share_view("sh6", now(), "v").await.unwrap(),
+        ViewOutcome::Counted { first_visit: false }
+    );
+
+    // Deleting an album keeps its images and ends its links; purging an image drops it from
+    // links and albums.
+    sharing.delete_album(&a, "alb1").await.unwrap();
+    assert!(matches!(
+        sharing.share(&a, "sh2").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store.image(&a, "img2").await.is_ok());
+    store.purge_image(&a, "img2").await.unwrap();
+    assert!(
+        sharing
+            .share_images(&sharing.share(&a, "sh6").await.unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 pub async fn change_feed(store: &dyn Store) {
     let (a, b) = two_users(store).await;
     store
@@ -1210,6 +1500,12 @@ macro_rules! store_conformance_tests {
         async fn visibility_placement_and_settings() {
             let (_guard, store) = $open.await;
             $crate::store::conformance::visibility_placement_and_settings(&*store).await;
+        }
+        #[tokio::test]
+        $(#[$attr])*
+        async fn albums_and_shares() {
+            let (_guard, store) = $open.await;
+            $crate::store::conformance::albums_and_shares(&*store).await;
         }
         #[tokio::test]
         $(#[$attr])*

@@ -9,7 +9,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 pub mod postgres;
+pub mod sharing;
 pub mod sqlite;
+
+pub use sharing::Sharing;
 
 #[cfg(test)]
 pub(crate) mod conformance;
@@ -211,6 +214,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
 
+    /// Albums and share links (never cached).
+    fn sharing(&self) -> &dyn Sharing;
+
     // users and tokens (tokens are stored as SHA-256 hashes, never in clear)
     async fn create_user(&self, username: &str) -> StoreResult<User>;
     async fn user_by_name(&self, username: &str) -> StoreResult<User>;
@@ -366,6 +372,22 @@ pub trait Store: Send + Sync + 'static {
         error: &str,
     ) -> StoreResult<()>;
     async fn job_stats(&self, now: OffsetDateTime) -> StoreResult<JobStats>;
+}
+
+/// The new order of an album: `first` in that order, then the rest of `current` in its order.
+pub(crate) fn sharing_order(first: &[String], current: &[String]) -> Vec<String> {
+    let mut order: Vec<String> = Vec::with_capacity(current.len());
+    for id in first {
+        if !order.contains(id) {
+            order.push(id.clone());
+        }
+    }
+    for id in current {
+        if !first.contains(id) {
+            order.push(id.clone());
+        }
+    }
+    order
 }
 
 /// Opens the backend named by `url` and runs its migrations: `postgres://…` or

@@ -26,6 +26,8 @@ use super::{
     UploadRecord, User, UserSummary, from_micros, is_token_id, now, token_id,
 };
 
+mod sharing;
+
 /// Connections per server process. A replica's requests are short; PostgreSQL's default
 /// `max_connections` (100) leaves room for several replicas plus admin sessions.
 const MAX_CONNECTIONS: u32 = 16;
@@ -290,6 +292,10 @@ enum Update<'a> {
 
 #[async_trait]
 impl Store for PostgresStore {
+    fn sharing(&self) -> &dyn super::Sharing {
+        self
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)

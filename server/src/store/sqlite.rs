@@ -21,6 +21,8 @@ use super::{
     UploadRecord, User, UserSummary, from_micros, is_token_id, now, to_micros, token_id,
 };
 
+mod sharing;
+
 const LOGIN_FAILURE_RETENTION_MICROS: i64 = LOGIN_FAILURE_RETENTION.whole_microseconds() as i64;
 
 /// The SQLite [`Store`].
@@ -328,6 +330,10 @@ enum Update<'a> {
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn sharing(&self) -> &dyn super::Sharing {
+        self
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)

@@ -544,3 +544,195 @@ mod tests {
         ));
     }
 }
+
+/// Where a share link stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ShareState {
+    Active,
+    Expired,
+    /// Its views ran out (`max_views`).
+    Exhausted,
+    Revoked,
+}
+
+impl ShareState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Expired => "expired",
+            Self::Exhausted => "exhausted",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
+/// `POST /v1/shares` body: a link to images (`image_ids`) or to an album (`album_id`).
+/// `Debug` never shows the password.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateShare {
+    /// Images to share, in the order the page shows them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_ids: Vec<String>,
+    /// An album to share (the page shows its images as they are when opened).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub album_id: Option<String>,
+    /// When the link stops working; absent: the account's default (30 days unless changed).
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub expires_at: Option<OffsetDateTime>,
+    /// A link that never expires must say so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub never_expires: bool,
+    /// Visitors must type it (stored as an argon2id hash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// Page views until the link is exhausted (bots and the owner are not counted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_views: Option<i64>,
+    /// `false`: derivatives only, no original (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_download: Option<bool>,
+    /// Originals keep their EXIF (GPS included); by default it is stripped.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub with_metadata: bool,
+    /// Who the link is for (shown to the owner only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+impl std::fmt::Debug for CreateShare {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateShare")
+            .field("image_ids", &self.image_ids)
+            .field("album_id", &self.album_id)
+            .field("expires_at", &self.expires_at)
+            .field("never_expires", &self.never_expires)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("max_views", &self.max_views)
+            .field("allow_download", &self.allow_download)
+            .field("with_metadata", &self.with_metadata)
+            .field("label", &self.label)
+            .finish()
+    }
+}
+
+/// A share link as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Share {
+    /// Public id, to revoke the link.
+    pub id: String,
+    /// `https://…/s/{token}` (≥ 128 random bits); empty when the server can no longer derive
+    /// it (its secret changed).
+    pub url: String,
+    pub label: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub album_id: Option<String>,
+    #[serde(default)]
+    pub image_ids: Vec<String>,
+    pub state: ShareState,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: OffsetDateTime,
+    /// Absent: never expires.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub expires_at: Option<OffsetDateTime>,
+    pub has_password: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_views: Option<u64>,
+    /// Page views, without link-preview bots and the owner.
+    pub views: u64,
+    /// Distinct visitors among those views.
+    pub visitors: u64,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub last_viewed_at: Option<OffsetDateTime>,
+    pub allow_download: bool,
+    pub with_metadata: bool,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// `GET /v1/shares` answer, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ShareList {
+    pub shares: Vec<Share>,
+}
+
+/// An album.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Album {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cover_image_id: Option<String>,
+    /// Images in the album (the trash excluded).
+    pub image_count: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub updated_at: OffsetDateTime,
+}
+
+/// `GET /v1/albums` answer, by name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AlbumList {
+    pub albums: Vec<Album>,
+}
+
+/// `GET /v1/albums/{id}` answer: the album and its images in order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AlbumDetail {
+    pub album: Album,
+    pub images: Vec<Image>,
+}
+
+/// `POST /v1/albums` body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateAlbum {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+}
+
+/// `PATCH /v1/albums/{id}` body. Absent fields are left unchanged; `cover_image_id: ""` removes
+/// the cover.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AlbumPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cover_image_id: Option<String>,
+}
+
+/// Body of `POST /v1/albums/{id}/add`, `/remove` and `/order`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AlbumImages {
+    pub image_ids: Vec<String>,
+}

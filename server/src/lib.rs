@@ -24,9 +24,12 @@ pub mod openapi;
 pub mod passwords;
 pub mod placement;
 pub mod routes;
+pub mod share_page;
+pub mod shares;
 pub mod signed_urls;
 pub mod state;
 pub mod store;
+pub mod strip;
 pub mod users;
 
 pub mod embedded_s3;
@@ -106,6 +109,7 @@ pub fn build_app_with_store(
         derivatives,
         placement,
         signer: signed_urls::UrlSigner::new(config.s3.secret_key.as_bytes()),
+        share_keys: shares::ShareKeys::new(config.s3.secret_key.as_bytes()),
         config: Arc::new(config),
     };
     Ok((routes::router(state.clone()), state))

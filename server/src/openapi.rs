@@ -5,7 +5,9 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{account, auth, changes, derivatives, images, ops, uploads};
+use crate::routes::{
+    account, albums, auth, changes, derivatives, images, ops, share_pages, shares, uploads,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,6 +19,10 @@ use crate::routes::{account, auth, changes, derivatives, images, ops, uploads};
         uploads::check, uploads::create, uploads::complete, uploads::abort,
         images::list, images::get, images::patch, images::trash, images::restore, images::purge,
         changes::list, derivatives::get, derivatives::signed,
+        albums::list, albums::create, albums::get, albums::patch, albums::delete,
+        albums::add, albums::remove, albums::order,
+        shares::create, shares::list, shares::revoke,
+        share_pages::page, share_pages::unlock, share_pages::image, share_pages::oembed,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -27,6 +33,9 @@ use crate::routes::{account, auth, changes, derivatives, images, ops, uploads};
         (name = "images", description = "The library"),
         (name = "changes", description = "Change feed for local catalogs"),
         (name = "derivatives", description = "Thumbnails and previews, made by the cloud (public, behind the CDN)"),
+        (name = "albums", description = "Albums: ordered, with a cover; an image can be in many"),
+        (name = "shares", description = "Share links: expiry, password, view limits, revocation, counts"),
+        (name = "share pages", description = "What a share link's visitors reach (HTML, no account)"),
     )
 )]
 pub struct ApiDoc;

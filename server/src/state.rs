@@ -8,6 +8,7 @@ use crate::derivatives::Derivatives;
 use crate::metrics::Metrics;
 use crate::objects::ObjectStore;
 use crate::placement::Placement;
+use crate::shares::ShareKeys;
 use crate::signed_urls::UrlSigner;
 use crate::store::Store;
 
@@ -23,6 +24,8 @@ pub struct AppState {
     pub placement: Arc<Placement>,
     /// Signs the owner's links to images without a public one.
     pub signer: UrlSigner,
+    /// Derives share-link tokens and cookies.
+    pub share_keys: ShareKeys,
 }
 
 impl axum::extract::FromRef<AppState> for Arc<Metrics> {

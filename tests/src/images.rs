@@ -155,9 +155,63 @@ pub fn insert_exif_camera(jpeg: &[u8], make: &str, model: &str, date: &str) -> V
     out
 }
 
+/// Inserts an APP1 `Exif` segment after SOI with the Orientation and a GPS position
+/// (GPSLatitudeRef "N", GPSLatitude 52°31'12"), as a phone writes for a photo.
+pub fn insert_exif_gps(jpeg: &[u8], orientation: u16) -> Vec<u8> {
+    assert!(jpeg.starts_with(&[0xFF, 0xD8]), "not a JPEG");
+    // Little-endian TIFF: IFD0 (Orientation, GPSInfo pointer), then the GPS IFD
+    // (GPSLatitudeRef, GPSLatitude), then the latitude's three rationals.
+    let gps_ifd: u32 = 8 + 2 + 2 * 12 + 4;
+    let rationals: u32 = gps_ifd + 2 + 2 * 12 + 4;
+    let mut tiff = b"II*\0".to_vec();
+    tiff.extend_from_slice(&8u32.to_le_bytes());
+    tiff.extend_from_slice(&2u16.to_le_bytes());
+    let entry = |tiff: &mut Vec<u8>, tag: u16, kind: u16, count: u32, value: [u8; 4]| {
+        tiff.extend_from_slice(&tag.to_le_bytes());
+        tiff.extend_from_slice(&kind.to_le_bytes());
+        tiff.extend_from_slice(&count.to_le_bytes());
+        tiff.extend_from_slice(&value);
+    };
+    let o = orientation.to_le_bytes();
+    entry(&mut tiff, 0x0112, 3, 1, [o[0], o[1], 0, 0]);
+    entry(&mut tiff, 0x8825, 4, 1, gps_ifd.to_le_bytes());
+    tiff.extend_from_slice(&0u32.to_le_bytes());
+    tiff.extend_from_slice(&2u16.to_le_bytes());
+    entry(&mut tiff, 0x0001, 2, 2, *b"N\0\0\0");
+    entry(&mut tiff, 0x0002, 5, 3, rationals.to_le_bytes());
+    tiff.extend_from_slice(&0u32.to_le_bytes());
+    for (numerator, denominator) in [(52u32, 1u32), (31, 1), (12, 1)] {
+        tiff.extend_from_slice(&numerator.to_le_bytes());
+        tiff.extend_from_slice(&denominator.to_le_bytes());
+    }
+    let mut payload = b"Exif\0\0".to_vec();
+    payload.extend_from_slice(&tiff);
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&((payload.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(&payload);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+/// Whether `bytes` carry any EXIF GPS field.
+pub fn has_gps(bytes: &[u8]) -> bool {
+    exif::Reader::new()
+        .read_from_container(&mut std::io::Cursor::new(bytes))
+        .is_ok_and(|exif| exif.fields().any(|f| f.tag.context() == exif::Context::Gps))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gps_fixture_is_read_as_gps() {
+        let bytes = insert_exif_gps(&jpeg(64, 32, 1), 6);
+        assert!(has_gps(&bytes));
+        assert!(!has_gps(&jpeg(64, 32, 1)));
+        assert!(image::load_from_memory(&bytes).is_ok());
+    }
 
     #[test]
     fn exif_orientation_is_readable_and_the_jpeg_still_decodes() {

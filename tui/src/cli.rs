@@ -42,6 +42,12 @@ pub enum Command {
     Restore(IdsArgs),
     /// Make images public (a permanent link, for documents) or private (no public link).
     Visibility(VisibilityArgs),
+    /// Make a share link to images or an album (expiry, password, view limit), or revoke one.
+    Share(ShareArgs),
+    /// List your share links with their views and visitors.
+    Shares(SharesArgs),
+    /// Albums: list, create, show, rename, describe, add, remove, reorder, set a cover, delete.
+    Album(AlbumArgs),
     /// Log in to a server (user name and password, or an API token) and remember it.
     Login(LoginArgs),
     /// List your API tokens (one per logged-in device), or revoke one.
@@ -98,6 +104,142 @@ impl UploadArgs {
             _ => None,
         }
     }
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ShareArgs {
+    #[command(subcommand)]
+    pub action: Option<ShareAction>,
+    /// Image ids to share (as shown by `imgcloud ls`).
+    #[arg(value_name = "ID", required_unless_present = "album")]
+    pub ids: Vec<String>,
+    /// Share an album (by name or id) instead of images.
+    #[arg(long, value_name = "NAME", conflicts_with = "ids")]
+    pub album: Option<String>,
+    /// When the link stops working: a duration (`12h`, `7d`, `2w`), a date (`2027-01-31`: the
+    /// end of that day, UTC), an RFC 3339 time, or `never`. Default: the account's (30 days).
+    #[arg(long, value_name = "7d|2027-01-31|never")]
+    pub expires: Option<String>,
+    /// Read a password for the link from the first line of stdin.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Page views until the link stops working (bots and you are not counted).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub max_views: Option<i64>,
+    /// Show the pictures only: no original to download.
+    #[arg(long)]
+    pub no_download: bool,
+    /// Keep the originals' metadata (EXIF, GPS included); by default it is removed.
+    #[arg(long)]
+    pub with_metadata: bool,
+    /// Who the link is for (only you see it), e.g. "for Alice".
+    #[arg(long, value_name = "TEXT")]
+    pub label: Option<String>,
+    /// Also copy the link to the clipboard.
+    #[arg(long)]
+    pub copy: bool,
+    /// Print the new link as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ShareAction {
+    /// Revoke a link (its page answers 410 at once): by its URL, token or id, or every link
+    /// with a label.
+    Revoke {
+        #[arg(value_name = "URL|TOKEN|ID", required_unless_present = "label")]
+        target: Option<String>,
+        /// Revoke every active link with this label.
+        #[arg(long, value_name = "TEXT", conflicts_with = "target")]
+        label: Option<String>,
+        /// Print the revoked links as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SharesArgs {
+    /// Print the links as JSON (with every count).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AlbumArgs {
+    #[command(subcommand)]
+    pub action: AlbumAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlbumAction {
+    /// List your albums.
+    Ls {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create an album.
+    Create {
+        name: String,
+        #[arg(long, value_name = "TEXT")]
+        description: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an album's images, in order.
+    Show {
+        #[arg(value_name = "NAME")]
+        album: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rename an album.
+    Rename {
+        #[arg(value_name = "NAME")]
+        album: String,
+        new_name: String,
+    },
+    /// Set an album's description.
+    Describe {
+        #[arg(value_name = "NAME")]
+        album: String,
+        text: String,
+    },
+    /// Set an album's cover (one of its images).
+    Cover {
+        #[arg(value_name = "NAME")]
+        album: String,
+        #[arg(value_name = "ID")]
+        image: String,
+    },
+    /// Add images to an album (at its end).
+    Add {
+        #[arg(value_name = "NAME")]
+        album: String,
+        #[arg(value_name = "ID", required = true)]
+        ids: Vec<String>,
+    },
+    /// Remove images from an album (they stay in your library).
+    Remove {
+        #[arg(value_name = "NAME")]
+        album: String,
+        #[arg(value_name = "ID", required = true)]
+        ids: Vec<String>,
+    },
+    /// Put these images first, in this order.
+    Order {
+        #[arg(value_name = "NAME")]
+        album: String,
+        #[arg(value_name = "ID", required = true)]
+        ids: Vec<String>,
+    },
+    /// Delete an album (its images stay; its share links end).
+    Rm {
+        #[arg(value_name = "NAME")]
+        album: String,
+    },
 }
 
 #[derive(Debug, Args)]

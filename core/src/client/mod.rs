@@ -13,6 +13,7 @@ mod bandwidth;
 mod error;
 mod presigned;
 mod retry;
+mod sharing;
 #[cfg(test)]
 pub(crate) mod test_stub;
 

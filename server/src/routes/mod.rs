@@ -1,11 +1,14 @@
 //! The HTTP routes, one module per feature, and the router with its layers.
 
 pub mod account;
+pub mod albums;
 pub mod auth;
 pub mod changes;
 pub mod derivatives;
 pub mod images;
 pub mod ops;
+pub mod share_pages;
+pub mod shares;
 pub mod uploads;
 
 use std::time::Duration;
@@ -79,6 +82,21 @@ fn routes() -> Routes {
         .add("POST", "/v1/images/{id}/restore", images::restore)
         .add("DELETE", "/v1/images/{id}/purge", images::purge)
         .add("GET", "/v1/changes", changes::list)
+        .add("GET", "/v1/albums", albums::list)
+        .add("POST", "/v1/albums", albums::create)
+        .add("GET", "/v1/albums/{id}", albums::get)
+        .add("PATCH", "/v1/albums/{id}", albums::patch)
+        .add("DELETE", "/v1/albums/{id}", albums::delete)
+        .add("POST", "/v1/albums/{id}/add", albums::add)
+        .add("POST", "/v1/albums/{id}/remove", albums::remove)
+        .add("POST", "/v1/albums/{id}/order", albums::order)
+        .add("POST", "/v1/shares", shares::create)
+        .add("GET", "/v1/shares", shares::list)
+        .add("DELETE", "/v1/shares/{id}", shares::revoke)
+        .add("GET", "/s/{token}", share_pages::page)
+        .add("POST", "/s/{token}", share_pages::unlock)
+        .add("GET", "/s/{token}/{image_id}/{file}", share_pages::image)
+        .add("GET", "/oembed", share_pages::oembed)
         .add("GET", "/t/{id}/{file}", derivatives::get)
         .add("GET", "/v/{id}/{file}", derivatives::signed)
 }

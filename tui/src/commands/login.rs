@@ -138,7 +138,7 @@ fn default_device_name() -> String {
 }
 
 /// One line of `input` without its line break; other spaces belong to the password.
-fn read_password_line(input: &mut impl BufRead) -> anyhow::Result<String> {
+pub(crate) fn read_password_line(input: &mut impl BufRead) -> anyhow::Result<String> {
     let mut line = String::new();
     std::io::Read::take(&mut *input, MAX_PASSWORD_BYTES as u64 + 3)
         .read_line(&mut line)

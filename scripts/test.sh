@@ -145,7 +145,7 @@ scripts/with-memcached.sh \
 log "production stack tests (scripts/stack.sh)"
 IMGCLOUD_BIN_DIR="$CARGO_TARGET_DIR/debug" cargo test --locked -p imgcloud-tests \
   --test stack_replica_kill --test stack_outages --test stack_cdn --test stack_tokens \
-  --test stack_derivatives --test stack_visibility \
+  --test stack_derivatives --test stack_visibility --test stack_sharing \
   -- --ignored --test-threads=1 2>&1 | tee "$results/stack.log"
 
 if [ -z "${SKIP_DESKTOP:-}" ]; then

@@ -731,6 +731,27 @@ async fn embedded_cloud_full_protocol() {
     let alice_tokens: imgcloud_core::api::TokenList =
         alice.ok(Method::GET, "/v1/tokens", None).await;
     let alice_token_id = alice_tokens.tokens[0].id.clone();
+    let alice_album: imgcloud_core::api::Album = alice
+        .ok(
+            Method::POST,
+            "/v1/albums",
+            Some(json!({"name": "Alice's trip"})),
+        )
+        .await;
+    let _: imgcloud_core::api::Album = alice
+        .ok(
+            Method::POST,
+            &format!("/v1/albums/{}/add", alice_album.id),
+            Some(json!({"image_ids": [image.id]})),
+        )
+        .await;
+    let alice_share: imgcloud_core::api::Share = alice
+        .ok(
+            Method::POST,
+            "/v1/shares",
+            Some(json!({"image_ids": [image.id], "label": "for carol"})),
+        )
+        .await;
     for (path, method) in imgcloud_server::routes::route_list() {
         let ids = match (method, path) {
             // No user data: health, metrics, the API description.
@@ -753,11 +774,25 @@ async fn embedded_cloud_full_protocol() {
             ("POST", "/v1/uploads/{id}/complete") | ("DELETE", "/v1/uploads/{id}") => {
                 pending_id.as_str()
             }
+            // The caller's own albums and links: checked below.
+            ("GET" | "POST", "/v1/albums" | "/v1/shares") => continue,
+            ("GET" | "PATCH" | "DELETE", "/v1/albums/{id}")
+            | (
+                "POST",
+                "/v1/albums/{id}/add" | "/v1/albums/{id}/remove" | "/v1/albums/{id}/order",
+            ) => alice_album.id.as_str(),
+            ("DELETE", "/v1/shares/{id}") => alice_share.id.as_str(),
+            // Capabilities: whoever holds a link's token sees what it shares (tests/tests/
+            // sharing.rs); an owner's account plays no part.
+            ("GET" | "POST", "/s/{token}")
+            | ("GET", "/s/{token}/{image_id}/{file}" | "/oembed") => continue,
             _ => panic!("{method} {path} has no cross-user case: add one to this test"),
         };
-        let body = match method {
-            "PATCH" => Some(json!({"filename": "pwned.png"})),
-            "POST" => Some(json!({})),
+        let body = match (method, path) {
+            ("PATCH", "/v1/albums/{id}") => Some(json!({"name": "pwned"})),
+            ("PATCH", _) => Some(json!({"filename": "pwned.png"})),
+            ("POST", p) if p.starts_with("/v1/albums/") => Some(json!({"image_ids": [image.id]})),
+            ("POST", _) => Some(json!({})),
             _ => None,
         };
         let method: Method = method.parse().unwrap();
@@ -771,6 +806,34 @@ async fn embedded_cloud_full_protocol() {
             );
         }
     }
+    // Bob's albums and links hold nothing of alice's, and he cannot share her images or album.
+    let bob_albums: imgcloud_core::api::AlbumList = bob.ok(Method::GET, "/v1/albums", None).await;
+    assert!(bob_albums.albums.is_empty());
+    let bob_shares: imgcloud_core::api::ShareList = bob.ok(Method::GET, "/v1/shares", None).await;
+    assert!(bob_shares.shares.is_empty());
+    for (body, field) in [
+        (json!({"image_ids": [image.id]}), "image_ids"),
+        (json!({"album_id": alice_album.id}), "album_id"),
+    ] {
+        let (status, value) = bob.call(Method::POST, "/v1/shares", Some(body), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{value}");
+        assert!(value.to_string().contains(field), "{value}");
+    }
+    let album_after: imgcloud_core::api::AlbumDetail = alice
+        .ok(Method::GET, &format!("/v1/albums/{}", alice_album.id), None)
+        .await;
+    assert_eq!(
+        (album_after.album.name.as_str(), album_after.images.len()),
+        ("Alice's trip", 1),
+        "bob changed nothing of alice's album"
+    );
+    let shares_after: imgcloud_core::api::ShareList =
+        alice.ok(Method::GET, "/v1/shares", None).await;
+    assert_eq!(
+        shares_after.shares[0].state,
+        imgcloud_core::api::ShareState::Active,
+        "bob revoked nothing of alice's"
+    );
     let me: Me = bob.ok(Method::GET, "/v1/me", None).await;
     assert_eq!(me.username, "bob");
     let bob_tokens: imgcloud_core::api::TokenList = bob.ok(Method::GET, "/v1/tokens", None).await;

@@ -380,3 +380,32 @@ async fn share_links_open_unfurl_count_lock_and_end() {
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("label"), "{}", out.stderr);
 }
+
+/// The view limit holds exactly when 50 first views race on the embedded cloud (SQLite); the
+/// production stack's test does the same across two replicas on PostgreSQL.
+#[tokio::test(flavor = "multi_thread")]
+async fn fifty_racing_views_of_a_ten_view_link_give_exactly_ten_pages() {
+    let cloud = EmbeddedCloud::start().expect("start embedded cloud");
+    let image = upload(&cloud, "race.jpg", &jpeg(300, 200, 9), &[]);
+    let id = image["id"].as_str().unwrap().to_string();
+    let url = url_of(&share(&cloud, &[&id, "--max-views", "10"]));
+    let views = (0..50).map(|i| {
+        let url = url.clone();
+        // Fifty visitors: the limit counts views, whoever makes them.
+        let agent = format!("{BROWSER} visitor/{i}");
+        tokio::spawn(async move { get(&url, &agent, None).await.status })
+    });
+    let statuses: Vec<u16> = futures::future::join_all(views)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    assert_eq!((ok, statuses.len() - ok), (10, 40), "{statuses:?}");
+    assert!(statuses.iter().all(|s| matches!(s, 200 | 410)));
+    let listed = cloud.run_cli(&["shares", "--json"]).assert_success().json();
+    assert_eq!(
+        (&listed[0]["views"], &listed[0]["visitors"]),
+        (&Value::from(10), &Value::from(10))
+    );
+}

@@ -147,9 +147,13 @@ pub struct WatchedFolder {
     /// Watch sub-folders too (default true).
     #[serde(default = "yes")]
     pub recursive: bool,
-    /// Tag given to every image from this folder.
+    /// Album every image from this folder joins (created when missing); the images are also
+    /// tagged with its name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub album: Option<String>,
+    /// Visibility of the images uploaded from this folder; absent: the account's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<crate::api::Visibility>,
     /// Only files matching one of these globs (relative to the folder), when not empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub include: Vec<String>,
@@ -168,6 +172,7 @@ impl WatchedFolder {
             path: path.into(),
             recursive: true,
             album: None,
+            visibility: None,
             include: Vec::new(),
             exclude: Vec::new(),
         }

@@ -388,9 +388,16 @@ pub struct WatchAddArgs {
     /// The folder (must exist; stored as an absolute path without symbolic links).
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
-    /// Tag every image from this folder with this album name.
+    /// Put every image from this folder in this album (created when missing; the images are
+    /// also tagged with its name).
     #[arg(long, value_name = "ALBUM")]
     pub album: Option<String>,
+    /// Upload this folder's images as private (no public link); default: the account's.
+    #[arg(long, conflicts_with = "public")]
+    pub private: bool,
+    /// Upload this folder's images as public, whatever the account's default.
+    #[arg(long)]
+    pub public: bool,
     /// Only the folder itself, not its sub-folders.
     #[arg(long)]
     pub no_recursive: bool,

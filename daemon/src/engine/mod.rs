@@ -121,6 +121,8 @@ pub(crate) struct Inner {
     pub busy: Mutex<HashSet<i64>>,
     limits: tokio::sync::Mutex<Option<Limits>>,
     pub upload_options: UploadOptions,
+    /// Album ids by name, for the folders that feed an album.
+    pub album_ids: tokio::sync::Mutex<std::collections::HashMap<String, String>>,
     /// Cancelled at shutdown: nothing new starts.
     pub stop: CancellationToken,
     /// Every worker, so shutdown can wait for them.
@@ -297,6 +299,7 @@ impl Daemon {
             busy: Mutex::new(HashSet::new()),
             limits: tokio::sync::Mutex::new(None),
             upload_options: UploadOptions::default(),
+            album_ids: Default::default(),
             stop: CancellationToken::new(),
             workers: TaskTracker::new(),
             probe_http: reqwest::Client::builder()

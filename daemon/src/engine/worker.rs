@@ -12,9 +12,9 @@ use std::time::SystemTime;
 
 use imgcloud_core::api::{ImagePatch, Limits};
 use imgcloud_core::backup::BackupError;
-use imgcloud_core::daemon_api::{Event, FileState};
+use imgcloud_core::daemon_api::{Event, FileState, WatchedFolder};
 use imgcloud_core::upload::{
-    Checkpoint, Prepared, UploadError, Uploaded, prepare_file, upload_prepared,
+    Checkpoint, Prepared, UploadError, UploadOptions, Uploaded, prepare_file, upload_prepared,
 };
 use time::OffsetDateTime;
 
@@ -89,7 +89,10 @@ async fn attempt(inner: &Arc<Inner>, mut entry: Entry) -> Result<(), Failure> {
         let (path, l, options) = (
             entry.path.clone(),
             limits.clone(),
-            inner.upload_options.clone(),
+            UploadOptions {
+                visibility: folder_of(inner, &entry).and_then(|f| f.visibility),
+                ..inner.upload_options.clone()
+            },
         );
         let prepared = match blocking(move || prepare_file(&path, &l, &options)).await? {
             Ok(prepared) => prepared,
@@ -260,23 +263,30 @@ async fn upload(
     }
 }
 
-/// Adds the folder's album as a tag (best effort: the upload itself succeeded).
+/// The configuration of the watched folder `entry` came from.
+fn folder_of(inner: &Arc<Inner>, entry: &Entry) -> Option<WatchedFolder> {
+    let folder = entry.folder.as_deref()?;
+    inner
+        .folder_list()
+        .into_iter()
+        .find(|f| f.folder.path == folder)
+        .map(|f| f.folder.clone())
+}
+
+/// Puts the image in its folder's album (created when missing) and tags it with the album's
+/// name; best effort: the upload itself succeeded.
 async fn tag_album(
     inner: &Arc<Inner>,
     entry: &Entry,
     image: imgcloud_core::api::Image,
 ) -> imgcloud_core::api::Image {
-    let Some(folder) = entry.folder.as_deref() else {
-        return image;
-    };
-    let album = inner
-        .folder_list()
-        .into_iter()
-        .find(|f| f.folder.path == folder)
-        .and_then(|f| f.folder.album.clone());
+    let album = folder_of(inner, entry).and_then(|f| f.album);
     let Some(album) = album.filter(|a| !a.trim().is_empty()) else {
         return image;
     };
+    if let Err(e) = add_to_album(inner, album.trim(), &image.id).await {
+        tracing::warn!(path = %entry.path.display(), %album, "cannot add the image to its album: {e}");
+    }
     if image.tags.contains(&album) {
         return image;
     }
@@ -293,6 +303,49 @@ async fn tag_album(
             image
         }
     }
+}
+
+/// Adds `image_id` to the album named `name`, creating it when the user has none of that name.
+async fn add_to_album(inner: &Arc<Inner>, name: &str, image_id: &str) -> anyhow::Result<()> {
+    let client = inner.client();
+    let ids = [image_id.to_string()];
+    let cached = inner.album_ids.lock().await.get(name).cloned();
+    if let Some(id) = cached {
+        match client.edit_album(&id, "add", &ids).await {
+            Ok(_) => return Ok(()),
+            // Deleted or renamed meanwhile: look it up again.
+            Err(imgcloud_core::client::ClientError::NotFound { .. }) => {
+                inner.album_ids.lock().await.remove(name);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let albums = client.albums().await?;
+    let id = match albums.albums.into_iter().find(|a| a.name == name) {
+        Some(album) => album.id,
+        None => {
+            let create = imgcloud_core::api::CreateAlbum {
+                name: name.to_string(),
+                description: String::new(),
+            };
+            match client.create_album(&create).await {
+                Ok(album) => album.id,
+                // Another worker created it first.
+                Err(e) if e.status() == Some(409) => client
+                    .albums()
+                    .await?
+                    .albums
+                    .into_iter()
+                    .find(|a| a.name == name)
+                    .map(|a| a.id)
+                    .ok_or_else(|| anyhow::anyhow!("album {name:?} vanished"))?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    client.edit_album(&id, "add", &ids).await?;
+    inner.album_ids.lock().await.insert(name.to_string(), id);
+    Ok(())
 }
 
 async fn backup(inner: &Arc<Inner>, entry: &Entry) -> Result<(), Failure> {

@@ -195,6 +195,11 @@ fn folder_from_args(args: &WatchAddArgs) -> anyhow::Result<WatchedFolder> {
         path,
         recursive: !args.no_recursive,
         album: args.album.clone().filter(|a| !a.trim().is_empty()),
+        visibility: match (args.private, args.public) {
+            (true, _) => Some(imgcloud_core::api::Visibility::Private),
+            (_, true) => Some(imgcloud_core::api::Visibility::Public),
+            _ => None,
+        },
         include: args.include.clone(),
         exclude: args.exclude.clone(),
     })
@@ -234,6 +239,9 @@ pub fn format_folder(folder: &WatchedFolder) -> String {
     let mut notes = Vec::new();
     if !folder.recursive {
         notes.push("not recursive".to_string());
+    }
+    if let Some(visibility) = folder.visibility {
+        notes.push(visibility.to_string());
     }
     if let Some(album) = &folder.album {
         notes.push(format!("album {album}"));
@@ -454,6 +462,7 @@ mod tests {
                     path: "/home/me/Shots".into(),
                     recursive: false,
                     album: Some("Screens".into()),
+                    visibility: Some(imgcloud_core::api::Visibility::Private),
                     include: vec!["*.png".into()],
                     exclude: vec![],
                 },
@@ -509,7 +518,7 @@ mod tests {
         assert!(text.contains("folders:   /home/me/Pictures\n"), "{text}");
         assert!(
             text.contains(
-                "           /home/me/Shots  (not recursive, album Screens, include *.png)"
+                "           /home/me/Shots  (not recursive, private, album Screens, include *.png)"
             ),
             "{text}"
         );

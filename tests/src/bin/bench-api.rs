@@ -12,11 +12,18 @@
 //!   omission). Prints one line of `key=value` figures: requests/s, p50/p90/p99/max latency,
 //!   errors, and database queries per request (delta of `imgcloud_db_queries_total` summed over
 //!   the replicas, divided by the requests sent in the window).
+//! - ROUTE `share` and `album`: the share page of a link to one seeded image, or of a link to an
+//!   album of 24 of them, opened as a browser would (no token, a browser's user agent): every
+//!   request is a counted view, so a write. (Share links are not cached and their queries are
+//!   not in `imgcloud_db_queries_total`.)
+//! - `revoke COUNT`: COUNT times, creates a link, opens it, revokes it, and polls its page every
+//!   2 ms until it answers 410; prints the time from the revoke request to the first 410
+//!   (p50/p99/max).
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use imgcloud_core::api::ImagePage;
+use imgcloud_core::api::{CreateAlbum, CreateShare, ImagePage};
 use imgcloud_core::client::Client;
 use imgcloud_core::upload::{UploadOptions, upload_paths};
 
@@ -45,6 +52,7 @@ async fn main() -> anyhow::Result<()> {
     let token = env("IMGCLOUD_TOKEN")?;
     match args.first().map(String::as_str) {
         Some("seed") if args.len() == 2 => seed(&server, &token, args[1].parse()?).await,
+        Some("revoke") if args.len() == 2 => revoke(&server, &token, args[1].parse()?).await,
         Some("run") if args.len() >= 2 => {
             let run = parse_run(&args[1..])?;
             let replicas: Vec<String> = env("IMGCLOUD_STACK_REPLICAS")?
@@ -55,8 +63,8 @@ async fn main() -> anyhow::Result<()> {
             bench(&server, &token, &replicas, &run).await
         }
         _ => bail!(
-            "usage: bench-api seed COUNT | run list|get [--connections N] [--duration SECS] \
-             [--warmup SECS] [--rate R]"
+            "usage: bench-api seed COUNT | revoke COUNT | run list|get|share|album \
+             [--connections N] [--duration SECS] [--warmup SECS] [--rate R]"
         ),
     }
 }
@@ -64,8 +72,8 @@ async fn main() -> anyhow::Result<()> {
 fn parse_run(args: &[String]) -> anyhow::Result<RunArgs> {
     let route = args[0].clone();
     ensure!(
-        route == "list" || route == "get",
-        "ROUTE must be `list` or `get`, not {route:?}"
+        ["list", "get", "share", "album"].contains(&route.as_str()),
+        "ROUTE must be `list`, `get`, `share` or `album`, not {route:?}"
     );
     let mut run = RunArgs {
         route,
@@ -160,6 +168,82 @@ async fn seed(server: &str, token: &str, count: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A browser's user agent (share pages do not count bots).
+const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+
+/// A new share link to `ids` (as an album when `album`), never expiring; its URL.
+async fn share_link(server: &str, token: &str, ids: &[String], album: bool) -> anyhow::Result<String> {
+    let client = Client::new(server, Some(token.to_string()))?;
+    let mut share = CreateShare {
+        never_expires: true,
+        ..CreateShare::default()
+    };
+    if album {
+        let name = format!("bench {}", imgcloud_core::client::new_idempotency_key());
+        let created = client
+            .create_album(&CreateAlbum {
+                name,
+                description: "the share-page benchmark's album".into(),
+            })
+            .await?;
+        client.edit_album(&created.id, "add", ids).await?;
+        share.album_id = Some(created.id);
+    } else {
+        share.image_ids = ids.to_vec();
+    }
+    Ok(client.create_share(&share).await?.url)
+}
+
+/// See the module documentation.
+async fn revoke(server: &str, token: &str, count: usize) -> anyhow::Result<()> {
+    let ids = library_ids(server, token, 1).await?;
+    ensure!(!ids.is_empty(), "the library is empty: run `bench-api seed N` first");
+    let client = Client::new(server, Some(token.to_string()))?;
+    let http = reqwest::Client::new();
+    let status = |url: String| {
+        let http = http.clone();
+        async move {
+            http.get(url)
+                .header(reqwest::header::USER_AGENT, BROWSER)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }
+    };
+    let mut times = Vec::new();
+    for _ in 0..count {
+        let share = client
+            .create_share(&CreateShare {
+                image_ids: ids.clone(),
+                ..CreateShare::default()
+            })
+            .await?;
+        ensure!(status(share.url.clone()).await? == 200, "a new link must open");
+        let started = Instant::now();
+        client.revoke_share(&share.id).await?;
+        loop {
+            if status(share.url.clone()).await? == 410 {
+                break;
+            }
+            ensure!(
+                started.elapsed() < Duration::from_secs(60),
+                "still open 60 s after its revocation"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    let pct = |p: f64| times[((times.len() as f64 * p).ceil() as usize).clamp(1, times.len()) - 1];
+    println!(
+        "revocations={count} revoke_to_410_p50_ms={:.1} revoke_to_410_p99_ms={:.1} revoke_to_410_max_ms={:.1}",
+        pct(0.5),
+        pct(0.99),
+        times.last().copied().unwrap_or(f64::NAN)
+    );
+    Ok(())
+}
+
 /// `imgcloud_db_queries_total` summed over every replica.
 async fn db_queries(replicas: &[String]) -> anyhow::Result<f64> {
     let http = reqwest::Client::new();
@@ -191,24 +275,32 @@ async fn bench(
     replicas: &[String],
     run: &RunArgs,
 ) -> anyhow::Result<()> {
-    let ids = if run.route == "get" {
+    let ids = if run.route == "list" {
+        Vec::new()
+    } else {
         let ids = library_ids(server, token, 5000).await?;
         ensure!(
             !ids.is_empty(),
             "the library is empty: run `bench-api seed N` first"
         );
         ids
-    } else {
-        Vec::new()
     };
     let urls: Vec<String> = match run.route.as_str() {
         "list" => vec![format!("{server}/v1/images?limit=50")],
+        "share" => vec![share_link(server, token, &ids[..1], false).await?],
+        "album" => vec![share_link(server, token, &ids[..ids.len().min(24)], true).await?],
         _ => ids
             .iter()
             .map(|id| format!("{server}/v1/images/{id}"))
             .collect(),
     };
     let urls = std::sync::Arc::new(urls);
+    // Share pages are opened as a visitor's browser would: no token.
+    let token = if run.route == "share" || run.route == "album" {
+        ""
+    } else {
+        token
+    };
 
     // Warm-up (fills caches and connection pools), then the measured window.
     if !run.warmup.is_zero() {
@@ -306,7 +398,11 @@ async fn drive(
                 };
                 let url = &urls[n % urls.len()];
                 n = n.wrapping_add(7919);
-                let outcome = match http.get(url).bearer_auth(&token).send().await {
+                let mut request = http.get(url).header(reqwest::header::USER_AGENT, BROWSER);
+                if !token.is_empty() {
+                    request = request.bearer_auth(&token);
+                }
+                let outcome = match request.send().await {
                     Ok(response) => {
                         let status = response.status();
                         match response.bytes().await {

@@ -7,7 +7,7 @@
 
 use std::process::ExitCode;
 
-use imgcloud_core::api::{Change, ChangeKind, ChangePage, Image};
+use imgcloud_core::api::{Change, ChangePage, Image};
 use imgcloud_core::catalog::{Catalog, location};
 use imgcloud_core::paths::Dirs;
 use time::{Duration, OffsetDateTime};
@@ -79,12 +79,7 @@ fn fill(
                 made += 1;
                 seq += 1;
                 let image = image(made, start, &mut random);
-                Change {
-                    seq,
-                    kind: ChangeKind::Upsert,
-                    image_id: image.id.clone(),
-                    image: Some(image),
-                }
+                Change::image_upsert(seq, image)
             })
             .collect();
         catalog.apply(&ChangePage {

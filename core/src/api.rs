@@ -355,16 +355,68 @@ pub enum ChangeKind {
     Purge,
 }
 
-/// One entry of the change feed.
+/// What a change of the feed is about.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeEntity {
+    #[default]
+    Image,
+    Album,
+    Share,
+}
+
+/// One entry of the change feed: an image, an album or a share link, created or changed
+/// (`upsert`, with its new state) or gone (`purge`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Change {
     /// Strictly increasing per server; pass the last one seen as `since`.
     pub seq: i64,
     pub kind: ChangeKind,
+    #[serde(default)]
+    pub entity: ChangeEntity,
+    /// The id of the image, album or share link.
     pub image_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<Image>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub album: Option<Album>,
+    /// The album's images, in order (with `album`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub album_image_ids: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<Share>,
+}
+
+impl Change {
+    /// An image created or changed, now `image`.
+    pub fn image_upsert(seq: i64, image: Image) -> Self {
+        Self {
+            seq,
+            kind: ChangeKind::Upsert,
+            entity: ChangeEntity::Image,
+            image_id: image.id.clone(),
+            image: Some(image),
+            album: None,
+            album_image_ids: None,
+            share: None,
+        }
+    }
+
+    /// Image `id` gone for good.
+    pub fn image_purge(seq: i64, id: String) -> Self {
+        Self {
+            seq,
+            kind: ChangeKind::Purge,
+            entity: ChangeEntity::Image,
+            image_id: id,
+            image: None,
+            album: None,
+            album_image_ids: None,
+            share: None,
+        }
+    }
 }
 
 /// `GET /v1/changes?since=SEQ&limit=N` answer, oldest first.

@@ -346,6 +346,35 @@ async fn share_links_open_unfurl_count_lock_and_end() {
         .assert_success()
         .json();
     assert_eq!(albums[0]["image_count"], 2);
+    // A second device learns of the album and the links from the change feed, into its catalog.
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = imgcloud_core::catalog::Catalog::open(&dir.path().join("c.sqlite")).unwrap();
+    let client = cloud.client().unwrap();
+    loop {
+        let page = client
+            .changes(catalog.since().unwrap(), None)
+            .await
+            .unwrap();
+        catalog.apply(&page).unwrap();
+        if !page.has_more {
+            break;
+        }
+    }
+    let albums = catalog.albums().unwrap();
+    assert_eq!(albums.len(), 1);
+    assert_eq!(albums[0].name, "Trip");
+    assert_eq!(
+        catalog.album_image_ids(&albums[0].id).unwrap(),
+        [id.clone(), private_id.clone()]
+    );
+    let links = catalog.shares().unwrap();
+    assert!(links.iter().any(|s| s.url == album_url), "the album's link");
+    assert!(
+        links
+            .iter()
+            .any(|s| s.url == url && s.state == imgcloud_core::api::ShareState::Revoked),
+        "the revoked link, revoked"
+    );
     cloud.run_cli(&["album", "rm", "Trip"]).assert_success();
     assert_eq!(
         get(&album_url, BROWSER, None).await.status,

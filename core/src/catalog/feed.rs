@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use super::row::{self, nanos};
 use super::{Catalog, CatalogError};
-use crate::api::{Change, ChangeKind, ChangePage, Image};
+use crate::api::{Album, Change, ChangeEntity, ChangeKind, ChangePage, Image, Share};
 
 /// What one page changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -43,21 +43,31 @@ impl Catalog {
             let mut purge = tx
                 .prepare_cached("DELETE FROM images WHERE id = ?1")
                 .map_err(|e| self.err(e))?;
-            for Change {
-                seq,
-                kind,
-                image_id,
-                image,
-            } in &page.changes
-            {
-                match (kind, image) {
-                    (ChangeKind::Upsert, Some(image)) => {
-                        write(&mut upsert, *seq, image).map_err(|e| self.err(e))?;
-                        applied.upserts += 1;
+            for change in &page.changes {
+                let Change {
+                    seq,
+                    kind,
+                    entity,
+                    image_id,
+                    image,
+                    ..
+                } = change;
+                match entity {
+                    ChangeEntity::Image => match (kind, image) {
+                        (ChangeKind::Upsert, Some(image)) => {
+                            write(&mut upsert, *seq, image).map_err(|e| self.err(e))?;
+                            applied.upserts += 1;
+                        }
+                        (ChangeKind::Purge, _) | (ChangeKind::Upsert, None) => {
+                            purge.execute([image_id]).map_err(|e| self.err(e))?;
+                            applied.purges += 1;
+                        }
+                    },
+                    ChangeEntity::Album => {
+                        apply_album(&tx, change).map_err(|e| self.err(e))?;
                     }
-                    (ChangeKind::Purge, _) | (ChangeKind::Upsert, None) => {
-                        purge.execute([image_id]).map_err(|e| self.err(e))?;
-                        applied.purges += 1;
+                    ChangeEntity::Share => {
+                        apply_share(&tx, change).map_err(|e| self.err(e))?;
                     }
                 }
             }
@@ -92,6 +102,106 @@ impl Catalog {
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .optional()
             .map_err(|e| self.err(e))
+    }
+}
+
+/// Replaces (or, for a purge, deletes) an album and its image order.
+fn apply_album(tx: &rusqlite::Transaction<'_>, change: &Change) -> rusqlite::Result<()> {
+    tx.execute(
+        "DELETE FROM album_images WHERE album_id = ?1",
+        [&change.image_id],
+    )?;
+    match (&change.kind, &change.album) {
+        (ChangeKind::Upsert, Some(album)) => {
+            let json = serde_json::to_string(album).unwrap_or_default();
+            tx.execute(
+                "INSERT INTO albums (id, name, json) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, json = excluded.json",
+                params![album.id, album.name, json],
+            )?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO album_images (album_id, position, image_id) VALUES (?1, ?2, ?3)",
+            )?;
+            for (position, image_id) in change.album_image_ids.iter().flatten().enumerate() {
+                insert.execute(params![album.id, position as i64, image_id])?;
+            }
+        }
+        _ => {
+            tx.execute("DELETE FROM albums WHERE id = ?1", [&change.image_id])?;
+        }
+    }
+    Ok(())
+}
+
+/// Replaces (or, for a purge, deletes) a share link.
+fn apply_share(tx: &rusqlite::Transaction<'_>, change: &Change) -> rusqlite::Result<()> {
+    match (&change.kind, &change.share) {
+        (ChangeKind::Upsert, Some(share)) => {
+            let json = serde_json::to_string(share).unwrap_or_default();
+            tx.execute(
+                "INSERT INTO shares (id, created_at, json) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET json = excluded.json",
+                params![share.id, nanos(share.created_at), json],
+            )?;
+        }
+        _ => {
+            tx.execute("DELETE FROM shares WHERE id = ?1", [&change.image_id])?;
+        }
+    }
+    Ok(())
+}
+
+impl Catalog {
+    /// The albums, by name.
+    pub fn albums(&self) -> Result<Vec<Album>, CatalogError> {
+        let conn = self.lock();
+        let mut statement = conn
+            .prepare_cached("SELECT json FROM albums ORDER BY name COLLATE NOCASE, id")
+            .map_err(|e| self.err(e))?;
+        let rows = statement
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        let mut albums = Vec::new();
+        for json in rows {
+            let json = json.map_err(|e| self.err(e))?;
+            if let Ok(album) = serde_json::from_str(&json) {
+                albums.push(album);
+            }
+        }
+        Ok(albums)
+    }
+
+    /// The images of album `id`, in order.
+    pub fn album_image_ids(&self, id: &str) -> Result<Vec<String>, CatalogError> {
+        let conn = self.lock();
+        let mut statement = conn
+            .prepare_cached(
+                "SELECT image_id FROM album_images WHERE album_id = ?1 ORDER BY position",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = statement
+            .query_map([id], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// The share links, newest first (their counts as of the last sync).
+    pub fn shares(&self) -> Result<Vec<Share>, CatalogError> {
+        let conn = self.lock();
+        let mut statement = conn
+            .prepare_cached("SELECT json FROM shares ORDER BY created_at DESC, id")
+            .map_err(|e| self.err(e))?;
+        let rows = statement
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        let mut shares = Vec::new();
+        for json in rows {
+            let json = json.map_err(|e| self.err(e))?;
+            if let Ok(share) = serde_json::from_str(&json) {
+                shares.push(share);
+            }
+        }
+        Ok(shares)
     }
 }
 

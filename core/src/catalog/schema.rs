@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use super::{CatalogError, error};
 
 /// The schema this build writes. A file with a higher version is refused.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// `name_key` and `search_key` are lower-cased in Rust (Unicode-aware) when a row is written:
 /// sorting by name and searching never lower-case at query time.
@@ -45,6 +45,22 @@ CREATE TABLE IF NOT EXISTS images (
 CREATE INDEX IF NOT EXISTS images_by_date ON images (trashed, date DESC, id);
 CREATE INDEX IF NOT EXISTS images_by_name ON images (trashed, name_key, id);
 CREATE INDEX IF NOT EXISTS images_by_size ON images (trashed, size DESC, id);
+CREATE TABLE IF NOT EXISTS albums (
+    id    TEXT PRIMARY KEY,
+    name  TEXT NOT NULL,
+    json  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS album_images (
+    album_id  TEXT NOT NULL,
+    position  INTEGER NOT NULL,
+    image_id  TEXT NOT NULL,
+    PRIMARY KEY (album_id, position)
+);
+CREATE TABLE IF NOT EXISTS shares (
+    id          TEXT PRIMARY KEY,
+    created_at  INTEGER NOT NULL,
+    json        TEXT NOT NULL
+);
 ";
 
 /// Version 1 → 2: the cloud's derivative state and ThumbHash of each image.
@@ -57,6 +73,28 @@ ALTER TABLE images ADD COLUMN derivatives_error TEXT;
 /// Version 2 → 3: each image's visibility.
 const MIGRATE_V3: &str = "
 ALTER TABLE images ADD COLUMN visibility TEXT NOT NULL DEFAULT 'public';
+";
+
+/// Version 3 → 4: albums and share links from the feed. The feed is read again from the start
+/// (an older client skipped their entries).
+const MIGRATE_V4: &str = "
+CREATE TABLE IF NOT EXISTS albums (
+    id    TEXT PRIMARY KEY,
+    name  TEXT NOT NULL,
+    json  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS album_images (
+    album_id  TEXT NOT NULL,
+    position  INTEGER NOT NULL,
+    image_id  TEXT NOT NULL,
+    PRIMARY KEY (album_id, position)
+);
+CREATE TABLE IF NOT EXISTS shares (
+    id          TEXT PRIMARY KEY,
+    created_at  INTEGER NOT NULL,
+    json        TEXT NOT NULL
+);
+DELETE FROM meta WHERE key = 'since';
 ";
 
 /// WAL mode, then creates the tables of a new file or checks the version of an existing one.
@@ -93,9 +131,13 @@ pub(super) fn prepare(conn: &Connection, path: &Path) -> Result<(), CatalogError
             error(path, e)
         })?;
     } else if version < SCHEMA_VERSION {
-        let steps = if version == 1 { MIGRATE_V2 } else { "" };
+        let steps = [(1, MIGRATE_V2), (2, MIGRATE_V3), (3, MIGRATE_V4)]
+            .iter()
+            .filter(|(from, _)| *from >= version)
+            .map(|(_, sql)| *sql)
+            .collect::<String>();
         conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {steps} {MIGRATE_V3} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            "BEGIN IMMEDIATE; {steps} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
         ))
         .map_err(|e| {
             let _ = conn.execute_batch("ROLLBACK");

@@ -36,8 +36,12 @@ fn upsert(seq: i64, image: &Image) -> Change {
     Change {
         seq,
         kind: ChangeKind::Upsert,
+        entity: Default::default(),
         image_id: image.id.clone(),
         image: Some(image.clone()),
+        album: None,
+        album_image_ids: None,
+        share: None,
     }
 }
 
@@ -45,8 +49,12 @@ fn purge(seq: i64, id: &str) -> Change {
     Change {
         seq,
         kind: ChangeKind::Purge,
+        entity: Default::default(),
         image_id: id.to_string(),
         image: None,
+        album: None,
+        album_image_ids: None,
+        share: None,
     }
 }
 
@@ -92,6 +100,79 @@ fn filled(dir: &tempfile::TempDir) -> Catalog {
         .collect();
     catalog.apply(&page(changes)).unwrap();
     catalog
+}
+
+#[test]
+fn albums_and_share_links_follow_the_feed() {
+    use crate::api::{Album, ChangeEntity, Share, ShareState};
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = filled(&dir);
+    let at = datetime!(2026-12-01 10:00 UTC);
+    let album = Album {
+        id: "alb1".into(),
+        name: "Trip".into(),
+        description: String::new(),
+        cover_image_id: None,
+        image_count: 2,
+        created_at: at,
+        updated_at: at,
+    };
+    let share = Share {
+        id: "sh1".into(),
+        url: "https://img.example/s/TOKEN".into(),
+        label: "for Alice".into(),
+        album_id: None,
+        image_ids: vec!["a".into()],
+        state: ShareState::Active,
+        created_at: at,
+        expires_at: None,
+        has_password: false,
+        max_views: Some(3),
+        views: 1,
+        visitors: 1,
+        last_viewed_at: Some(at),
+        allow_download: true,
+        with_metadata: false,
+        revoked_at: None,
+    };
+    let entity = |seq, entity, id: &str| Change {
+        entity,
+        ..purge(seq, id)
+    };
+    catalog
+        .apply(&page(vec![
+            Change {
+                kind: ChangeKind::Upsert,
+                album: Some(album.clone()),
+                album_image_ids: Some(vec!["c".into(), "a".into()]),
+                ..entity(100, ChangeEntity::Album, "alb1")
+            },
+            Change {
+                kind: ChangeKind::Upsert,
+                share: Some(share.clone()),
+                ..entity(101, ChangeEntity::Share, "sh1")
+            },
+        ]))
+        .unwrap();
+    assert_eq!(catalog.albums().unwrap(), vec![album]);
+    assert_eq!(catalog.album_image_ids("alb1").unwrap(), ["c", "a"]);
+    assert_eq!(catalog.shares().unwrap(), vec![share]);
+    assert_eq!(
+        catalog.all().unwrap().len(),
+        sample().len(),
+        "no image was touched"
+    );
+
+    catalog
+        .apply(&page(vec![
+            entity(102, ChangeEntity::Album, "alb1"),
+            entity(103, ChangeEntity::Share, "sh1"),
+        ]))
+        .unwrap();
+    assert!(catalog.albums().unwrap().is_empty());
+    assert!(catalog.album_image_ids("alb1").unwrap().is_empty());
+    assert!(catalog.shares().unwrap().is_empty());
+    assert_eq!(catalog.since().unwrap(), 103);
 }
 
 #[test]

@@ -41,6 +41,7 @@ use crate::store::{
 
 pub mod memcached;
 pub mod memory;
+mod sharing;
 pub mod signed;
 
 use signed::Signed;
@@ -143,6 +144,7 @@ pub struct CachedStore {
     stats: Arc<CacheStats>,
     /// Set when token lookups are filed under the auth epoch (see the module documentation).
     epoch: Option<EpochWatch>,
+    sharing: sharing::InvalidatingSharing,
 }
 
 /// The auth epoch as last read from the database.
@@ -230,6 +232,8 @@ fn new_generation() -> String {
 #[derive(Serialize, Deserialize)]
 struct CachedChange {
     seq: i64,
+    #[serde(default)]
+    entity: crate::store::ChangeEntity,
     image_id: String,
     image: Option<ImageRecord>,
 }
@@ -248,6 +252,10 @@ impl CachedStore {
         stats: Arc<CacheStats>,
     ) -> Self {
         Self {
+            sharing: sharing::InvalidatingSharing {
+                inner: inner.clone(),
+                cache: cache.clone(),
+            },
             inner,
             cache,
             ttl,
@@ -360,7 +368,7 @@ impl CachedStore {
 #[async_trait]
 impl Store for CachedStore {
     fn sharing(&self) -> &dyn crate::store::Sharing {
-        self.inner.sharing()
+        &self.sharing
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -564,6 +572,7 @@ impl Store for CachedStore {
                 .into_iter()
                 .map(|c| CachedChange {
                     seq: c.seq,
+                    entity: c.entity,
                     image_id: c.image_id,
                     image: c.image,
                 })
@@ -576,6 +585,7 @@ impl Store for CachedStore {
             .into_iter()
             .map(|c| ChangeRecord {
                 seq: c.seq,
+                entity: c.entity,
                 image_id: c.image_id,
                 image: c.image,
             })

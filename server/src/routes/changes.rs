@@ -2,13 +2,15 @@
 
 use axum::Json;
 use axum::extract::State;
-use imgcloud_core::api::{Change, ChangeKind, ChangePage, ErrorBody};
+use imgcloud_core::api::{self, Change, ChangeKind, ChangePage, ErrorBody};
 use serde::Deserialize;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiQuery, ApiResult};
 use crate::links;
+use crate::routes::{albums, shares};
 use crate::state::AppState;
+use crate::store::{ChangeEntity, ChangeRecord, StoreError};
 
 pub const DEFAULT_CHANGES: u32 = 500;
 pub const MAX_CHANGES: u32 = 1000;
@@ -47,22 +49,72 @@ pub async fn list(
     let has_more = records.len() > limit as usize;
     records.truncate(limit as usize);
     let next_since = records.last().map_or(since, |c| c.seq);
-    let changes = records
-        .into_iter()
-        .map(|c| Change {
-            seq: c.seq,
-            kind: if c.image.is_some() {
-                ChangeKind::Upsert
-            } else {
-                ChangeKind::Purge
-            },
-            image_id: c.image_id,
-            image: c.image.map(|r| links::image(&state, r)),
-        })
-        .collect();
+    let mut changes = Vec::with_capacity(records.len());
+    for record in records {
+        changes.push(change(&state, &user.id, record).await?);
+    }
     Ok(Json(ChangePage {
         changes,
         next_since,
         has_more,
     }))
+}
+
+/// `Ok(None)` for a missing row: the entity is gone.
+fn gone<T>(e: StoreError) -> Result<Option<T>, StoreError> {
+    match e {
+        StoreError::NotFound => Ok(None),
+        other => Err(other),
+    }
+}
+
+/// One feed entry: an image as recorded, or an album or link as it is now (gone: a purge).
+async fn change(state: &AppState, owner: &str, record: ChangeRecord) -> ApiResult<Change> {
+    let mut change = Change {
+        seq: record.seq,
+        kind: ChangeKind::Purge,
+        entity: api::ChangeEntity::Image,
+        image_id: record.image_id,
+        image: None,
+        album: None,
+        album_image_ids: None,
+        share: None,
+    };
+    let sharing = state.store.sharing();
+    match record.entity {
+        ChangeEntity::Image => {
+            change.image = record.image.map(|r| links::image(state, r));
+        }
+        ChangeEntity::Album => {
+            change.entity = api::ChangeEntity::Album;
+            if let Some(album) = sharing
+                .album(owner, &change.image_id)
+                .await
+                .map(Some)
+                .or_else(gone)?
+            {
+                let ids = sharing
+                    .album_images(owner, &change.image_id)
+                    .await?
+                    .into_iter()
+                    .map(|image| image.id)
+                    .collect();
+                change.album = Some(albums::view(album));
+                change.album_image_ids = Some(ids);
+            }
+        }
+        ChangeEntity::Share => {
+            change.entity = api::ChangeEntity::Share;
+            change.share = sharing
+                .share(owner, &change.image_id)
+                .await
+                .map(Some)
+                .or_else(gone)?
+                .map(|share| shares::view(state, share));
+        }
+    }
+    if change.image.is_some() || change.album.is_some() || change.share.is_some() {
+        change.kind = ChangeKind::Upsert;
+    }
+    Ok(change)
 }

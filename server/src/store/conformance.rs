@@ -1097,9 +1097,51 @@ pub async fn albums_and_shares(store: &dyn Store) {
         ViewOutcome::Counted { first_visit: false }
     );
 
+    // The feed tells of albums and links (one entry each, the latest), never to another user.
+    use super::ChangeEntity;
+    let feed = store.changes(&a, 0, 1000).await.unwrap();
+    let entries = |entity: ChangeEntity, id: &str| {
+        feed.iter()
+            .filter(|c| c.entity == entity && c.image_id == id)
+            .map(|c| c.seq)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(entries(ChangeEntity::Album, "alb1").len(), 1);
+    for link in ["sh1", "sh2", "sh4", "sh5", "sh6"] {
+        assert_eq!(entries(ChangeEntity::Share, link).len(), 1, "{link}");
+    }
+    assert!(
+        entries(ChangeEntity::Share, "sh1")[0] > entries(ChangeEntity::Album, "alb1")[0],
+        "the revocation came last"
+    );
+    assert!(
+        feed.iter()
+            .all(|c| c.entity == ChangeEntity::Image || c.image.is_none())
+    );
+    assert!(
+        store
+            .changes(&b, 0, 1000)
+            .await
+            .unwrap()
+            .iter()
+            .all(|c| c.image_id != "alb1" && !c.image_id.starts_with("sh"))
+    );
+
     // Deleting an album keeps its images and ends its links; purging an image drops it from
     // links and albums.
+    let before = feed.last().unwrap().seq;
     sharing.delete_album(&a, "alb1").await.unwrap();
+    let after = store.changes(&a, before, 100).await.unwrap();
+    let mut told: Vec<(ChangeEntity, &str)> = after
+        .iter()
+        .map(|c| (c.entity, c.image_id.as_str()))
+        .collect();
+    told.sort_by_key(|(_, id)| id.to_string());
+    assert_eq!(
+        told,
+        [(ChangeEntity::Album, "alb1"), (ChangeEntity::Share, "sh2")],
+        "the album and its link are gone"
+    );
     assert!(matches!(
         sharing.share(&a, "sh2").await,
         Err(StoreError::NotFound)

@@ -184,10 +184,42 @@ pub struct ListQuery {
     pub trash: bool,
 }
 
-/// One stored change (`image` is `None` for purges).
+/// What a change is about.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeEntity {
+    #[default]
+    Image,
+    Album,
+    Share,
+}
+
+impl ChangeEntity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Image => "image",
+            Self::Album => "album",
+            Self::Share => "share",
+        }
+    }
+
+    /// The entity named `name` (as stored); unknown names read as images.
+    pub fn parse(name: &str) -> Self {
+        match name {
+            "album" => Self::Album,
+            "share" => Self::Share,
+            _ => Self::Image,
+        }
+    }
+}
+
+/// One stored change: an image (`image` is `None` for a purge), or an album or share link
+/// (`image` is always `None`: the feed reads its current state, or finds it gone).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeRecord {
     pub seq: i64,
+    pub entity: ChangeEntity,
+    /// The entity's id.
     pub image_id: String,
     pub image: Option<ImageRecord>,
 }

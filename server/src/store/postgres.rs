@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 use imgcloud_core::api::{AccountSettings, DerivativeState, Visibility};
 
 use super::{
-    ChangeRecord, Claim, DerivativeJob, DerivativeUpdate, ImageRecord, JobStats,
+    ChangeEntity, ChangeRecord, Claim, DerivativeJob, DerivativeUpdate, ImageRecord, JobStats,
     LOGIN_FAILURE_RETENTION, ListQuery, PageCursor, Store, StoreError, StoreResult, TokenRecord,
     UploadRecord, User, UserSummary, from_micros, is_token_id, now, token_id,
 };
@@ -228,15 +228,27 @@ impl PostgresStore {
         owner: &str,
         image_id: &str,
     ) -> StoreResult<()> {
-        sqlx::query("DELETE FROM changes WHERE owner_id = $1 AND image_id = $2")
+        Self::record_entity_change(conn, owner, ChangeEntity::Image, image_id).await
+    }
+
+    /// Records that `owner`'s `entity` `id` changed (replacing its earlier change).
+    async fn record_entity_change(
+        conn: &mut sqlx::PgConnection,
+        owner: &str,
+        entity: ChangeEntity,
+        id: &str,
+    ) -> StoreResult<()> {
+        sqlx::query("DELETE FROM changes WHERE owner_id = $1 AND entity = $2 AND image_id = $3")
             .bind(owner)
-            .bind(image_id)
+            .bind(entity.as_str())
+            .bind(id)
             .execute(&mut *conn)
             .await
             .map_err(db_err)?;
-        sqlx::query("INSERT INTO changes (owner_id, image_id) VALUES ($1, $2)")
+        sqlx::query("INSERT INTO changes (owner_id, entity, image_id) VALUES ($1, $2, $3)")
             .bind(owner)
-            .bind(image_id)
+            .bind(entity.as_str())
+            .bind(id)
             .execute(&mut *conn)
             .await
             .map_err(db_err)?;
@@ -848,9 +860,10 @@ impl Store for PostgresStore {
 
     async fn changes(&self, owner: &str, since: i64, limit: u32) -> StoreResult<Vec<ChangeRecord>> {
         let sql = format!(
-            "SELECT c.seq AS seq, c.image_id AS change_image_id, i.id IS NOT NULL AS present, \
-             {IMAGE_COLUMNS} \
+            "SELECT c.seq AS seq, c.entity AS change_entity, c.image_id AS change_image_id, \
+             i.id IS NOT NULL AS present, {IMAGE_COLUMNS} \
              FROM changes c LEFT JOIN images i ON i.id = c.image_id AND i.owner_id = c.owner_id \
+             AND c.entity = 'image' \
              WHERE c.owner_id = $1 AND c.seq > $2 ORDER BY c.seq LIMIT $3"
         );
         let rows = sqlx::query(&sql)
@@ -863,8 +876,10 @@ impl Store for PostgresStore {
         rows.iter()
             .map(|row| {
                 let present: bool = row.try_get("present").map_err(db_err)?;
+                let entity: String = row.try_get("change_entity").map_err(db_err)?;
                 Ok(ChangeRecord {
                     seq: row.try_get("seq").map_err(db_err)?,
+                    entity: ChangeEntity::parse(&entity),
                     image_id: row.try_get("change_image_id").map_err(db_err)?,
                     image: if present {
                         Some(image_from_row(row)?)

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use imgcloud_core::api::{AccountSettings, DerivativeState, Visibility};
 
 use super::{
-    ChangeRecord, Claim, DerivativeJob, DerivativeUpdate, ImageRecord, JobStats,
+    ChangeEntity, ChangeRecord, Claim, DerivativeJob, DerivativeUpdate, ImageRecord, JobStats,
     LOGIN_FAILURE_RETENTION, ListQuery, PageCursor, Store, StoreError, StoreResult, TokenRecord,
     UploadRecord, User, UserSummary, from_micros, is_token_id, now, to_micros, token_id,
 };
@@ -236,15 +236,27 @@ impl SqliteStore {
         owner: &str,
         image_id: &str,
     ) -> StoreResult<()> {
-        sqlx::query("DELETE FROM changes WHERE owner_id = ? AND image_id = ?")
+        Self::record_entity_change(conn, owner, ChangeEntity::Image, image_id).await
+    }
+
+    /// Records that `owner`'s `entity` `id` changed (replacing its earlier change).
+    async fn record_entity_change(
+        conn: &mut sqlx::SqliteConnection,
+        owner: &str,
+        entity: ChangeEntity,
+        id: &str,
+    ) -> StoreResult<()> {
+        sqlx::query("DELETE FROM changes WHERE owner_id = ? AND entity = ? AND image_id = ?")
             .bind(owner)
-            .bind(image_id)
+            .bind(entity.as_str())
+            .bind(id)
             .execute(&mut *conn)
             .await
             .map_err(db_err)?;
-        sqlx::query("INSERT INTO changes (owner_id, image_id) VALUES (?, ?)")
+        sqlx::query("INSERT INTO changes (owner_id, entity, image_id) VALUES (?, ?, ?)")
             .bind(owner)
-            .bind(image_id)
+            .bind(entity.as_str())
+            .bind(id)
             .execute(&mut *conn)
             .await
             .map_err(db_err)?;
@@ -875,8 +887,10 @@ impl Store for SqliteStore {
 
     async fn changes(&self, owner: &str, since: i64, limit: u32) -> StoreResult<Vec<ChangeRecord>> {
         let sql = format!(
-            "SELECT c.seq AS seq, c.image_id AS change_image_id, i.id IS NOT NULL AS present, {IMAGE_COLUMNS} \
+            "SELECT c.seq AS seq, c.entity AS change_entity, c.image_id AS change_image_id, \
+             i.id IS NOT NULL AS present, {IMAGE_COLUMNS} \
              FROM changes c LEFT JOIN images i ON i.id = c.image_id AND i.owner_id = c.owner_id \
+             AND c.entity = 'image' \
              WHERE c.owner_id = ? AND c.seq > ? ORDER BY c.seq LIMIT ?"
         );
         let rows = sqlx::query(&sql)
@@ -889,8 +903,10 @@ impl Store for SqliteStore {
         rows.iter()
             .map(|row| {
                 let present: bool = row.try_get("present").map_err(db_err)?;
+                let entity: String = row.try_get("change_entity").map_err(db_err)?;
                 Ok(ChangeRecord {
                     seq: row.try_get("seq").map_err(db_err)?,
+                    entity: ChangeEntity::parse(&entity),
                     image_id: row.try_get("change_image_id").map_err(db_err)?,
                     image: if present {
                         Some(image_from_row(row)?)

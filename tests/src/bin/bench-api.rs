@@ -172,7 +172,12 @@ async fn seed(server: &str, token: &str, count: usize) -> anyhow::Result<()> {
 const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
 
 /// A new share link to `ids` (as an album when `album`), never expiring; its URL.
-async fn share_link(server: &str, token: &str, ids: &[String], album: bool) -> anyhow::Result<String> {
+async fn share_link(
+    server: &str,
+    token: &str,
+    ids: &[String],
+    album: bool,
+) -> anyhow::Result<String> {
     let client = Client::new(server, Some(token.to_string()))?;
     let mut share = CreateShare {
         never_expires: true,
@@ -197,7 +202,10 @@ async fn share_link(server: &str, token: &str, ids: &[String], album: bool) -> a
 /// See the module documentation.
 async fn revoke(server: &str, token: &str, count: usize) -> anyhow::Result<()> {
     let ids = library_ids(server, token, 1).await?;
-    ensure!(!ids.is_empty(), "the library is empty: run `bench-api seed N` first");
+    ensure!(
+        !ids.is_empty(),
+        "the library is empty: run `bench-api seed N` first"
+    );
     let client = Client::new(server, Some(token.to_string()))?;
     let http = reqwest::Client::new();
     let status = |url: String| {
@@ -218,7 +226,10 @@ async fn revoke(server: &str, token: &str, count: usize) -> anyhow::Result<()> {
                 ..CreateShare::default()
             })
             .await?;
-        ensure!(status(share.url.clone()).await? == 200, "a new link must open");
+        ensure!(
+            status(share.url.clone()).await? == 200,
+            "a new link must open"
+        );
         let started = Instant::now();
         client.revoke_share(&share.id).await?;
         loop {

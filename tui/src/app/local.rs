@@ -9,7 +9,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use imgcloud_core::api::{Change, ChangeKind, ChangePage, Image};
+use imgcloud_core::api::{Change, ChangePage, Image};
 use imgcloud_core::catalog::{Catalog, Counts, Query, location, sync};
 use imgcloud_core::client::Client;
 use imgcloud_core::paths::Dirs;
@@ -164,21 +164,16 @@ impl Local {
                 Some(old) => old
                     .ids()?
                     .into_iter()
-                    .map(|image_id| Change {
-                        seq: 0,
-                        kind: ChangeKind::Purge,
-                        image_id,
-                        image: None,
-                    })
+                    .map(|image_id| Change::image_purge(0, image_id))
                     .collect(),
                 None => Vec::new(),
             };
-            changes.extend(reader.all()?.into_iter().map(|image| Change {
-                seq: 0,
-                kind: ChangeKind::Upsert,
-                image_id: image.id.clone(),
-                image: Some(image),
-            }));
+            changes.extend(
+                reader
+                    .all()?
+                    .into_iter()
+                    .map(|image| Change::image_upsert(0, image)),
+            );
             Ok::<_, imgcloud_core::catalog::CatalogError>(ChangePage {
                 changes,
                 next_since: reader.since()?,
@@ -233,12 +228,7 @@ mod tests {
                     day % 28 + 1,
                     &[],
                 );
-                Change {
-                    seq: i64::from(day),
-                    kind: ChangeKind::Upsert,
-                    image_id: image.id.clone(),
-                    image: Some(image),
-                }
+                Change::image_upsert(i64::from(day), image)
             })
             .collect();
         catalog

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use imgcloud_core::api::{Change, ChangeKind, ChangePage, Image, ImagePatch};
+use imgcloud_core::api::{Change, ChangePage, Image, ImagePatch};
 use imgcloud_core::daemon_api::{Event as DaemonEvent, Status};
 use imgcloud_core::links::LinkFormat;
 use imgcloud_core::upload::{UploadEvent, Uploaded};
@@ -45,12 +45,7 @@ pub fn image(id: &str, filename: &str, size: u64, day: u8, tags: &[&str]) -> Ima
 }
 
 fn upsert(seq: i64, image: Image) -> Change {
-    Change {
-        seq,
-        kind: ChangeKind::Upsert,
-        image_id: image.id.clone(),
-        image: Some(image),
-    }
+    Change::image_upsert(seq, image)
 }
 
 /// A loaded library of four images (one in the trash), sorted by date.
@@ -546,12 +541,7 @@ async fn loading_follows_the_change_feed_across_pages() {
             ChangePage {
                 changes: vec![
                     upsert(2, image("b000000000000002", "b.jpg", 1, 2, &[])),
-                    Change {
-                        seq: 3,
-                        kind: ChangeKind::Purge,
-                        image_id: "a000000000000001".to_string(),
-                        image: None,
-                    },
+                    Change::image_purge(3, "a000000000000001".to_string()),
                 ],
                 next_since: 3,
                 has_more: false,

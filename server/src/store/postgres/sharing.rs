@@ -9,7 +9,7 @@ use super::{IMAGE_COLUMNS, PostgresStore, db_err, image_from_row, micros, to_i64
 use crate::store::sharing::{
     AlbumRecord, AlbumUpdate, ShareRecord, ShareState, Sharing, ViewOutcome,
 };
-use crate::store::{ImageRecord, StoreError, StoreResult};
+use crate::store::{ChangeEntity, ImageRecord, StoreError, StoreResult};
 
 const ALBUM_COLUMNS: &str = "a.id, a.owner_id, a.name, a.description, a.cover_image_id, \
      a.created_at, a.updated_at, \
@@ -123,7 +123,7 @@ async fn share_in(
 #[async_trait]
 impl Sharing for PostgresStore {
     async fn create_album(&self, album: &AlbumRecord) -> StoreResult<AlbumRecord> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.owner_tx(&album.owner_id).await?;
         sqlx::query(
             "INSERT INTO albums (id, owner_id, name, description, cover_image_id, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, NULL, $5, $6)",
@@ -138,6 +138,13 @@ impl Sharing for PostgresStore {
         .await
         .map_err(db_err)?;
         let stored = album_in(&mut tx, &album.owner_id, &album.id).await?;
+        PostgresStore::record_entity_change(
+            &mut tx,
+            &album.owner_id,
+            ChangeEntity::Album,
+            &album.id,
+        )
+        .await?;
         tx.commit().await.map_err(db_err)?;
         Ok(stored)
     }
@@ -177,7 +184,7 @@ impl Sharing for PostgresStore {
         id: &str,
         update: &AlbumUpdate,
     ) -> StoreResult<AlbumRecord> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.owner_tx(owner).await?;
         let mut album = album_in(&mut tx, owner, id).await?;
         if let Some(Some(cover)) = &update.cover_image_id {
             check_images(&mut tx, owner, std::slice::from_ref(cover)).await?;
@@ -205,22 +212,36 @@ impl Sharing for PostgresStore {
         .await
         .map_err(db_err)?;
         let stored = album_in(&mut tx, owner, id).await?;
+        PostgresStore::record_entity_change(&mut tx, owner, ChangeEntity::Album, id).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(stored)
     }
 
     async fn delete_album(&self, owner: &str, id: &str) -> StoreResult<()> {
+        let mut tx = self.owner_tx(owner).await?;
+        // Its links go with it (cascade): the feed tells of them too.
+        let links: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM shares WHERE owner_id = $1 AND album_id = $2")
+                .bind(owner)
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?;
         let deleted = sqlx::query("DELETE FROM albums WHERE owner_id = $1 AND id = $2")
             .bind(owner)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(db_err)?
             .rows_affected();
         if deleted == 0 {
             return Err(StoreError::NotFound);
         }
-        Ok(())
+        PostgresStore::record_entity_change(&mut tx, owner, ChangeEntity::Album, id).await?;
+        for link in &links {
+            PostgresStore::record_entity_change(&mut tx, owner, ChangeEntity::Share, link).await?;
+        }
+        tx.commit().await.map_err(db_err)
     }
 
     async fn album_images(&self, owner: &str, id: &str) -> StoreResult<Vec<ImageRecord>> {
@@ -241,7 +262,7 @@ impl Sharing for PostgresStore {
     }
 
     async fn add_to_album(&self, owner: &str, id: &str, image_ids: &[String]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.owner_tx(owner).await?;
         album_in(&mut tx, owner, id).await?;
         check_images(&mut tx, owner, image_ids).await?;
         let last: Option<i64> =
@@ -270,6 +291,7 @@ impl Sharing for PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        PostgresStore::record_entity_change(&mut tx, owner, ChangeEntity::Album, id).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -279,7 +301,7 @@ impl Sharing for PostgresStore {
         id: &str,
         image_ids: &[String],
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.owner_tx(owner).await?;
         album_in(&mut tx, owner, id).await?;
         for image_id in image_ids {
             sqlx::query("DELETE FROM album_images WHERE album_id = $1 AND image_id = $2")
@@ -298,11 +320,12 @@ impl Sharing for PostgresStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
+        PostgresStore::record_entity_change(&mut tx, owner, ChangeEntity::Album, id).await?;
         tx.commit().await.map_err(db_err)
     }
 
     async fn reorder_album(&self, owner: &str, id: &str, image_ids: &[String]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.owner_tx(owner).await?;
         album_in(&mut tx, owner, id).await?;
         let current: Vec<String> = sqlx::query_scalar(
             "SELECT image_id FROM album_images WHERE album_id = $1 ORDER BY position, image_id",
@@ -326,11 +349,12 @@ impl Sharing for PostgresStore {
             .await
             .map_err(db_err)?;
         }
+        PostgresStore::record_entity_change(&mut tx, owner, ChangeEntity::Album, id).await?;
         tx.commit().await.map_err(db_err)
     }
 
     async fn create_share(&self, share: &ShareRecord) -> StoreResult<ShareRecord> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.owner_tx(&share.owner_id).await?;
         if let Some(album) = &share.album_id {
             album_in(&mut tx, &share.owner_id, album).await?;
         }
@@ -366,6 +390,13 @@ impl Sharing for PostgresStore {
             .await
             .map_err(db_err)?;
         }
+        PostgresStore::record_entity_change(
+            &mut tx,
+            &share.owner_id,
+            ChangeEntity::Share,
+            &share.id,
+        )
+        .await?;
         let stored = share_in(&mut tx, "s.id = $1", &[&share.id]).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(stored)
@@ -399,7 +430,7 @@ impl Sharing for PostgresStore {
         id: &str,
         at: OffsetDateTime,
     ) -> StoreResult<ShareRecord> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.owner_tx(owner).await?;
         sqlx::query(
             "UPDATE shares SET revoked_at = coalesce(revoked_at, $1) WHERE owner_id = $2 AND id = $3",
         )
@@ -410,6 +441,7 @@ impl Sharing for PostgresStore {
         .await
         .map_err(db_err)?;
         let share = share_in(&mut tx, "s.owner_id = $1 AND s.id = $2", &[owner, id]).await?;
+        PostgresStore::record_entity_change(&mut tx, owner, ChangeEntity::Share, id).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(share)
     }

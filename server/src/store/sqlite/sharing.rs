@@ -9,7 +9,7 @@ use super::{IMAGE_COLUMNS, SqliteStore, db_err, image_from_row, to_i64, to_u32, 
 use crate::store::sharing::{
     AlbumRecord, AlbumUpdate, ShareRecord, ShareState, Sharing, ViewOutcome,
 };
-use crate::store::{ImageRecord, StoreError, StoreResult, from_micros, to_micros};
+use crate::store::{ChangeEntity, ImageRecord, StoreError, StoreResult, from_micros, to_micros};
 
 const ALBUM_COLUMNS: &str = "a.id, a.owner_id, a.name, a.description, a.cover_image_id, \
      a.created_at, a.updated_at, \
@@ -146,6 +146,8 @@ impl Sharing for SqliteStore {
         .await
         .map_err(db_err)?;
         let stored = album_in(&mut tx, &album.owner_id, &album.id).await?;
+        SqliteStore::record_entity_change(&mut tx, &album.owner_id, ChangeEntity::Album, &album.id)
+            .await?;
         tx.commit().await.map_err(db_err)?;
         Ok(stored)
     }
@@ -213,22 +215,36 @@ impl Sharing for SqliteStore {
         .await
         .map_err(db_err)?;
         let stored = album_in(&mut tx, owner, id).await?;
+        SqliteStore::record_entity_change(&mut tx, owner, ChangeEntity::Album, id).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(stored)
     }
 
     async fn delete_album(&self, owner: &str, id: &str) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        // Its links go with it (cascade): the feed tells of them too.
+        let links: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM shares WHERE owner_id = ? AND album_id = ?")
+                .bind(owner)
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?;
         let deleted = sqlx::query("DELETE FROM albums WHERE owner_id = ? AND id = ?")
             .bind(owner)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(db_err)?
             .rows_affected();
         if deleted == 0 {
             return Err(StoreError::NotFound);
         }
-        Ok(())
+        SqliteStore::record_entity_change(&mut tx, owner, ChangeEntity::Album, id).await?;
+        for link in &links {
+            SqliteStore::record_entity_change(&mut tx, owner, ChangeEntity::Share, link).await?;
+        }
+        tx.commit().await.map_err(db_err)
     }
 
     async fn album_images(&self, owner: &str, id: &str) -> StoreResult<Vec<ImageRecord>> {
@@ -278,6 +294,7 @@ impl Sharing for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        SqliteStore::record_entity_change(&mut tx, owner, ChangeEntity::Album, id).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -306,6 +323,7 @@ impl Sharing for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
+        SqliteStore::record_entity_change(&mut tx, owner, ChangeEntity::Album, id).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -332,6 +350,7 @@ impl Sharing for SqliteStore {
                 .await
                 .map_err(db_err)?;
         }
+        SqliteStore::record_entity_change(&mut tx, owner, ChangeEntity::Album, id).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -370,6 +389,8 @@ impl Sharing for SqliteStore {
                 .await
                 .map_err(db_err)?;
         }
+        SqliteStore::record_entity_change(&mut tx, &share.owner_id, ChangeEntity::Share, &share.id)
+            .await?;
         let stored = share_in(&mut tx, "s.id = ?", &[&share.id]).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(stored)
@@ -414,6 +435,7 @@ impl Sharing for SqliteStore {
         .await
         .map_err(db_err)?;
         let share = share_in(&mut tx, "s.owner_id = ? AND s.id = ?", &[owner, id]).await?;
+        SqliteStore::record_entity_change(&mut tx, owner, ChangeEntity::Share, id).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(share)
     }

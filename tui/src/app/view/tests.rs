@@ -110,18 +110,13 @@ fn error_in_the_status_line() {
 fn a_large_library_draws_the_rows_around_the_cursor() {
     use crate::app::action::{Action, update};
     use crate::app::tests::image;
-    use imgcloud_core::api::{Change, ChangeKind};
+    use imgcloud_core::api::Change;
 
     let mut state = AppState::new(imgcloud_core::links::LinkFormat::Url);
     let changes = (0..100_000)
         .map(|i| {
             let image = image(&format!("id{i:014}"), &format!("img{i:06}.jpg"), 10, 1, &[]);
-            Change {
-                seq: i + 1,
-                kind: ChangeKind::Upsert,
-                image_id: image.id.clone(),
-                image: Some(image),
-            }
+            Change::image_upsert(i + 1, image)
         })
         .collect();
     update(

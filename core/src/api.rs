@@ -622,7 +622,7 @@ impl ShareState {
 
 /// `POST /v1/shares` body: a link to images (`image_ids`) or to an album (`album_id`).
 /// `Debug` never shows the password.
-#[derive(Clone, Default, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateShare {

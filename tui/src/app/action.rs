@@ -61,6 +61,15 @@ pub enum Action {
     StartUpload,
     /// Open the rename prompt for the selected image.
     StartRename,
+    /// Open the share prompt for the selected image.
+    StartShare,
+    /// Make the selected image private if public, public if private.
+    ToggleVisibility,
+    /// A share link was made (or why not); its URL is copied next.
+    Shared {
+        what: String,
+        result: Result<imgcloud_core::api::Share, String>,
+    },
     /// Open the tags prompt for the selected image.
     StartTags,
     /// Edit the open prompt's text.
@@ -191,8 +200,14 @@ pub enum Effect {
         id: String,
         filename: Option<String>,
         tags: Option<Vec<String>>,
+        visibility: Option<imgcloud_core::api::Visibility>,
         doing: String,
         done: String,
+    },
+    /// Make a share link.
+    Share {
+        request: imgcloud_core::api::CreateShare,
+        what: String,
     },
     /// Open `url` in the browser.
     Open {
@@ -360,6 +375,47 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         A::Quit => state.quit = true,
         A::StartUpload => prompts::start_upload(state),
         A::StartRename => prompts::start_rename(state),
+        A::StartShare => prompts::start_share(state),
+        A::ToggleVisibility => match state.selected_image() {
+            Some(image) => {
+                use imgcloud_core::api::Visibility;
+                let (id, name) = (image.id.clone(), image.filename.clone());
+                let to = match image.visibility {
+                    Visibility::Public => Visibility::Private,
+                    Visibility::Private => Visibility::Public,
+                };
+                state.set_status(format!("making {name} {to}…"));
+                let done = match to {
+                    Visibility::Private => {
+                        format!("{name} is private: its public link stops within a minute")
+                    }
+                    Visibility::Public => format!("{name} is public: its link works again"),
+                };
+                return vec![Effect::Patch {
+                    id,
+                    filename: None,
+                    tags: None,
+                    visibility: Some(to),
+                    doing: format!("making {name} {to}"),
+                    done,
+                }];
+            }
+            None => state.set_error("nothing to change: no image selected"),
+        },
+        A::Shared { what, result } => match result {
+            Ok(share) => {
+                let terms = match share.expires_at {
+                    Some(at) => format!("expires {}", crate::output::short_date(at)),
+                    None => "never expires".to_string(),
+                };
+                state.set_status(format!("share link of {what} made ({terms})"));
+                return vec![Effect::Copy {
+                    text: share.url,
+                    what: format!("share link of {what}"),
+                }];
+            }
+            Err(reason) => state.set_error(format!("sharing {what} failed: {reason}")),
+        },
         A::StartTags => prompts::start_tags(state),
         A::PromptEdit(edit) => prompts::edit(state, edit),
         A::Paste(text) => prompts::paste(state, &text),

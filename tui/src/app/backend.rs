@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use imgcloud_core::api::{ChangePage, Image, ImagePatch};
+use imgcloud_core::api::{ChangePage, CreateShare, Image, ImagePatch, Share};
 use imgcloud_core::client::Client;
 use imgcloud_core::daemon_api::Status;
 use imgcloud_core::daemon_client::{DaemonClient, DaemonClientError};
@@ -44,6 +44,8 @@ pub trait Backend: Send + Sync + 'static {
         id: &str,
         patch: ImagePatch,
     ) -> impl Future<Output = Result<Image, String>> + Send;
+    /// Makes a share link.
+    fn share(&self, request: CreateShare) -> impl Future<Output = Result<Share, String>> + Send;
     /// Uploads files and folders through the core pipeline, reporting progress to `events`;
     /// one result per file, in input order.
     fn upload(
@@ -109,10 +111,15 @@ pub async fn perform<B: Backend>(backend: &B, effect: Effect) -> Action {
             }
         }
         Effect::Upload { text } => upload(backend, &text, |_| {}).await,
+        Effect::Share { request, what } => Action::Shared {
+            what,
+            result: backend.share(request).await,
+        },
         Effect::Patch {
             id,
             filename,
             tags,
+            visibility,
             doing,
             done,
         } => match backend
@@ -121,7 +128,7 @@ pub async fn perform<B: Backend>(backend: &B, effect: Effect) -> Action {
                 ImagePatch {
                     filename,
                     tags,
-                    visibility: None,
+                    visibility,
                 },
             )
             .await
@@ -254,6 +261,13 @@ impl Backend for Live {
     async fn patch(&self, id: &str, patch: ImagePatch) -> Result<Image, String> {
         self.client
             .patch_image(id, &patch)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn share(&self, request: CreateShare) -> Result<Share, String> {
+        self.client
+            .create_share(&request)
             .await
             .map_err(|e| e.to_string())
     }

@@ -1,5 +1,5 @@
-//! The prompts: upload (a path, Tab completes), rename (prefilled with the name) and tags
-//! (comma-separated, prefilled). Opening, editing and submitting change the state; the work
+//! The prompts: upload (a path, Tab completes), rename (prefilled with the name), tags
+//! (comma-separated, prefilled) and share (a link's terms, prefilled with 30 days). Opening, editing and submitting change the state; the work
 //! itself is returned as an [`Effect`].
 
 use super::action::Effect;
@@ -38,6 +38,56 @@ pub fn start_tags(state: &mut AppState) {
         }
         None => state.set_error("nothing to tag: no image selected"),
     }
+}
+
+pub fn start_share(state: &mut AppState) {
+    match state.selected_image() {
+        Some(image) => {
+            let kind = PromptKind::Share {
+                id: image.id.clone(),
+            };
+            state.overlay = Some(Overlay::Prompt(Prompt::new(kind, "30d")));
+        }
+        None => state.set_error("nothing to share: no image selected"),
+    }
+}
+
+/// A share prompt's text as a request for image `id`: an expiry (`12h`, `7d`, `2w`, a date,
+/// `never`; default the account's), `max=N` views, `nodl` (no download), `meta` (keep the
+/// metadata) and `label=…` (the rest of the line). Passwords are not typed here (they would
+/// show on screen): `imgcloud share --password-stdin`.
+pub fn parse_share(
+    id: &str,
+    text: &str,
+    now: time::OffsetDateTime,
+) -> Result<imgcloud_core::api::CreateShare, String> {
+    let mut request = imgcloud_core::api::CreateShare {
+        image_ids: vec![id.to_string()],
+        ..Default::default()
+    };
+    let (terms, label) = match text.split_once("label=") {
+        Some((terms, label)) => (terms, Some(label.trim().to_string())),
+        None => (text, None),
+    };
+    request.label = label.filter(|l| !l.is_empty());
+    for word in terms.split_whitespace() {
+        if let Some(n) = word.strip_prefix("max=") {
+            let n: i64 = n
+                .parse()
+                .map_err(|_| format!("max={n}: give a number of views"))?;
+            request.max_views = Some(n);
+        } else if matches!(word, "nodl" | "no-download") {
+            request.allow_download = Some(false);
+        } else if matches!(word, "meta" | "with-metadata") {
+            request.with_metadata = true;
+        } else {
+            match crate::commands::share::parse_expiry(word, now)? {
+                Some(at) => request.expires_at = Some(at),
+                None => request.never_expires = true,
+            }
+        }
+    }
+    Ok(request)
 }
 
 fn prompt_mut(state: &mut AppState) -> Option<&mut Prompt> {
@@ -161,6 +211,7 @@ pub fn submit(state: &mut AppState) -> Vec<Effect> {
                 id,
                 filename: Some(text.clone()),
                 tags: None,
+                visibility: None,
                 doing: format!("renaming {old} to {text}"),
                 done: format!("renamed {old} to {text}"),
             }]
@@ -195,9 +246,31 @@ pub fn submit(state: &mut AppState) -> Vec<Effect> {
                 id,
                 filename: None,
                 tags: Some(tags),
+                visibility: None,
                 doing,
                 done,
             }]
+        }
+        PromptKind::Share { id } => {
+            let Some(name) = state.image(&id).map(|i| i.filename.clone()) else {
+                state.overlay = None;
+                state.set_error("the image is gone (deleted elsewhere?)");
+                return vec![];
+            };
+            match parse_share(&id, &text, time::OffsetDateTime::now_utc()) {
+                Ok(request) => {
+                    state.overlay = None;
+                    state.set_status(format!("sharing {name}…"));
+                    vec![Effect::Share {
+                        request,
+                        what: name,
+                    }]
+                }
+                Err(problem) => {
+                    state.set_error(problem);
+                    vec![]
+                }
+            }
         }
     }
 }

@@ -76,6 +76,10 @@ pub enum PromptKind {
     Tags {
         id: String,
     },
+    /// A share link's terms: expiry and options (see `prompts::parse_share`).
+    Share {
+        id: String,
+    },
 }
 
 impl PromptKind {
@@ -84,6 +88,7 @@ impl PromptKind {
             Self::Upload => "Upload file or folder",
             Self::Rename { .. } => "Rename",
             Self::Tags { .. } => "Tags (comma-separated)",
+            Self::Share { .. } => "Share link: 7d|2027-01-31|never  max=N  nodl  meta  label=…",
         }
     }
 }

@@ -425,19 +425,60 @@ impl Backend for Fake {
     }
 
     async fn patch(&self, id: &str, patch: ImagePatch) -> Result<Image, String> {
+        let visibility = patch
+            .visibility
+            .map(|v| format!(" {v}"))
+            .unwrap_or_default();
         self.call(format!(
-            "patch {id} {:?} {:?}",
+            "patch {id} {:?} {:?}{visibility}",
             patch.filename.as_deref(),
             patch.tags
         ))?;
         let tags: Vec<&str> = patch.tags.iter().flatten().map(String::as_str).collect();
-        Ok(image(
+        let mut patched = image(
             id,
             patch.filename.as_deref().unwrap_or("x.jpg"),
             1,
             1,
             &tags,
-        ))
+        );
+        patched.visibility = patch.visibility.unwrap_or_default();
+        Ok(patched)
+    }
+
+    /// The link is `https://img.example/s/TOKEN-{first image id}`.
+    async fn share(
+        &self,
+        request: imgcloud_core::api::CreateShare,
+    ) -> Result<imgcloud_core::api::Share, String> {
+        self.call(format!(
+            "share {:?} expires={:?} never={} max={:?} download={:?} meta={} label={:?}",
+            request.image_ids,
+            request.expires_at.map(|t| t.date()),
+            request.never_expires,
+            request.max_views,
+            request.allow_download,
+            request.with_metadata,
+            request.label
+        ))?;
+        Ok(imgcloud_core::api::Share {
+            id: "share0000000001".into(),
+            url: format!("https://img.example/s/TOKEN-{}", request.image_ids[0]),
+            label: request.label.unwrap_or_default(),
+            album_id: None,
+            image_ids: request.image_ids,
+            state: imgcloud_core::api::ShareState::Active,
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            expires_at: request.expires_at,
+            has_password: false,
+            max_views: request.max_views.map(|n| n as u64),
+            views: 0,
+            visitors: 0,
+            last_viewed_at: None,
+            allow_download: request.allow_download.unwrap_or(true),
+            with_metadata: request.with_metadata,
+            revoked_at: None,
+        })
     }
 
     /// Every file uploads, except those whose name contains "bad"; `seen.jpg` already existed.

@@ -93,6 +93,7 @@ async fn rename_prefills_the_name_and_patches_it() {
             id: "aaaaaaaaaaaaaaa2".into(),
             filename: Some("Cat.jpg".into()),
             tags: None,
+            visibility: None,
             doing: "renaming Cat.png to Cat.jpg".into(),
             done: "renamed Cat.png to Cat.jpg".into(),
         }]
@@ -157,6 +158,86 @@ async fn tags_are_edited_comma_separated() {
     assert!(
         matches!(&effects[..], [Effect::Patch { tags: Some(tags), done, .. }]
         if tags.is_empty() && done == "removed the tags of x.jpg")
+    );
+}
+
+#[tokio::test]
+async fn v_makes_the_selected_image_private_then_public() {
+    let backend = Fake::default();
+    let mut state = sample();
+    press(&mut state, "j");
+    let effects = press(&mut state, "v");
+    drive(&mut state, &backend, effects).await;
+    let image = state.image("aaaaaaaaaaaaaaa1").unwrap();
+    assert_eq!(image.visibility, imgcloud_core::api::Visibility::Private);
+    assert!(
+        status_text(&state).0.contains("is private"),
+        "{:?}",
+        status_text(&state)
+    );
+    let effects = press(&mut state, "v");
+    drive(&mut state, &backend, effects).await;
+    assert_eq!(
+        state.image("aaaaaaaaaaaaaaa1").unwrap().visibility,
+        imgcloud_core::api::Visibility::Public
+    );
+    assert!(
+        backend
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("patch aaaaaaaaaaaaaaa1") && c.ends_with(" private")),
+        "{:?}",
+        backend.calls()
+    );
+}
+
+#[tokio::test]
+async fn l_shares_the_selected_image_with_its_terms_and_copies_the_link() {
+    let backend = Fake::default();
+    let mut state = sample();
+    press(&mut state, "j");
+    press(&mut state, "L");
+    assert_eq!(
+        prompt_text(&state),
+        "30d",
+        "the default expiry, to accept or change"
+    );
+    ctrl(&mut state, 'u');
+    press(&mut state, "7d max=10 nodl label=for Alice");
+    let effects = hit(&mut state, KeyCode::Enter);
+    drive(&mut state, &backend, effects).await;
+    let calls = backend.calls();
+    let share = calls.iter().find(|c| c.starts_with("share")).unwrap();
+    assert!(
+        share.contains("[\"aaaaaaaaaaaaaaa1\"]")
+            && share.contains("max=Some(10)")
+            && share.contains("download=Some(false)")
+            && share.contains("label=Some(\"for Alice\")")
+            && !share.contains("expires=None"),
+        "{share}"
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c == "copy https://img.example/s/TOKEN-aaaaaaaaaaaaaaa1"),
+        "the link is copied: {calls:?}"
+    );
+    // A typo keeps the prompt open and says why.
+    press(&mut state, "L");
+    ctrl(&mut state, 'u');
+    press(&mut state, "soon");
+    assert!(hit(&mut state, KeyCode::Enter).is_empty());
+    assert!(state.prompt().is_some());
+    assert!(status_text(&state).1, "an error");
+    hit(&mut state, KeyCode::Esc);
+    // `never` must be said, and is passed on as such.
+    press(&mut state, "L");
+    ctrl(&mut state, 'u');
+    press(&mut state, "never");
+    let effects = hit(&mut state, KeyCode::Enter);
+    assert!(
+        matches!(&effects[..], [Effect::Share { request, .. }] if request.never_expires && request.expires_at.is_none()),
+        "{effects:?}"
     );
 }
 

@@ -79,6 +79,12 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
     if !image.tags.is_empty() {
         lines.push(field("Tags", image.tags.join(", ")));
     }
+    if image.visibility == imgcloud_core::api::Visibility::Private {
+        lines.push(field(
+            "Visibility",
+            "private (no public link; share with L)".to_string(),
+        ));
+    }
     lines.push(field("Uploaded", text::date(image.created_at)));
     if let Some(deleted) = image.deleted_at {
         lines.push(field("Deleted", text::date(deleted)));

@@ -44,6 +44,7 @@ pub fn draw(frame: &mut Frame, area: Rect, prompt: &Prompt) {
         PromptKind::Upload => " Tab complete · Enter upload · Esc cancel ",
         PromptKind::Rename { .. } => " Enter rename · Esc cancel ",
         PromptKind::Tags { .. } => " Enter save · Esc cancel ",
+        PromptKind::Share { .. } => " Enter create and copy · Esc cancel ",
     };
     let area = popup(area, width, lines.len() as u16 + 2);
     frame.render_widget(Clear, area);

@@ -96,6 +96,7 @@ fn samples() -> Value {
         path: "/home/u/Pictures/Screenshots".into(),
         recursive: true,
         album: Some("screens".into()),
+        visibility: Some(imgcloud_core::api::Visibility::Private),
         include: vec!["*.png".into()],
         exclude: vec!["tmp/".into()],
     };

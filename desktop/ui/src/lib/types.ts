@@ -18,6 +18,9 @@ export interface Image {
   updated_at: string;
   deleted_at: string | null;
   tags: string[];
+  /** `public`: permanent CDN links; `private`: signed links that expire (no public link).
+   * Older servers omit it (read as "public"). */
+  visibility?: Visibility;
   url: string;
   /** Made by the cloud on its first request, so it may take a moment (never, when `broken`). */
   thumb_url: string;
@@ -30,6 +33,11 @@ export interface Image {
   /** Why the last attempt to make them failed (`failed` and `broken` only). */
   derivatives_error?: string | null;
 }
+
+/** `imgcloud_core::api::Visibility`. */
+export type Visibility = "public" | "private";
+
+export const visibilities: readonly Visibility[] = ["public", "private"];
 
 /** `imgcloud_core::api::DerivativeState`: `failed` is retried, `broken` never will be. */
 export type DerivativeState = "pending" | "ready" | "failed" | "broken";
@@ -122,6 +130,8 @@ export interface WatchedFolder {
   path: string;
   recursive: boolean;
   album?: string | null;
+  /** Visibility of the folder's uploads; absent: the account's default. */
+  visibility?: Visibility | null;
   include?: string[];
   exclude?: string[];
 }
@@ -193,7 +203,15 @@ export class WireError extends Error {
   }
 }
 
-type Kind = "string" | "string?" | "number" | "boolean" | "string[]" | "string[]?" | "derivatives?";
+type Kind =
+  | "string"
+  | "string?"
+  | "number"
+  | "boolean"
+  | "string[]"
+  | "string[]?"
+  | "derivatives?"
+  | "visibility?";
 type Schema<T> = { [K in keyof T]-?: Kind };
 
 const imageSchema = {
@@ -209,6 +227,7 @@ const imageSchema = {
   updated_at: "string",
   deleted_at: "string?",
   tags: "string[]",
+  visibility: "visibility?",
   url: "string",
   thumb_url: "string",
   preview_url: "string",
@@ -254,6 +273,7 @@ const folderSchema = {
   path: "string",
   recursive: "boolean",
   album: "string?",
+  visibility: "visibility?",
   include: "string[]?",
   exclude: "string[]?",
 } as const satisfies Schema<WatchedFolder>;
@@ -333,6 +353,8 @@ function checkKind(value: unknown, kind: Kind, path: string): void {
         return value === undefined || (Array.isArray(value) && value.every((v) => typeof v === "string"));
       case "derivatives?":
         return value === undefined || (derivativeStates as readonly unknown[]).includes(value);
+      case "visibility?":
+        return value === undefined || value === null || (visibilities as readonly unknown[]).includes(value);
     }
   })();
   if (!ok) throw new WireError(path, `expected ${kind}, got ${JSON.stringify(value)}`);

@@ -21,6 +21,7 @@ pub mod daemon_config;
 pub mod human;
 pub mod paths;
 pub mod s3;
+pub mod share_terms;
 
 #[cfg(feature = "client")]
 pub mod backup;

@@ -7,7 +7,10 @@
 // the user's IMGCLOUD_*_DIR pointing at that cloud) first. Steps: upload images through the
 // UI's file picker, see their thumbnails in the grid, copy a link (the clipboard is read back
 // with xclip on the same display), delete and restore through the trash, paste an image put on
-// the X clipboard (Ctrl+V), and save screenshots of the gallery and of the detail panel.
+// the X clipboard (Ctrl+V), make an image private and public again (its link stops and comes
+// back), make a share link with options (copied; its page opens and counts the view), see it in
+// the Shares view and revoke it (its page answers 410), and save screenshots of the gallery and
+// of the detail panel.
 
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
@@ -137,6 +140,57 @@ async function main() {
       });
       log(`pasted an image: ${pastedLink}`);
     }
+
+    // 5. Visibility and a share link.
+    await click(`[data-testid=tile][data-id="${first}"]`);
+    await until("the detail panel", async () => (await find("[data-testid=detail]")).length > 0);
+    const status = async (url) => (await fetch(url, { headers: { "user-agent": "Mozilla/5.0 e2e" } })).status;
+    await click("[data-testid=toggle-visibility]");
+    await until("the image private", () =>
+      exec(`return document.querySelector('[data-testid=detail-visibility]').textContent.startsWith('private');`),
+    );
+    const stopped = await status(link);
+    if (stopped !== 403 && stopped !== 404) throw new Error(`the public link of a private image answers ${stopped}`);
+    await click("[data-testid=toggle-visibility]");
+    await until("the image public again", () =>
+      exec(`return document.querySelector('[data-testid=detail-visibility]').textContent === 'public';`),
+    );
+    if ((await status(link)) !== 200) throw new Error("the link did not come back");
+    log("made private (its link stopped) and public again (it came back)");
+
+    await click("[data-testid=share-open]");
+    await until("the share form", async () => (await find("[data-testid=share-form]")).length > 0);
+    await exec(
+      `const set = (id, v) => { const e = document.querySelector('[data-testid=' + id + ']'); e.value = v; e.dispatchEvent(new Event('input', { bubbles: true })); };
+       set('share-label', 'for e2e'); set('share-max-views', '2'); set('share-expires', '7d');`,
+    );
+    await click("[data-testid=share-create]");
+    const shareUrl = await until("the share link", () =>
+      exec(`const e = document.querySelector('[data-testid=share-url]'); return e && e.value.includes('/s/') ? e.value : null;`),
+    );
+    await until(`the clipboard to hold ${shareUrl}`, () => clipboard() === shareUrl);
+    const page = await fetch(shareUrl, { headers: { "user-agent": "Mozilla/5.0 e2e" } });
+    const html = await page.text();
+    if (page.status !== 200 || !html.includes("og:image")) throw new Error(`share page answered ${page.status}`);
+    log(`made and copied share link ${shareUrl}; its page opens`);
+
+    await click("[data-testid=nav-shares]");
+    const views = await until("the link in the Shares view", () =>
+      exec(`const r = [...document.querySelectorAll('[data-testid=share-row]')].find(r => r.dataset.url === arguments[0]);
+            return r ? r.querySelector('[data-testid=share-views]').textContent.trim() : null;`, shareUrl),
+    );
+    if (views !== "1 / 2") throw new Error(`the Shares view counts ${views}, not 1 / 2`);
+    await exec(
+      `[...document.querySelectorAll('[data-testid=share-row]')].find(r => r.dataset.url === arguments[0]).querySelector('[data-testid=share-revoke]').click();`,
+      shareUrl,
+    );
+    await until("the link revoked", () =>
+      exec(`const r = [...document.querySelectorAll('[data-testid=share-row]')].find(r => r.dataset.url === arguments[0]);
+            return r && r.dataset.state === 'revoked';`, shareUrl),
+    );
+    if ((await status(shareUrl)) !== 410) throw new Error("a revoked link does not answer 410");
+    log("the Shares view counted the view, and revoking ended the link (410)");
+    await click("[data-testid=nav-library]");
   } finally {
     await wd.close().catch((e) => log(`closing the session: ${e.message}`));
   }

@@ -31,6 +31,7 @@ pub mod notifications;
 pub mod opener;
 pub mod photo;
 pub mod settings;
+pub mod sharing;
 pub mod shortcut;
 pub mod sync;
 pub mod tray;
@@ -70,6 +71,10 @@ pub fn app<R: Runtime>(builder: Builder<R>, connection: Connection) -> Builder<R
             images::restore_images,
             images::image_links,
             images::format_image_link,
+            sharing::set_visibility,
+            sharing::create_share,
+            sharing::list_shares,
+            sharing::revoke_share,
             upload::upload_files,
             upload::upload_bytes,
             upload::upload_clipboard_image,

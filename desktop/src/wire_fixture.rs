@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use imgcloud_core::api::{Image, ImagePage};
+use imgcloud_core::api::{Image, ImagePage, Share, ShareState};
 use imgcloud_core::daemon_api::{
     FileError, FileState, InFlight, QueueCounts, QueueEntry, Status, WatchedFolder,
 };
@@ -188,6 +188,42 @@ fn samples() -> Value {
         "last_page": last_page,
         "photo_info": PhotoInfo { taken_at: Some(datetime!(2019-06-30 07:08:09 UTC)), camera: Some("OLYMPUS E-M5".into()) },
         "photo_info_none": PhotoInfo::default(),
+        "share": Share {
+            id: "sh1B2c3D4e5F6g7H".into(),
+            url: "http://127.0.0.1:8420/s/3kTMd92jd8Jx0Qe7vB5nZp1Lq8Rw4Ys".into(),
+            label: "for Alice".into(),
+            album_id: None,
+            image_ids: vec!["a1B2c3D4e5F6g7H8".into()],
+            state: ShareState::Active,
+            created_at: datetime!(2026-12-01 10:00:00 UTC),
+            expires_at: Some(datetime!(2026-12-31 10:00:00 UTC)),
+            has_password: true,
+            max_views: Some(10),
+            views: 3,
+            visitors: 2,
+            last_viewed_at: Some(datetime!(2026-12-02 08:00:00 UTC)),
+            allow_download: false,
+            with_metadata: false,
+            revoked_at: None,
+        },
+        "share_bare": Share {
+            id: "sh2B2c3D4e5F6g7H".into(),
+            url: "http://127.0.0.1:8420/s/9kTMd92jd8Jx0Qe7vB5nZp1Lq8Rw4Yt".into(),
+            label: String::new(),
+            album_id: Some("alB2c3D4e5F6g7H8".into()),
+            image_ids: vec![],
+            state: ShareState::Revoked,
+            created_at: datetime!(2026-12-01 10:00:00 UTC),
+            expires_at: None,
+            has_password: false,
+            max_views: None,
+            views: 0,
+            visitors: 0,
+            last_viewed_at: None,
+            allow_download: true,
+            with_metadata: true,
+            revoked_at: Some(datetime!(2026-12-02 09:00:00 UTC)),
+        },
         "server_info": ServerInfo { server: Some("http://127.0.0.1:8420".into()), config_file: "/home/u/.config/imgcloud/config.toml".into() },
         "server_info_unconfigured": ServerInfo { server: None, config_file: "config.toml".into() },
         "command_errors": [

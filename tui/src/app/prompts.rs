@@ -81,7 +81,7 @@ pub fn parse_share(
         } else if matches!(word, "meta" | "with-metadata") {
             request.with_metadata = true;
         } else {
-            match crate::commands::share::parse_expiry(word, now)? {
+            match imgcloud_core::share_terms::parse_expiry(word, now)? {
                 Some(at) => request.expires_at = Some(at),
                 None => request.never_expires = true,
             }

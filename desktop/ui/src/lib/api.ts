@@ -11,6 +11,8 @@ import {
   parsePhotoInfo,
   parseServerInfo,
   parseSettings,
+  parseShare,
+  parseShares,
   parseStrings,
   parseUploadResults,
   parseQueue,
@@ -22,6 +24,9 @@ import {
   type ImagePage,
   type ServerInfo,
   type Settings,
+  type Share,
+  type ShareOptions,
+  type Visibility,
 } from "./types";
 
 async function call<T>(cmd: string, args: unknown, parse: (v: unknown) => T, options?: { headers: Record<string, string> }): Promise<T> {
@@ -56,6 +61,12 @@ export function serverInfo(): Promise<ServerInfo> {
 }
 
 export const getImage = (id: string) => call("get_image", { id }, (v) => parseImage(v));
+export const setVisibility = (id: string, visibility: Visibility) =>
+  call("set_visibility", { id, visibility }, (v) => parseImage(v));
+export const createShare = (imageIds: string[], options: ShareOptions): Promise<Share> =>
+  call("create_share", { imageIds, options }, (v) => parseShare(v));
+export const listShares = (): Promise<Share[]> => call("list_shares", {}, (v) => parseShares(v));
+export const revokeShare = (id: string): Promise<Share> => call("revoke_share", { id }, (v) => parseShare(v));
 export const renameImage = (id: string, filename: string) =>
   call("rename_image", { id, filename }, (v) => parseImage(v));
 export const setTags = (id: string, tags: string[]) => call("set_tags", { id, tags }, (v) => parseImage(v));

@@ -6,6 +6,7 @@ import {
   parseConnected,
   parseImagePage,
   parsePhotoInfo,
+  parseShare,
   parseServerInfo,
   parseSettings,
   parseUploadProgress,
@@ -35,6 +36,17 @@ describe("wire types match the Rust serialisation", () => {
     expect(full!.derivatives).toBe("pending");
     expect(full!.thumbhash).toBeUndefined();
     expect(full!.derivatives_error).toBeUndefined();
+  });
+
+  it("parses share links, full and bare", () => {
+    const share = parseShare(fixture.share, strict);
+    expect(share.url).toContain("/s/");
+    expect([share.views, share.visitors, share.max_views, share.state]).toEqual([3, 2, 10, "active"]);
+    expect(share.has_password).toBe(true);
+    const bare = parseShare(fixture.share_bare, strict);
+    expect(bare.expires_at).toBeNull();
+    expect(bare.state).toBe("revoked");
+    expect(() => parseShare({ ...fixture.share, state: "gone" })).toThrow();
   });
 
   it("parses the last page, which has no cursor", () => {

@@ -39,6 +39,44 @@ export type Visibility = "public" | "private";
 
 export const visibilities: readonly Visibility[] = ["public", "private"];
 
+/** A share link as its owner sees it (`imgcloud_core::api::Share`). */
+export interface Share {
+  id: string;
+  /** `https://…/s/{token}`: the link to send. */
+  url: string;
+  label: string;
+  album_id?: string | null;
+  image_ids: string[];
+  state: ShareState;
+  created_at: string;
+  /** null: never expires. */
+  expires_at: string | null;
+  has_password: boolean;
+  max_views?: number | null;
+  /** Page views, without link-preview bots and the owner. */
+  views: number;
+  visitors: number;
+  last_viewed_at: string | null;
+  allow_download: boolean;
+  with_metadata: boolean;
+  revoked_at: string | null;
+}
+
+export type ShareState = "active" | "expired" | "exhausted" | "revoked";
+
+export const shareStates: readonly ShareState[] = ["active", "expired", "exhausted", "revoked"];
+
+/** The share dialog's fields (`desktop/src/sharing.rs` `ShareOptions`). */
+export interface ShareOptions {
+  /** `12h`, `7d`, `2027-01-31`, `never`; empty: the account's default (30 days). */
+  expires: string;
+  password: string;
+  max_views: number | null;
+  no_download: boolean;
+  with_metadata: boolean;
+  label: string;
+}
+
 /** `imgcloud_core::api::DerivativeState`: `failed` is retried, `broken` never will be. */
 export type DerivativeState = "pending" | "ready" | "failed" | "broken";
 
@@ -211,7 +249,9 @@ type Kind =
   | "string[]"
   | "string[]?"
   | "derivatives?"
-  | "visibility?";
+  | "visibility?"
+  | "number?"
+  | "share_state";
 type Schema<T> = { [K in keyof T]-?: Kind };
 
 const imageSchema = {
@@ -235,6 +275,25 @@ const imageSchema = {
   derivatives: "derivatives?",
   derivatives_error: "string?",
 } as const satisfies Schema<Image>;
+
+const shareSchema = {
+  id: "string",
+  url: "string",
+  label: "string",
+  album_id: "string?",
+  image_ids: "string[]",
+  state: "share_state",
+  created_at: "string",
+  expires_at: "string?",
+  has_password: "boolean",
+  max_views: "number?",
+  views: "number",
+  visitors: "number",
+  last_viewed_at: "string?",
+  allow_download: "boolean",
+  with_metadata: "boolean",
+  revoked_at: "string?",
+} as const satisfies Schema<Share>;
 
 const serverInfoSchema = {
   server: "string?",
@@ -353,6 +412,10 @@ function checkKind(value: unknown, kind: Kind, path: string): void {
         return value === undefined || (Array.isArray(value) && value.every((v) => typeof v === "string"));
       case "derivatives?":
         return value === undefined || (derivativeStates as readonly unknown[]).includes(value);
+      case "number?":
+        return value === undefined || value === null || typeof value === "number";
+      case "share_state":
+        return (shareStates as readonly unknown[]).includes(value);
       case "visibility?":
         return value === undefined || value === null || (visibilities as readonly unknown[]).includes(value);
     }
@@ -384,6 +447,19 @@ export function parseImage(value: unknown, options: ParseOptions = {}, path = "i
   // Servers from before cloud-made derivatives do not send the state.
   image.derivatives ??= "pending";
   return image;
+}
+
+export function parseShare(value: unknown, options: ParseOptions = {}, path = "share"): Share {
+  const share = parseObject<Share>(value, shareSchema, path, options);
+  share.expires_at ??= null;
+  share.last_viewed_at ??= null;
+  share.revoked_at ??= null;
+  return share;
+}
+
+export function parseShares(value: unknown, options: ParseOptions = {}): Share[] {
+  if (!Array.isArray(value)) throw new WireError("shares", "expected a list");
+  return value.map((v, i) => parseShare(v, options, `shares[${i}]`));
 }
 
 export function parseImagePage(value: unknown, options: ParseOptions = {}): ImagePage {

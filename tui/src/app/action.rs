@@ -65,6 +65,12 @@ pub enum Action {
     StartShare,
     /// Make the selected image private if public, public if private.
     ToggleVisibility,
+    /// Open the list of share links (loaded from the server, for fresh counts).
+    OpenShares,
+    SharesLoaded(Result<Vec<imgcloud_core::api::Share>, String>),
+    /// Revoke the share link selected in the list.
+    RevokeSelectedShare,
+    ShareRevoked(Result<imgcloud_core::api::Share, String>),
     /// A share link was made (or why not); its URL is copied next.
     Shared {
         what: String,
@@ -203,6 +209,12 @@ pub enum Effect {
         visibility: Option<imgcloud_core::api::Visibility>,
         doing: String,
         done: String,
+    },
+    /// Read the share links.
+    LoadShares,
+    /// Revoke share link `id`.
+    RevokeShare {
+        id: String,
     },
     /// Make a share link.
     Share {
@@ -355,17 +367,37 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             }
         }
         A::OverlayUp | A::OverlayDown => {
-            if let Some(Overlay::Formats { selected }) = &mut state.overlay {
-                let n = state.formats.len();
-                *selected = if matches!(action, A::OverlayUp) {
-                    (*selected + n - 1) % n
-                } else {
-                    (*selected + 1) % n
-                };
+            let up = matches!(action, A::OverlayUp);
+            let step = |selected: &mut usize, n: usize| {
+                if n > 0 {
+                    *selected = if up {
+                        (*selected + n - 1) % n
+                    } else {
+                        (*selected + 1) % n
+                    };
+                }
+            };
+            match &mut state.overlay {
+                Some(Overlay::Formats { selected }) => step(selected, state.formats.len()),
+                Some(Overlay::Shares { shares, selected }) => step(selected, shares.len()),
+                _ => {}
             }
         }
         A::OverlayAccept => match state.overlay.clone() {
             Some(Overlay::Formats { selected }) => return update(state, A::CopyAs(selected)),
+            Some(Overlay::Shares { shares, selected }) => {
+                if let Some(share) = shares.get(selected).filter(|s| !s.url.is_empty()) {
+                    let what = if share.label.is_empty() {
+                        "share link".to_string()
+                    } else {
+                        format!("share link {}", share.label)
+                    };
+                    return vec![Effect::Copy {
+                        text: share.url.clone(),
+                        what,
+                    }];
+                }
+            }
             Some(Overlay::ConfirmTrash { .. }) => return update(state, A::ConfirmTrash),
             Some(Overlay::Help) => state.overlay = None,
             Some(Overlay::Prompt(_)) => return prompts::submit(state),
@@ -402,6 +434,47 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             }
             None => state.set_error("nothing to change: no image selected"),
         },
+        A::OpenShares => {
+            state.set_status("reading your share links…");
+            return vec![Effect::LoadShares];
+        }
+        A::SharesLoaded(Ok(shares)) => {
+            state.set_status(match shares.len() {
+                0 => "no share links yet: L makes one".to_string(),
+                n => format!("{n} share link{}", if n == 1 { "" } else { "s" }),
+            });
+            if !shares.is_empty() {
+                state.overlay = Some(Overlay::Shares {
+                    shares,
+                    selected: 0,
+                });
+            }
+        }
+        A::SharesLoaded(Err(reason)) => {
+            state.set_error(format!("reading the share links failed: {reason}"));
+        }
+        A::RevokeSelectedShare => {
+            if let Some(Overlay::Shares { shares, selected }) = &state.overlay
+                && let Some(share) = shares.get(*selected)
+            {
+                if share.state == imgcloud_core::api::ShareState::Revoked {
+                    state.set_status("that link is revoked already");
+                    return vec![];
+                }
+                let id = share.id.clone();
+                state.set_status("revoking the link…");
+                return vec![Effect::RevokeShare { id }];
+            }
+        }
+        A::ShareRevoked(Ok(revoked)) => {
+            if let Some(Overlay::Shares { shares, .. }) = &mut state.overlay
+                && let Some(share) = shares.iter_mut().find(|s| s.id == revoked.id)
+            {
+                *share = revoked;
+            }
+            state.set_status("link revoked: its page answers 410 now");
+        }
+        A::ShareRevoked(Err(reason)) => state.set_error(format!("revoking failed: {reason}")),
         A::Shared { what, result } => match result {
             Ok(share) => {
                 let terms = match share.expires_at {

@@ -46,6 +46,10 @@ pub trait Backend: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Image, String>> + Send;
     /// Makes a share link.
     fn share(&self, request: CreateShare) -> impl Future<Output = Result<Share, String>> + Send;
+    /// The account's share links, newest first, with their counts.
+    fn shares(&self) -> impl Future<Output = Result<Vec<Share>, String>> + Send;
+    /// Revokes share link `id`.
+    fn revoke_share(&self, id: &str) -> impl Future<Output = Result<Share, String>> + Send;
     /// Uploads files and folders through the core pipeline, reporting progress to `events`;
     /// one result per file, in input order.
     fn upload(
@@ -111,6 +115,8 @@ pub async fn perform<B: Backend>(backend: &B, effect: Effect) -> Action {
             }
         }
         Effect::Upload { text } => upload(backend, &text, |_| {}).await,
+        Effect::LoadShares => Action::SharesLoaded(backend.shares().await),
+        Effect::RevokeShare { id } => Action::ShareRevoked(backend.revoke_share(&id).await),
         Effect::Share { request, what } => Action::Shared {
             what,
             result: backend.share(request).await,
@@ -268,6 +274,21 @@ impl Backend for Live {
     async fn share(&self, request: CreateShare) -> Result<Share, String> {
         self.client
             .create_share(&request)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn shares(&self) -> Result<Vec<Share>, String> {
+        self.client
+            .shares()
+            .await
+            .map(|list| list.shares)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn revoke_share(&self, id: &str) -> Result<Share, String> {
+        self.client
+            .revoke_share(id)
             .await
             .map_err(|e| e.to_string())
     }

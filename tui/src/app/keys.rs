@@ -28,7 +28,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("U", "upload files, or drop them here"),
     ("Y", "copy the links of the upload"),
     ("n T", "rename / edit tags"),
-    ("L v", "copy a share link / visibility"),
+    ("L h v", "share: new link / links / public"),
     ("o", "open the link in the browser"),
     ("l", "live sync panel on / off"),
     ("p S", "pause-resume / rescan the daemon"),
@@ -66,6 +66,16 @@ pub fn action_for(state: &AppState, key: KeyEvent) -> Option<Action> {
                     let n = c as usize - '1' as usize;
                     (n < state.formats.len()).then_some(Action::CopyAs(n))
                 }
+                _ => None,
+            };
+        }
+        Some(Overlay::Shares { .. }) => {
+            return match key.code {
+                KeyCode::Esc | KeyCode::Char('q') => Some(Action::Escape),
+                KeyCode::Char('j') | KeyCode::Down | KeyCode::Tab => Some(Action::OverlayDown),
+                KeyCode::Char('k') | KeyCode::Up | KeyCode::BackTab => Some(Action::OverlayUp),
+                KeyCode::Enter | KeyCode::Char('y') => Some(Action::OverlayAccept),
+                KeyCode::Char('x') | KeyCode::Delete => Some(Action::RevokeSelectedShare),
                 _ => None,
             };
         }
@@ -114,6 +124,7 @@ pub fn action_for(state: &AppState, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('T') => Action::StartTags,
         KeyCode::Char('L') => Action::StartShare,
         KeyCode::Char('v') => Action::ToggleVisibility,
+        KeyCode::Char('h') => Action::OpenShares,
         KeyCode::Char('o') => Action::OpenLink,
         KeyCode::Char('l') => Action::ToggleSync,
         KeyCode::Char('p') => Action::TogglePause,

@@ -56,6 +56,11 @@ pub enum Overlay {
     Formats {
         selected: usize,
     },
+    /// The account's share links with their counts; `selected` indexes `shares`.
+    Shares {
+        shares: Vec<imgcloud_core::api::Share>,
+        selected: usize,
+    },
     /// "Move to trash?" for this image.
     ConfirmTrash {
         id: String,

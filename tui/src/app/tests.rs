@@ -446,6 +446,35 @@ impl Backend for Fake {
         Ok(patched)
     }
 
+    /// Two links: one active with counts, one revoked.
+    async fn shares(&self) -> Result<Vec<imgcloud_core::api::Share>, String> {
+        self.call("shares".to_string())?;
+        let mut first = self
+            .share(imgcloud_core::api::CreateShare {
+                image_ids: vec!["aaaaaaaaaaaaaaa1".into()],
+                max_views: Some(10),
+                label: Some("for Alice".into()),
+                ..Default::default()
+            })
+            .await?;
+        first.views = 3;
+        first.visitors = 2;
+        let mut second = first.clone();
+        second.id = "share0000000002".into();
+        second.url = "https://img.example/s/TOKEN-second".into();
+        second.label = String::new();
+        second.state = imgcloud_core::api::ShareState::Revoked;
+        Ok(vec![first, second])
+    }
+
+    async fn revoke_share(&self, id: &str) -> Result<imgcloud_core::api::Share, String> {
+        self.call(format!("revoke {id}"))?;
+        let mut share = self.shares().await?.remove(0);
+        share.id = id.to_string();
+        share.state = imgcloud_core::api::ShareState::Revoked;
+        Ok(share)
+    }
+
     /// The link is `https://img.example/s/TOKEN-{first image id}`.
     async fn share(
         &self,

@@ -242,6 +242,45 @@ async fn l_shares_the_selected_image_with_its_terms_and_copies_the_link() {
 }
 
 #[tokio::test]
+async fn h_lists_share_links_with_counts_copies_and_revokes() {
+    let backend = Fake::default();
+    let mut state = sample();
+    let effects = press(&mut state, "h");
+    drive(&mut state, &backend, effects).await;
+    let Some(Overlay::Shares { shares, selected }) = &state.overlay else {
+        panic!("the share list is open: {:?}", state.overlay);
+    };
+    assert_eq!((shares.len(), *selected), (2, 0));
+    assert_eq!((shares[0].views, shares[0].visitors), (3, 2));
+    // Enter copies the selected link.
+    let effects = hit(&mut state, KeyCode::Enter);
+    drive(&mut state, &backend, effects).await;
+    assert!(
+        backend
+            .calls()
+            .contains(&"copy https://img.example/s/TOKEN-aaaaaaaaaaaaaaa1".to_string()),
+        "{:?}",
+        backend.calls()
+    );
+    // x revokes it; the list shows it revoked, and a revoked one is not revoked again.
+    let effects = press(&mut state, "x");
+    drive(&mut state, &backend, effects).await;
+    assert!(
+        backend
+            .calls()
+            .contains(&"revoke share0000000001".to_string())
+    );
+    let Some(Overlay::Shares { shares, .. }) = &state.overlay else {
+        panic!("still open");
+    };
+    assert_eq!(shares[0].state, imgcloud_core::api::ShareState::Revoked);
+    press(&mut state, "j");
+    assert!(press(&mut state, "x").is_empty(), "already revoked");
+    hit(&mut state, KeyCode::Esc);
+    assert_eq!(state.overlay, None);
+}
+
+#[tokio::test]
 async fn a_failed_patch_says_why() {
     let backend = Fake {
         fail_with: Some("the server answered 500: database is down".into()),

@@ -16,6 +16,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
         None => {}
         Some(Overlay::Help) => help(frame, area),
         Some(Overlay::Formats { selected }) => formats(frame, area, state, *selected),
+        Some(Overlay::Shares { shares, selected }) => share_list(frame, area, shares, *selected),
         Some(Overlay::ConfirmTrash { name, .. }) => confirm(frame, area, name),
         Some(Overlay::Prompt(prompt)) => super::prompt::draw(frame, area, prompt),
     }
@@ -112,6 +113,68 @@ fn formats(frame: &mut Frame, area: Rect, state: &AppState, selected: usize) {
                 .borders(Borders::ALL)
                 .title(" Copy link as ")
                 .title_bottom(" Enter/1-9 copy · Esc cancel "),
+        ),
+        area,
+    );
+}
+
+fn share_list(
+    frame: &mut Frame,
+    area: Rect,
+    shares: &[imgcloud_core::api::Share],
+    selected: usize,
+) {
+    let width = area.width.saturating_sub(8).min(110);
+    let header = Line::from(Span::styled(
+        format!(
+            " {:<10} {:>9} {:>8} {:<16} {:<16} {}",
+            "STATE", "VIEWS", "VISITORS", "LAST VIEW", "EXPIRES", "LABEL"
+        ),
+        bold(),
+    ));
+    let date =
+        |at: Option<time::OffsetDateTime>| at.map_or("—".to_string(), crate::app::view::text::date);
+    let mut lines = vec![header];
+    lines.extend(shares.iter().enumerate().map(|(i, share)| {
+        let views = match share.max_views {
+            Some(max) => format!("{}/{max}", share.views),
+            None => share.views.to_string(),
+        };
+        let expires = match share.expires_at {
+            Some(at) => date(Some(at)),
+            None => "never".to_string(),
+        };
+        let label = if share.label.is_empty() {
+            "—".to_string()
+        } else {
+            crate::output::sanitize_for_terminal(&share.label)
+        };
+        let line = format!(
+            " {:<10} {views:>9} {:>8} {:<16} {expires:<16} {label}{}",
+            share.state.as_str(),
+            share.visitors,
+            date(share.last_viewed_at),
+            if share.has_password {
+                " (password)"
+            } else {
+                ""
+            }
+        );
+        let style = if i == selected {
+            Style::new().add_modifier(Modifier::REVERSED)
+        } else {
+            Style::new()
+        };
+        Line::from(line).style(style)
+    }));
+    let area = popup(area, width, lines.len() as u16 + 2);
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::new()
+                .borders(Borders::ALL)
+                .title(" Share links ")
+                .title_bottom(" Enter copy · x revoke · Esc close "),
         ),
         area,
     );

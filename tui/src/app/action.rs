@@ -65,6 +65,11 @@ pub enum Action {
     StartShare,
     /// Make the selected image private if public, public if private.
     ToggleVisibility,
+    /// Open the album picker (albums read from the server).
+    OpenAlbums,
+    AlbumsLoaded(Result<Vec<imgcloud_core::api::Album>, String>),
+    /// The album picked, with its images (or why they could not be read).
+    AlbumLoaded(Result<imgcloud_core::api::AlbumDetail, String>),
     /// Open the list of share links (loaded from the server, for fresh counts).
     OpenShares,
     SharesLoaded(Result<Vec<imgcloud_core::api::Share>, String>),
@@ -209,6 +214,12 @@ pub enum Effect {
         visibility: Option<imgcloud_core::api::Visibility>,
         doing: String,
         done: String,
+    },
+    /// Read the albums.
+    LoadAlbums,
+    /// Read one album and its images.
+    LoadAlbum {
+        id: String,
     },
     /// Read the share links.
     LoadShares,
@@ -361,9 +372,14 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             return vec![Effect::Load { since: state.since }];
         }
         A::Escape => {
-            if state.overlay.take().is_none() && !state.query.is_empty() {
-                state.query.clear();
-                state.rebuild();
+            if state.overlay.take().is_none() {
+                if !state.query.is_empty() {
+                    state.query.clear();
+                    state.rebuild();
+                } else if let Some(album) = state.album.take() {
+                    state.set_album(None);
+                    state.set_status(format!("every image (was album {})", album.name));
+                }
             }
         }
         A::OverlayUp | A::OverlayDown => {
@@ -380,11 +396,27 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             match &mut state.overlay {
                 Some(Overlay::Formats { selected }) => step(selected, state.formats.len()),
                 Some(Overlay::Shares { shares, selected }) => step(selected, shares.len()),
+                Some(Overlay::Albums { albums, selected }) => step(selected, albums.len() + 1),
                 _ => {}
             }
         }
         A::OverlayAccept => match state.overlay.clone() {
             Some(Overlay::Formats { selected }) => return update(state, A::CopyAs(selected)),
+            Some(Overlay::Albums { albums, selected }) => {
+                state.overlay = None;
+                match selected.checked_sub(1).and_then(|i| albums.get(i)) {
+                    None => {
+                        state.set_album(None);
+                        state.set_status("every image");
+                    }
+                    Some(album) => {
+                        state.set_status(format!("reading album {}…", album.name));
+                        return vec![Effect::LoadAlbum {
+                            id: album.id.clone(),
+                        }];
+                    }
+                }
+            }
             Some(Overlay::Shares { shares, selected }) => {
                 if let Some(share) = shares.get(selected).filter(|s| !s.url.is_empty()) {
                     let what = if share.label.is_empty() {
@@ -434,6 +466,41 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             }
             None => state.set_error("nothing to change: no image selected"),
         },
+        A::OpenAlbums => {
+            state.set_status("reading your albums…");
+            return vec![Effect::LoadAlbums];
+        }
+        A::AlbumsLoaded(Ok(albums)) => {
+            if albums.is_empty() {
+                state.set_status("no albums yet: imgcloud album create NAME makes one");
+            } else {
+                let selected = state
+                    .album
+                    .as_ref()
+                    .and_then(|f| albums.iter().position(|a| a.id == f.id))
+                    .map_or(0, |i| i + 1);
+                state.set_status(format!("{} albums", albums.len()));
+                state.overlay = Some(Overlay::Albums { albums, selected });
+            }
+        }
+        A::AlbumsLoaded(Err(reason)) => {
+            state.set_error(format!("reading the albums failed: {reason}"))
+        }
+        A::AlbumLoaded(Ok(detail)) => {
+            let name = detail.album.name.clone();
+            state.set_album(Some(crate::app::state::AlbumFilter {
+                id: detail.album.id,
+                name: name.clone(),
+                members: detail.images.into_iter().map(|i| i.id).collect(),
+            }));
+            state.set_status(format!(
+                "album {name}: {} images (Esc shows every image)",
+                state.rows.len()
+            ));
+        }
+        A::AlbumLoaded(Err(reason)) => {
+            state.set_error(format!("reading the album failed: {reason}"))
+        }
         A::OpenShares => {
             state.set_status("reading your share links…");
             return vec![Effect::LoadShares];

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use imgcloud_core::api::{ChangePage, CreateShare, Image, ImagePatch, Share};
+use imgcloud_core::api::{Album, AlbumDetail, ChangePage, CreateShare, Image, ImagePatch, Share};
 use imgcloud_core::client::Client;
 use imgcloud_core::daemon_api::Status;
 use imgcloud_core::daemon_client::{DaemonClient, DaemonClientError};
@@ -46,6 +46,10 @@ pub trait Backend: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Image, String>> + Send;
     /// Makes a share link.
     fn share(&self, request: CreateShare) -> impl Future<Output = Result<Share, String>> + Send;
+    /// The account's albums, by name.
+    fn albums(&self) -> impl Future<Output = Result<Vec<Album>, String>> + Send;
+    /// One album and its images, in order.
+    fn album(&self, id: &str) -> impl Future<Output = Result<AlbumDetail, String>> + Send;
     /// The account's share links, newest first, with their counts.
     fn shares(&self) -> impl Future<Output = Result<Vec<Share>, String>> + Send;
     /// Revokes share link `id`.
@@ -115,6 +119,8 @@ pub async fn perform<B: Backend>(backend: &B, effect: Effect) -> Action {
             }
         }
         Effect::Upload { text } => upload(backend, &text, |_| {}).await,
+        Effect::LoadAlbums => Action::AlbumsLoaded(backend.albums().await),
+        Effect::LoadAlbum { id } => Action::AlbumLoaded(backend.album(&id).await),
         Effect::LoadShares => Action::SharesLoaded(backend.shares().await),
         Effect::RevokeShare { id } => Action::ShareRevoked(backend.revoke_share(&id).await),
         Effect::Share { request, what } => Action::Shared {
@@ -276,6 +282,18 @@ impl Backend for Live {
             .create_share(&request)
             .await
             .map_err(|e| e.to_string())
+    }
+
+    async fn albums(&self) -> Result<Vec<Album>, String> {
+        self.client
+            .albums()
+            .await
+            .map(|list| list.albums)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn album(&self, id: &str) -> Result<AlbumDetail, String> {
+        self.client.album(id).await.map_err(|e| e.to_string())
     }
 
     async fn shares(&self) -> Result<Vec<Share>, String> {

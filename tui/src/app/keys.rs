@@ -21,7 +21,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("y", "copy link (pick the format)"),
     ("d Del", "move to the trash"),
     ("u", "undo the last delete"),
-    ("t", "library / trash view"),
+    ("t a", "library / trash view; album"),
     ("r", "restore (trash view)"),
     ("i", "details pane on / off"),
     ("R F5", "refresh from the server"),
@@ -66,6 +66,15 @@ pub fn action_for(state: &AppState, key: KeyEvent) -> Option<Action> {
                     let n = c as usize - '1' as usize;
                     (n < state.formats.len()).then_some(Action::CopyAs(n))
                 }
+                _ => None,
+            };
+        }
+        Some(Overlay::Albums { .. }) => {
+            return match key.code {
+                KeyCode::Esc | KeyCode::Char('q') => Some(Action::Escape),
+                KeyCode::Char('j') | KeyCode::Down | KeyCode::Tab => Some(Action::OverlayDown),
+                KeyCode::Char('k') | KeyCode::Up | KeyCode::BackTab => Some(Action::OverlayUp),
+                KeyCode::Enter => Some(Action::OverlayAccept),
                 _ => None,
             };
         }
@@ -125,6 +134,7 @@ pub fn action_for(state: &AppState, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('L') => Action::StartShare,
         KeyCode::Char('v') => Action::ToggleVisibility,
         KeyCode::Char('h') => Action::OpenShares,
+        KeyCode::Char('a') => Action::OpenAlbums,
         KeyCode::Char('o') => Action::OpenLink,
         KeyCode::Char('l') => Action::ToggleSync,
         KeyCode::Char('p') => Action::TogglePause,

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use imgcloud_core::api::{Change, ChangeKind, Image};
+use imgcloud_core::api::{Change, ChangeEntity, ChangeKind, Image};
 use imgcloud_core::catalog::{self, Counts};
 use imgcloud_core::links::LinkFormat;
 use time::OffsetDateTime;
@@ -54,6 +54,11 @@ pub enum Overlay {
     Help,
     /// Copy-link format picker; `selected` indexes [`AppState::formats`].
     Formats {
+        selected: usize,
+    },
+    /// The album picker: `selected` 0 is "every image", `i + 1` is `albums[i]`.
+    Albums {
+        albums: Vec<imgcloud_core::api::Album>,
         selected: usize,
     },
     /// The account's share links with their counts; `selected` indexes `shares`.
@@ -250,6 +255,16 @@ pub struct AppState {
     pub last_upload: Vec<String>,
     pub loading: Loading,
     pub quit: bool,
+    /// The album the list shows (name and member ids), when one is picked (`a`).
+    pub album: Option<AlbumFilter>,
+}
+
+/// The list filtered to one album.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlbumFilter {
+    pub id: String,
+    pub name: String,
+    pub members: std::collections::HashSet<String>,
 }
 
 impl AppState {
@@ -296,6 +311,7 @@ impl AppState {
             last_upload: Vec::new(),
             loading: Loading::Initial,
             quit: false,
+            album: None,
         }
     }
 
@@ -390,9 +406,28 @@ impl AppState {
     pub fn apply_changes(&mut self, changes: Vec<Change>, next_since: i64) {
         let keep = self.selected_id();
         for change in changes {
-            match (change.kind, change.image) {
-                (ChangeKind::Upsert, Some(image)) => self.upsert(image),
-                (ChangeKind::Purge, _) | (_, None) => self.remove(&change.image_id),
+            match change.entity {
+                ChangeEntity::Image => match (change.kind, change.image) {
+                    (ChangeKind::Upsert, Some(image)) => self.upsert(image),
+                    (ChangeKind::Purge, _) | (_, None) => self.remove(&change.image_id),
+                },
+                // The album shown changed (or went): the list follows.
+                ChangeEntity::Album
+                    if self.album.as_ref().is_some_and(|a| a.id == change.image_id) =>
+                {
+                    self.rows_for = None;
+                    match (change.album, change.album_image_ids) {
+                        (Some(album), Some(ids)) => {
+                            self.album = Some(AlbumFilter {
+                                id: album.id,
+                                name: album.name,
+                                members: ids.into_iter().collect(),
+                            })
+                        }
+                        _ => self.album = None,
+                    }
+                }
+                ChangeEntity::Album | ChangeEntity::Share => {}
             }
         }
         self.since = next_since;
@@ -448,6 +483,13 @@ impl AppState {
         self.rebuild_rows(self.selected_id());
     }
 
+    /// Shows only `filter`'s images (`None`: every image), from the top.
+    pub fn set_album(&mut self, filter: Option<AlbumFilter>) {
+        self.album = filter;
+        self.rows_for = None;
+        self.rebuild_from_top();
+    }
+
     /// Recomputes the rows and puts the cursor on the first one (a new search or view).
     pub fn rebuild_from_top(&mut self) {
         self.selected = 0;
@@ -485,12 +527,15 @@ impl AppState {
                 // Which images match, found in one pass over the keys in memory order
                 // (walking them in sort order instead would jump around memory: several
                 // times slower at 100,000).
+                let album = self.album.as_ref().map(|a| &a.members);
                 let matching: Vec<bool> = self
                     .keys
                     .iter()
-                    .map(|keys| {
+                    .zip(&self.images)
+                    .map(|(keys, image)| {
                         keys.trashed == trash
                             && (needle.is_empty() || keys.search.contains(&needle))
+                            && album.is_none_or(|members| members.contains(&image.id))
                     })
                     .collect();
                 let rows = order.iter().copied().filter(|&i| matching[i]).collect();

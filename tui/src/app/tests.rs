@@ -446,6 +446,29 @@ impl Backend for Fake {
         Ok(patched)
     }
 
+    /// One album, "Trip", holding the second sample image.
+    async fn albums(&self) -> Result<Vec<imgcloud_core::api::Album>, String> {
+        self.call("albums".to_string())?;
+        Ok(vec![self.album("album0000000001").await?.album])
+    }
+
+    async fn album(&self, id: &str) -> Result<imgcloud_core::api::AlbumDetail, String> {
+        self.call(format!("album {id}"))?;
+        let at = time::OffsetDateTime::UNIX_EPOCH;
+        Ok(imgcloud_core::api::AlbumDetail {
+            album: imgcloud_core::api::Album {
+                id: id.to_string(),
+                name: "Trip".into(),
+                description: String::new(),
+                cover_image_id: None,
+                image_count: 1,
+                created_at: at,
+                updated_at: at,
+            },
+            images: vec![image("aaaaaaaaaaaaaaa1", "beach.jpg", 1, 1, &[])],
+        })
+    }
+
     /// Two links: one active with counts, one revoked.
     async fn shares(&self) -> Result<Vec<imgcloud_core::api::Share>, String> {
         self.call("shares".to_string())?;

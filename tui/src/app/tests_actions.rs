@@ -12,7 +12,7 @@ use ratatui::layout::Rect;
 use time::macros::datetime;
 
 use super::action::{Action, DaemonCommand, Effect, update};
-use super::backend::{follow_daemon, perform, upload};
+use super::backend::{Backend, follow_daemon, perform, upload};
 use super::complete::Completion;
 use super::keys::{action_for, mouse_action};
 use super::state::{AppState, Overlay, PromptKind};
@@ -239,6 +239,51 @@ async fn l_shares_the_selected_image_with_its_terms_and_copies_the_link() {
         matches!(&effects[..], [Effect::Share { request, .. }] if request.never_expires && request.expires_at.is_none()),
         "{effects:?}"
     );
+}
+
+#[tokio::test]
+async fn a_filters_the_list_to_an_album_and_esc_shows_every_image_again() {
+    let backend = Fake::default();
+    let mut state = sample();
+    let all = state.rows.len();
+    assert!(all > 1);
+    let effects = press(&mut state, "a");
+    drive(&mut state, &backend, effects).await;
+    assert!(matches!(
+        &state.overlay,
+        Some(Overlay::Albums { albums, selected: 0 }) if albums.len() == 1
+    ));
+    press(&mut state, "j");
+    let effects = hit(&mut state, KeyCode::Enter);
+    drive(&mut state, &backend, effects).await;
+    assert_eq!(state.overlay, None);
+    assert_eq!(state.album.as_ref().map(|a| a.name.as_str()), Some("Trip"));
+    let shown: Vec<&str> = state
+        .rows
+        .iter()
+        .map(|&i| state.images[i].id.as_str())
+        .collect();
+    assert_eq!(shown, ["aaaaaaaaaaaaaaa1"], "only the album's images");
+    // The album changes on another device: the list follows the feed.
+    let mut album = Backend::album(&backend, "album0000000001")
+        .await
+        .unwrap()
+        .album;
+    album.image_count = 0;
+    state.apply_changes(
+        vec![imgcloud_core::api::Change {
+            entity: imgcloud_core::api::ChangeEntity::Album,
+            kind: imgcloud_core::api::ChangeKind::Upsert,
+            album: Some(album),
+            album_image_ids: Some(vec![]),
+            ..imgcloud_core::api::Change::image_purge(99, "album0000000001".into())
+        }],
+        99,
+    );
+    assert!(state.rows.is_empty(), "the album is empty now");
+    hit(&mut state, KeyCode::Esc);
+    assert_eq!(state.album, None);
+    assert_eq!(state.rows.len(), all);
 }
 
 #[tokio::test]

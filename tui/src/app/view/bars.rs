@@ -26,6 +26,12 @@ pub fn title(frame: &mut Frame, area: Rect, state: &AppState) {
             state.sort.label()
         )),
     ];
+    if let Some(album) = &state.album {
+        spans.push(Span::raw(format!(
+            " · album: {}",
+            crate::output::sanitize_for_terminal(&album.name)
+        )));
+    }
     if !state.query.is_empty() && !state.searching {
         spans.push(Span::raw(format!(" · search: {}", state.query)));
     }

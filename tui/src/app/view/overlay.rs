@@ -17,6 +17,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
         Some(Overlay::Help) => help(frame, area),
         Some(Overlay::Formats { selected }) => formats(frame, area, state, *selected),
         Some(Overlay::Shares { shares, selected }) => share_list(frame, area, shares, *selected),
+        Some(Overlay::Albums { albums, selected }) => album_list(frame, area, albums, *selected),
         Some(Overlay::ConfirmTrash { name, .. }) => confirm(frame, area, name),
         Some(Overlay::Prompt(prompt)) => super::prompt::draw(frame, area, prompt),
     }
@@ -113,6 +114,44 @@ fn formats(frame: &mut Frame, area: Rect, state: &AppState, selected: usize) {
                 .borders(Borders::ALL)
                 .title(" Copy link as ")
                 .title_bottom(" Enter/1-9 copy · Esc cancel "),
+        ),
+        area,
+    );
+}
+
+fn album_list(
+    frame: &mut Frame,
+    area: Rect,
+    albums: &[imgcloud_core::api::Album],
+    selected: usize,
+) {
+    let width = area.width.saturating_sub(8).min(70);
+    let entries =
+        std::iter::once(("Every image".to_string(), String::new())).chain(albums.iter().map(|a| {
+            (
+                crate::output::sanitize_for_terminal(&a.name),
+                format!("{} images", a.image_count),
+            )
+        }));
+    let lines: Vec<Line> = entries
+        .enumerate()
+        .map(|(i, (name, count))| {
+            let style = if i == selected {
+                Style::new().add_modifier(Modifier::REVERSED)
+            } else {
+                Style::new()
+            };
+            Line::from(format!(" {name:<40} {count}")).style(style)
+        })
+        .collect();
+    let area = popup(area, width, lines.len() as u16 + 2);
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::new()
+                .borders(Borders::ALL)
+                .title(" Album ")
+                .title_bottom(" Enter show · Esc cancel "),
         ),
         area,
     );

@@ -105,12 +105,57 @@ fn tui_in_tmux_searches_copies_a_link_trashes_restores_and_gives_the_terminal_ba
     })
     .unwrap();
 
-    // Back in the library view, the search cleared: all three again.
+    // Visibility and a share link, from the keyboard. (Still in the trash view, the sunset
+    // selected is gone from it: the library first.)
     tmux.press(&["t"]).unwrap();
-    tmux.wait_for("the library view with the sunset back", STEP, |s| {
+    tmux.wait_for("the library view with the sunset", STEP, |s| {
         title(s).contains("Library") && s.contains(&format!("▶ {SUNSET}"))
     })
     .unwrap();
+    let visibility = |cloud: &EmbeddedCloud| {
+        list(cloud, false)
+            .into_iter()
+            .find(|i| i["id"] == id.as_str())
+            .map(|i| i["visibility"].as_str().unwrap_or("").to_string())
+    };
+    tmux.press(&["v"]).unwrap();
+    tmux.poll("the sunset private on the server", STEP, || {
+        Ok((visibility(&cloud).as_deref() == Some("private")).then_some(()))
+    })
+    .unwrap();
+    tmux.press(&["v"]).unwrap();
+    tmux.poll("the sunset public again", STEP, || {
+        Ok((visibility(&cloud).as_deref() == Some("public")).then_some(()))
+    })
+    .unwrap();
+    tmux.press(&["L"]).unwrap();
+    tmux.wait_for("the share prompt", STEP, |s| s.contains("Share link"))
+        .unwrap();
+    tmux.press(&["C-u"]).unwrap();
+    tmux.type_text("7d max=3 label=from tmux").unwrap();
+    tmux.press(&["Enter"]).unwrap();
+    let share_url = tmux
+        .poll("the share link in tmux's paste buffer", STEP, || {
+            Ok(tmux.buffer().filter(|b| b.contains("/s/")))
+        })
+        .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let status = |url: &str| runtime.block_on(imgcloud_tests::fetch(url)).unwrap().status;
+    assert_eq!(status(&share_url), 200, "the share page opens");
+    tmux.press(&["h"]).unwrap();
+    tmux.wait_for("the share list with the new link", STEP, |s| {
+        s.contains("Share links") && s.contains("from tmux") && s.contains("active")
+    })
+    .unwrap();
+    tmux.press(&["x"]).unwrap();
+    tmux.wait_for("the link revoked in the list", STEP, |s| {
+        s.contains("revoked")
+    })
+    .unwrap();
+    assert_eq!(status(&share_url), 410, "a revoked link answers 410");
+    tmux.press(&["Escape"]).unwrap();
+
+    // The search cleared: all three again.
     tmux.press(&["Escape"]).unwrap();
     tmux.wait_for("the search cleared", STEP, |s| {
         [SUNSET, CITY, FOREST].iter().all(|name| s.contains(name))

@@ -75,10 +75,16 @@ pub fn placed(key: &str, public: bool) -> String {
     }
 }
 
-/// Whether anonymous reads of `key` are allowed (a public-read bucket that keeps private
-/// objects under [`PRIVATE_PREFIX`]).
+/// Whether anonymous reads of `key` are allowed: originals (`i/`) and derivatives (`t/`) only,
+/// never `p/` (private and trashed images). A key with a `.`, `..` or empty segment, or a
+/// backslash, is refused: a store that resolves `i/../p/…` on disk would otherwise serve a
+/// private object.
 pub fn publicly_readable(key: &str) -> bool {
-    !key.starts_with(PRIVATE_PREFIX)
+    (key.starts_with("i/") || key.starts_with("t/"))
+        && !key.contains('\\')
+        && key
+            .split('/')
+            .all(|segment| !segment.is_empty() && segment != "." && segment != "..")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -138,6 +144,26 @@ fn is_invisible_or_bidi(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_public_prefixes_without_dot_segments_are_publicly_readable() {
+        for key in ["i/abc/cat.png", "t/abc/320.jpg", "i/abc/My Photo.v2.jpg"] {
+            assert!(publicly_readable(key), "{key}");
+        }
+        for key in [
+            "p/i/abc/cat.png",
+            "i/../p/i/abc/cat.png",
+            "t/./../p/t/abc/320.jpg",
+            "i//p/x",
+            "i/abc/..",
+            "i\\..\\p\\x",
+            "x/abc",
+            "",
+            "/i/abc",
+        ] {
+            assert!(!publicly_readable(key), "{key}");
+        }
+    }
 
     #[test]
     fn bidi_overrides_and_invisible_characters_are_dropped() {

@@ -6,6 +6,24 @@
 use imgcloud_tests::{EmbeddedCloud, fetch, jpeg, sha256_hex};
 use serde_json::Value;
 
+/// The status line of a raw `GET target` to `host` (no normalisation of the path).
+fn raw_get(host: &str, target: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
 fn image_of(upload: &Value) -> Value {
     upload["files"][0]["image"].clone()
 }
@@ -61,6 +79,24 @@ async fn private_images_have_no_public_link_and_visibility_moves_the_link() {
             answer.status
         );
     }
+    // Nor through a dot-segment that a store resolving paths on disk would follow (sent raw:
+    // HTTP clients normalise it away).
+    let sneaky = {
+        let (origin, rest) = would_be.split_at(would_be.find("/i/").unwrap());
+        let host = origin
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string();
+        let bucket_path = &origin[origin.find(&host).unwrap() + host.len()..];
+        let target = format!("{bucket_path}/i/%2E%2E/p{rest}");
+        raw_get(&host, &target)
+    };
+    assert!(
+        sneaky.starts_with("HTTP/1.1 403") || sneaky.starts_with("HTTP/1.1 404"),
+        "a dot-segment reached a private object: {sneaky}"
+    );
     let signed = field(&private, "url");
     assert!(
         signed.contains("/v/") && signed.contains("sig="),

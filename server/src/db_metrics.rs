@@ -46,6 +46,8 @@ pub const OPS: &[&str] = &[
     "set_deleted",
     "set_visibility",
     "set_objects_public",
+    "claim_placement",
+    "release_placement",
     "misplaced_images",
     "purge_image",
     "changes",
@@ -253,6 +255,18 @@ impl Store for CountingStore {
     }
     async fn set_objects_public(&self, owner: &str, id: &str, public: bool) -> StoreResult<()> {
         count!(self, set_objects_public(owner, id, public))
+    }
+    async fn claim_placement(
+        &self,
+        id: &str,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        count!(self, claim_placement(id, holder, now, until))
+    }
+    async fn release_placement(&self, id: &str, holder: &str) -> StoreResult<()> {
+        count!(self, release_placement(id, holder))
     }
     async fn misplaced_images(&self, limit: u32) -> StoreResult<Vec<ImageRecord>> {
         count!(self, misplaced_images(limit))

@@ -163,6 +163,45 @@ async fn private_images_have_no_public_link_and_visibility_moves_the_link() {
     cloud.run_cli(&["restore", &public_id]).assert_success();
     assert_eq!(fetch(&link).await.unwrap().status, 200);
 
+    // Racing opposite changes (two devices, a double click) never lose the original: one mover
+    // at a time, and where the files end up matches the last change.
+    let client = cloud.client().unwrap();
+    let flips = (0..12).map(|i| {
+        let client = client.clone();
+        let id = public_id.clone();
+        tokio::spawn(async move {
+            let visibility = if i % 2 == 0 {
+                imgcloud_core::api::Visibility::Private
+            } else {
+                imgcloud_core::api::Visibility::Public
+            };
+            let patch = imgcloud_core::api::ImagePatch {
+                visibility: Some(visibility),
+                ..Default::default()
+            };
+            client.patch_image(&id, &patch).await.map(|_| ())
+        })
+    });
+    for flip in futures::future::join_all(flips).await {
+        flip.unwrap().unwrap();
+    }
+    let now = client.image(&public_id).await.unwrap();
+    assert_eq!(
+        sha256_hex(&fetch(&now.url).await.unwrap().body),
+        sha256_hex(&public_bytes),
+        "the original survived, where its link says"
+    );
+    let public_now = now.visibility == imgcloud_core::api::Visibility::Public;
+    assert_eq!(
+        fetch(&link).await.unwrap().status == 200,
+        public_now,
+        "the public link serves exactly when the image is public"
+    );
+    cloud
+        .run_cli(&["visibility", &public_id, "public"])
+        .assert_success();
+    assert_eq!(fetch(&link).await.unwrap().status, 200);
+
     // A typo in the visibility names the argument and changes nothing.
     let out = cloud.run_cli(&["visibility", &public_id, "hidden"]);
     assert_ne!(out.code, 0);

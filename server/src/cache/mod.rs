@@ -554,6 +554,20 @@ impl Store for CachedStore {
         result
     }
 
+    async fn claim_placement(
+        &self,
+        id: &str,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        self.inner.claim_placement(id, holder, now, until).await
+    }
+
+    async fn release_placement(&self, id: &str, holder: &str) -> StoreResult<()> {
+        self.inner.release_placement(id, holder).await
+    }
+
     async fn misplaced_images(&self, limit: u32) -> StoreResult<Vec<ImageRecord>> {
         self.inner.misplaced_images(limit).await
     }

@@ -816,6 +816,55 @@ pub async fn visibility_placement_and_settings(store: &dyn Store) {
         Visibility::Private
     );
 
+    // One mover at a time: a lease per image, taken again by its holder, free once given
+    // back or run out.
+    let t = now();
+    assert!(
+        store
+            .claim_placement("img1", "a", t, t + Duration::seconds(60))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .claim_placement("img1", "a", t, t + Duration::seconds(60))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_placement("img1", "b", t, t + Duration::seconds(60))
+            .await
+            .unwrap()
+    );
+    store.release_placement("img1", "b").await.unwrap();
+    assert!(
+        !store
+            .claim_placement("img1", "b", t, t + Duration::seconds(60))
+            .await
+            .unwrap(),
+        "only its holder gives it back"
+    );
+    store.release_placement("img1", "a").await.unwrap();
+    assert!(
+        store
+            .claim_placement("img1", "b", t, t + Duration::seconds(1))
+            .await
+            .unwrap()
+    );
+    let later = t + Duration::seconds(2);
+    assert!(
+        store
+            .claim_placement("img1", "c", later, later + Duration::seconds(60))
+            .await
+            .unwrap(),
+        "a lease that ran out is taken over"
+    );
+    assert!(matches!(
+        store.claim_placement("missing", "a", t, t).await,
+        Err(StoreError::NotFound)
+    ));
+
     // Upload sessions keep their visibility.
     let mut session = upload(&a, "up-private", None);
     session.visibility = Visibility::Private;

@@ -336,6 +336,18 @@ pub trait Store: Send + Sync + 'static {
     /// Records where the image's objects are now (no change is recorded: clients see
     /// visibility, not placement).
     async fn set_objects_public(&self, owner: &str, id: &str, public: bool) -> StoreResult<()>;
+    /// Takes the lease to move image `id`'s objects for `holder` until `until`: true when
+    /// nobody holds an unexpired one at `now` (or `holder` does already). `NotFound` when the
+    /// image is gone.
+    async fn claim_placement(
+        &self,
+        id: &str,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// Gives `holder`'s lease back.
+    async fn release_placement(&self, id: &str, holder: &str) -> StoreResult<()>;
     /// Images of any owner whose objects are not where they belong ([`ImageRecord::misplaced`]),
     /// for the janitor.
     async fn misplaced_images(&self, limit: u32) -> StoreResult<Vec<ImageRecord>>;

@@ -827,6 +827,49 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn claim_placement(
+        &self,
+        id: &str,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let claimed = sqlx::query(
+            "UPDATE images SET placing_holder = $1, placing_until = $2 WHERE id = $3 \
+             AND (placing_until IS NULL OR placing_until < $4 OR placing_holder = $1)",
+        )
+        .bind(holder)
+        .bind(micros(until))
+        .bind(id)
+        .bind(micros(now))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if claimed == 1 {
+            return Ok(true);
+        }
+        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM images WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        exists.map(|_| false).ok_or(StoreError::NotFound)
+    }
+
+    async fn release_placement(&self, id: &str, holder: &str) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE images SET placing_holder = NULL, placing_until = NULL \
+             WHERE id = $1 AND placing_holder = $2",
+        )
+        .bind(id)
+        .bind(holder)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
     async fn misplaced_images(&self, limit: u32) -> StoreResult<Vec<ImageRecord>> {
         let sql = format!(
             "SELECT {IMAGE_COLUMNS} FROM images i \

@@ -858,6 +858,50 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn claim_placement(
+        &self,
+        id: &str,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let claimed = sqlx::query(
+            "UPDATE images SET placing_holder = ?, placing_until = ? WHERE id = ? \
+             AND (placing_until IS NULL OR placing_until < ? OR placing_holder = ?)",
+        )
+        .bind(holder)
+        .bind(to_micros(until))
+        .bind(id)
+        .bind(to_micros(now))
+        .bind(holder)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if claimed == 1 {
+            return Ok(true);
+        }
+        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM images WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        exists.map(|_| false).ok_or(StoreError::NotFound)
+    }
+
+    async fn release_placement(&self, id: &str, holder: &str) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE images SET placing_holder = NULL, placing_until = NULL \
+             WHERE id = ? AND placing_holder = ?",
+        )
+        .bind(id)
+        .bind(holder)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
     async fn misplaced_images(&self, limit: u32) -> StoreResult<Vec<ImageRecord>> {
         let sql = format!(
             "SELECT {IMAGE_COLUMNS} FROM images i \

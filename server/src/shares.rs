@@ -77,17 +77,61 @@ impl ShareKeys {
         (crate::keys::token_hash(&token) == share.token_hash).then_some(token)
     }
 
-    /// Value of the cookie that unlocks a password-protected link: bound to the link and to
-    /// its password hash (a new password locks every browser out again).
-    pub fn unlock_cookie(&self, share: &ShareRecord) -> String {
+    fn cookie_mac(&self, kind: &[u8], share: &ShareRecord, expires: i64) -> HmacSha256 {
         let hash = share.password_hash.as_deref().unwrap_or("");
-        hex::encode(&self.mac(&[b"unlock", share.id.as_bytes(), hash.as_bytes()])[..16])
+        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes keys of any length");
+        for part in [kind, share.id.as_bytes(), hash.as_bytes()] {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        mac.update(&expires.to_be_bytes());
+        mac
     }
 
-    /// Value of the cookie a counted view leaves, so the page's images still load once the
-    /// link's views run out.
-    pub fn viewed_cookie(&self, share: &ShareRecord) -> String {
-        hex::encode(&self.mac(&[b"viewed", share.id.as_bytes()])[..16])
+    fn cookie(&self, kind: &[u8], share: &ShareRecord, expires: i64) -> String {
+        let tag = self
+            .cookie_mac(kind, share, expires)
+            .finalize()
+            .into_bytes();
+        format!("{expires}.{}", hex::encode(&tag[..16]))
+    }
+
+    /// Whether `value` is a cookie of `kind` for `share` that has not expired at `now`
+    /// (checked in constant time).
+    fn cookie_holds(&self, kind: &[u8], share: &ShareRecord, value: &str, now: i64) -> bool {
+        let Some((expires, tag)) = value.split_once('.') else {
+            return false;
+        };
+        let (Ok(expires), Ok(tag)) = (expires.parse::<i64>(), hex::decode(tag)) else {
+            return false;
+        };
+        expires >= now
+            && tag.len() == 16
+            && self
+                .cookie_mac(kind, share, expires)
+                .verify_truncated_left(&tag)
+                .is_ok()
+    }
+
+    /// Value of the cookie that unlocks a password-protected link until `expires` (Unix
+    /// seconds): bound to the link and to its password hash (a new password locks every
+    /// browser out again).
+    pub fn unlock_cookie(&self, share: &ShareRecord, expires: i64) -> String {
+        self.cookie(b"unlock", share, expires)
+    }
+
+    pub fn unlocks(&self, share: &ShareRecord, value: &str, now: i64) -> bool {
+        self.cookie_holds(b"unlock", share, value, now)
+    }
+
+    /// Value of the cookie a counted view leaves until `expires`, so the page's images still
+    /// load once the link's views run out.
+    pub fn viewed_cookie(&self, share: &ShareRecord, expires: i64) -> String {
+        self.cookie(b"viewed", share, expires)
+    }
+
+    pub fn viewed(&self, share: &ShareRecord, value: &str, now: i64) -> bool {
+        self.cookie_holds(b"viewed", share, value, now)
     }
 
     /// An opaque, stable id of a visitor (address, /64 for IPv6, and user agent), keyed so the
@@ -163,6 +207,49 @@ mod tests {
         assert_ne!(token, ShareKeys::new(b"other").token("id1", "nonce1"));
         assert_eq!(base62(&[0, 61]), "z");
         assert_eq!(base62(&[0, 62]), "10");
+    }
+
+    #[test]
+    fn cookies_are_bound_to_their_link_kind_password_and_time() {
+        let keys = ShareKeys::new(b"secret");
+        let share = ShareRecord {
+            id: "share1".into(),
+            owner_id: "u".into(),
+            token_hash: String::new(),
+            nonce: String::new(),
+            album_id: None,
+            image_ids: vec![],
+            label: String::new(),
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            expires_at: None,
+            password_hash: Some("$argon2id$one".into()),
+            max_views: None,
+            views: 0,
+            visitors: 0,
+            last_viewed_at: None,
+            allow_download: true,
+            with_metadata: false,
+            revoked_at: None,
+        };
+        let cookie = keys.unlock_cookie(&share, 1000);
+        assert!(keys.unlocks(&share, &cookie, 999));
+        assert!(!keys.unlocks(&share, &cookie, 1001), "expired");
+        assert!(!keys.viewed(&share, &cookie, 999), "another kind");
+        let forged = cookie.replacen("1000", "9999", 1);
+        assert!(
+            !keys.unlocks(&share, &forged, 999),
+            "a longer life is not ours to take"
+        );
+        let mut other = share.clone();
+        other.password_hash = Some("$argon2id$two".into());
+        assert!(
+            !keys.unlocks(&other, &cookie, 999),
+            "a new password locks it again"
+        );
+        other = share.clone();
+        other.id = "share2".into();
+        assert!(!keys.unlocks(&other, &cookie, 999), "another link");
+        assert!(!keys.unlocks(&share, "garbage", 0));
     }
 
     #[test]

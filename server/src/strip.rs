@@ -36,6 +36,24 @@ fn orientation_only(orientation: u8) -> Bytes {
     Bytes::from(tiff)
 }
 
+/// The bytes up to the end of the first image (its EOI marker): what follows it (the secondary
+/// images of an MPO, a phone maker's trailer) may carry metadata of its own. Inside the
+/// entropy-coded data a 0xFF is always followed by 0x00 or a restart marker, so the first
+/// `FF D9` after the first scan is the primary image's end.
+fn primary_image_only(bytes: Bytes) -> Bytes {
+    let scan = bytes.windows(2).position(|w| w == [0xFF, 0xDA]);
+    let end = scan.and_then(|at| {
+        bytes[at..]
+            .windows(2)
+            .position(|w| w == [0xFF, 0xD9])
+            .map(|p| at + p + 2)
+    });
+    match end {
+        Some(end) => bytes.slice(..end),
+        None => bytes,
+    }
+}
+
 /// `original` (of `content_type`) without its metadata. CPU and memory in proportion to the
 /// file; run it on a blocking thread.
 pub fn strip(original: Bytes, content_type: &str) -> Result<Bytes, StripError> {
@@ -46,15 +64,18 @@ pub fn strip(original: Bytes, content_type: &str) -> Result<Bytes, StripError> {
     match content_type {
         "image/jpeg" => {
             let mut jpeg = Jpeg::from_bytes(original).map_err(|e| StripError(e.to_string()))?;
-            // APP1 holds EXIF and XMP, APP13 IPTC (Photoshop), COM free-text comments.
-            jpeg.segments_mut().retain(|segment| {
-                !matches!(
-                    segment.marker(),
-                    markers::APP1 | markers::APP13 | markers::COM
-                )
-            });
+            // An allow-list: of the application segments only JFIF (APP0), the ICC profile
+            // (APP2 "ICC_PROFILE") and Adobe's colour transform (APP14) stay. Gone: EXIF and XMP
+            // (APP1), MPF (APP2), C2PA/JUMBF (APP11), IPTC (APP13), comments, and the rest.
+            jpeg.segments_mut()
+                .retain(|segment| match segment.marker() {
+                    markers::APP0 | markers::APP14 => true,
+                    markers::APP2 => segment.contents().starts_with(b"ICC_PROFILE\0"),
+                    markers::APP1..=markers::APP15 | markers::COM => false,
+                    _ => true,
+                });
             jpeg.set_exif(keep);
-            Ok(jpeg.encoder().bytes())
+            Ok(primary_image_only(jpeg.encoder().bytes()))
         }
         "image/png" => {
             let mut png = Png::from_bytes(original).map_err(|e| StripError(e.to_string()))?;
@@ -145,6 +166,41 @@ mod tests {
         let before = image::load_from_memory(&original).unwrap().to_rgb8();
         let after = image::load_from_memory(&stripped).unwrap().to_rgb8();
         assert_eq!(before, after, "pixels untouched");
+    }
+
+    #[test]
+    fn jpeg_keeps_only_its_first_image_and_its_colour_profile() {
+        let first = jpeg_with_gps();
+        // A phone's trailer: a second JPEG with its own GPS; an APP11 (C2PA) segment and an
+        // ICC profile in the first image.
+        let mut jpeg = Jpeg::from_bytes(Bytes::from(first.clone())).unwrap();
+        jpeg.segments_mut().insert(
+            1,
+            img_parts::jpeg::JpegSegment::new_with_contents(
+                markers::APP11,
+                Bytes::from_static(b"JP\0\0c2pa claim by Alice"),
+            ),
+        );
+        jpeg.segments_mut().insert(
+            1,
+            img_parts::jpeg::JpegSegment::new_with_contents(
+                markers::APP2,
+                Bytes::from_static(b"ICC_PROFILE\0\x01\x01profile"),
+            ),
+        );
+        let mut with_trailer = jpeg.encoder().bytes().to_vec();
+        with_trailer.extend_from_slice(&first);
+        let stripped = strip(Bytes::from(with_trailer), "image/jpeg").unwrap();
+        assert!(!gps_of(&stripped));
+        assert!(!stripped.windows(4).any(|w| w == b"c2pa"), "APP11 removed");
+        assert!(
+            stripped.windows(11).any(|w| w == b"ICC_PROFILE"),
+            "the colour profile stays"
+        );
+        let ends = stripped.windows(2).filter(|w| *w == [0xFF, 0xD9]).count();
+        assert_eq!(ends, 1, "one image, nothing after it");
+        assert!(stripped.ends_with(&[0xFF, 0xD9]));
+        assert!(image::load_from_memory(&stripped).is_ok());
     }
 
     #[test]

@@ -93,14 +93,16 @@ async fn change(state: &AppState, owner: &str, record: ChangeRecord) -> ApiResul
                 .map(Some)
                 .or_else(gone)?
             {
-                let ids = sharing
+                // Deleted between the two reads: a purge, like a missing album.
+                if let Some(images) = sharing
                     .album_images(owner, &change.image_id)
-                    .await?
-                    .into_iter()
-                    .map(|image| image.id)
-                    .collect();
-                change.album = Some(albums::view(album));
-                change.album_image_ids = Some(ids);
+                    .await
+                    .map(Some)
+                    .or_else(gone)?
+                {
+                    change.album = Some(albums::view(album));
+                    change.album_image_ids = Some(images.into_iter().map(|i| i.id).collect());
+                }
             }
         }
         ChangeEntity::Share => {

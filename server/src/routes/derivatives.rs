@@ -71,16 +71,17 @@ pub async fn get(
         StoreError::NotFound => ApiError::not_found("image"),
         other => other.into(),
     })?;
+    // A private image has no public link (and a stranger learns nothing from the answer, not
+    // even that it is in the trash).
+    if image.visibility != Visibility::Public {
+        return Err(ApiError::not_found("image"));
+    }
     if image.deleted_at.is_some() {
         return Err(ApiError::new(
             StatusCode::GONE,
             "gone",
             format!("image {id} is in the trash; restore it to see it again"),
         ));
-    }
-    // A private image has no public link (and a stranger learns nothing from the answer).
-    if image.visibility != Visibility::Public {
-        return Err(ApiError::not_found("image"));
     }
     answer(&state, &image, preset, CACHE_CONTROL).await
 }

@@ -149,11 +149,12 @@ async fn find(state: &AppState, token: &str, headers: &HeaderMap) -> Result<Visi
         Err(e) => return Err(ApiError::from(e).into_response()),
     };
     let keys = &state.share_keys;
+    let at = now().unix_timestamp();
     let unlocked = share.password_hash.is_none()
         || cookie(headers, &unlock_cookie_name(&share))
-            == Some(keys.unlock_cookie(&share).as_str());
+            .is_some_and(|v| keys.unlocks(&share, v, at));
     let viewed =
-        cookie(headers, &viewed_cookie_name(&share)) == Some(keys.viewed_cookie(&share).as_str());
+        cookie(headers, &viewed_cookie_name(&share)).is_some_and(|v| keys.viewed(&share, v, at));
     Ok(Visit {
         share,
         unlocked,
@@ -270,7 +271,10 @@ pub async fn page(
                     &state,
                     &token,
                     &viewed_cookie_name(&visit.share),
-                    &state.share_keys.viewed_cookie(&visit.share),
+                    &state.share_keys.viewed_cookie(
+                        &visit.share,
+                        now().unix_timestamp() + i64::from(UNLOCK_SECONDS),
+                    ),
                     UNLOCK_SECONDS,
                 ));
             }
@@ -416,7 +420,10 @@ pub async fn unlock(
             &state,
             &token,
             &unlock_cookie_name(&visit.share),
-            &state.share_keys.unlock_cookie(&visit.share),
+            &state.share_keys.unlock_cookie(
+                &visit.share,
+                now().unix_timestamp() + i64::from(UNLOCK_SECONDS),
+            ),
             UNLOCK_SECONDS,
         );
         return redirect(&action, Some(cookie));

@@ -191,6 +191,40 @@ async function main() {
     if ((await status(shareUrl)) !== 410) throw new Error("a revoked link does not answer 410");
     log("the Shares view counted the view, and revoking ended the link (410)");
     await click("[data-testid=nav-library]");
+
+    // 6. Albums: add the image to a new album, show only the album, share it.
+    await until("the library again", async () => (await tileIds()).includes(first));
+    await click(`[data-testid=tile][data-id="${first}"]`);
+    await until("the detail panel", async () => (await find("[data-testid=album-name]")).length > 0);
+    await exec(
+      `const e = document.querySelector('[data-testid=album-name]'); e.value = 'Trip'; e.dispatchEvent(new Event('input', { bubbles: true }));`,
+    );
+    await click("[data-testid=album-add]");
+    await until("the album in the picker", () =>
+      exec(`return [...document.querySelectorAll('[data-testid=album-filter] option')].some(o => o.textContent.startsWith('Trip'));`),
+    );
+    await exec(
+      `const s = document.querySelector('[data-testid=album-filter]');
+       s.value = [...s.options].find(o => o.textContent.startsWith('Trip')).value;
+       s.dispatchEvent(new Event('change', { bubbles: true }));`,
+    );
+    const inAlbum = await until("only the album's image in the grid", async () => {
+      const ids = await tileIds();
+      return ids.length === 1 && ids[0] === first ? ids : null;
+    });
+    await click("[data-testid=share-album]");
+    const albumLink = await until("the album's share link on the clipboard", () => {
+      const text = clipboard().trim();
+      return text.includes("/s/") && text !== shareUrl ? text : null;
+    });
+    const albumPage = await fetch(albumLink, { headers: { "user-agent": "Mozilla/5.0 e2e" } });
+    const albumHtml = await albumPage.text();
+    if (albumPage.status !== 200 || !albumHtml.includes("Trip")) throw new Error(`album page answered ${albumPage.status}`);
+    await exec(
+      `const s = document.querySelector('[data-testid=album-filter]'); s.value = ''; s.dispatchEvent(new Event('change', { bubbles: true }));`,
+    );
+    await until("every image again", async () => (await tileIds()).length > inAlbum.length);
+    log(`added to album Trip, showed only it, shared it: ${albumLink}`);
   } finally {
     await wd.close().catch((e) => log(`closing the session: ${e.message}`));
   }

@@ -1,7 +1,9 @@
 //! Visibility and share links: thin adapters over the API client (`PATCH /v1/images/{id}`,
 //! `/v1/shares`), with the same terms as `imgcloud share` (`imgcloud_core::share_terms`).
 
-use imgcloud_core::api::{CreateShare, Image, ImagePatch, Share, Visibility};
+use imgcloud_core::api::{
+    Album, CreateAlbum, CreateShare, Image, ImagePatch, Share, Visibility,
+};
 use serde::Deserialize;
 use tauri::State;
 
@@ -76,9 +78,11 @@ pub async fn set_visibility(
 pub async fn create_share(
     connection: State<'_, Connection>,
     image_ids: Vec<String>,
+    album_id: Option<String>,
     options: ShareOptions,
 ) -> Result<Share, CommandError> {
-    let request = share_request(image_ids, options, time::OffsetDateTime::now_utc())?;
+    let mut request = share_request(image_ids, options, time::OffsetDateTime::now_utc())?;
+    request.album_id = album_id;
     connection
         .call(
             "create_share",
@@ -103,6 +107,66 @@ pub async fn revoke_share(
 ) -> Result<Share, CommandError> {
     connection
         .call("revoke_share", |c| async move { c.revoke_share(&id).await })
+        .await
+}
+
+#[tauri::command]
+pub async fn list_albums(connection: State<'_, Connection>) -> Result<Vec<Album>, CommandError> {
+    connection
+        .call("list_albums", |c| async move {
+            c.albums().await.map(|list| list.albums)
+        })
+        .await
+}
+
+/// The images of album `id`, in its order.
+#[tauri::command]
+pub async fn album_images(
+    connection: State<'_, Connection>,
+    id: String,
+) -> Result<Vec<Image>, CommandError> {
+    connection
+        .call("album_images", |c| async move {
+            c.album(&id).await.map(|detail| detail.images)
+        })
+        .await
+}
+
+/// Adds images to the album named `name`, creating it when there is none.
+#[tauri::command]
+pub async fn add_to_album(
+    connection: State<'_, Connection>,
+    name: String,
+    image_ids: Vec<String>,
+) -> Result<Album, CommandError> {
+    let name = name.trim().to_string();
+    if name.is_empty() {
+        return Err(CommandError::new(
+            ErrorCode::Invalid,
+            "the album name is empty: type one, such as Trip",
+        ));
+    }
+    connection
+        .call("add_to_album", |c| async move {
+            let existing = c
+                .albums()
+                .await?
+                .albums
+                .into_iter()
+                .find(|a| a.name == name);
+            let id = match existing {
+                Some(album) => album.id,
+                None => {
+                    c.create_album(&CreateAlbum {
+                        name: name.clone(),
+                        description: String::new(),
+                    })
+                    .await?
+                    .id
+                }
+            };
+            c.edit_album(&id, "add", &image_ids).await
+        })
         .await
 }
 

@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use imgcloud_core::api::{Image, ImagePage, Share, ShareState};
+use imgcloud_core::api::{Album, Image, ImagePage, Share, ShareState};
 use imgcloud_core::daemon_api::{
     FileError, FileState, InFlight, QueueCounts, QueueEntry, Status, WatchedFolder,
 };
@@ -205,6 +205,24 @@ fn samples() -> Value {
             allow_download: false,
             with_metadata: false,
             revoked_at: None,
+        },
+        "album": Album {
+            id: "alB2c3D4e5F6g7H8".into(),
+            name: "Trip".into(),
+            description: "the coast".into(),
+            cover_image_id: Some("a1B2c3D4e5F6g7H8".into()),
+            image_count: 2,
+            created_at: datetime!(2026-12-01 10:00:00 UTC),
+            updated_at: datetime!(2026-12-02 10:00:00 UTC),
+        },
+        "album_bare": Album {
+            id: "alB2c3D4e5F6g7H9".into(),
+            name: "Empty".into(),
+            description: String::new(),
+            cover_image_id: None,
+            image_count: 0,
+            created_at: datetime!(2026-12-01 10:00:00 UTC),
+            updated_at: datetime!(2026-12-01 10:00:00 UTC),
         },
         "share_bare": Share {
             id: "sh2B2c3D4e5F6g7H".into(),

@@ -1,7 +1,8 @@
 //! Share links on the production stack (nginx load balancer and CDN, two replicas,
 //! PostgreSQL, memcached): a link opens through the balancer in a real HTTP client with its
-//! OpenGraph image, carries no GPS, holds its view limit exactly when 50 first views race
-//! across both replicas, and answers 410 within 5 s of being revoked.
+//! OpenGraph image, carries no GPS, hides the original when downloads are off, holds its view
+//! limit exactly when 50 first views race across both replicas, and answers 410 within 5 s of
+//! being revoked.
 
 use std::time::{Duration, Instant};
 
@@ -84,6 +85,21 @@ async fn share_links_hold_their_view_limit_across_replicas_and_end_at_once() {
     let (status, original) = get(&format!("{}/{}/original", open.url, image.id)).await;
     assert_eq!(status, 200);
     assert!(!has_gps(&original), "the original lost its GPS");
+
+    // --no-download: the page offers no original, and asking for it is refused.
+    let pictures_only = client
+        .create_share(&CreateShare {
+            image_ids: vec![image.id.clone()],
+            allow_download: Some(false),
+            ..CreateShare::default()
+        })
+        .await
+        .unwrap();
+    let (status, page) = get(&pictures_only.url).await;
+    assert_eq!(status, 200);
+    assert!(!String::from_utf8(page).unwrap().contains("/original"));
+    let (status, _) = get(&format!("{}/{}/original", pictures_only.url, image.id)).await;
+    assert_eq!(status, 403, "no original through a pictures-only link");
 
     let revoked_at = Instant::now();
     client.revoke_share(&open.id).await.unwrap();

@@ -155,6 +155,29 @@ fn tui_in_tmux_searches_copies_a_link_trashes_restores_and_gives_the_terminal_ba
     assert_eq!(status(&share_url), 410, "a revoked link answers 410");
     tmux.press(&["Escape"]).unwrap();
 
+    // An album made elsewhere (the CLI): `a` shows only its images, Esc everything again.
+    cloud
+        .run_cli(&["album", "create", "Harbour walks"])
+        .assert_success();
+    cloud
+        .run_cli(&["album", "add", "Harbour walks", &id])
+        .assert_success();
+    tmux.press(&["a"]).unwrap();
+    tmux.wait_for("the album picker", STEP, |s| {
+        s.contains("Every image") && s.contains("Harbour walks")
+    })
+    .unwrap();
+    tmux.press(&["j", "Enter"]).unwrap();
+    tmux.wait_for("only the album's image", STEP, |s| {
+        title(s).contains("album: Harbour walks") && s.contains(SUNSET) && !s.contains(CITY)
+    })
+    .unwrap();
+    tmux.press(&["Escape"]).unwrap();
+    tmux.wait_for("every image again", STEP, |s| {
+        !title(s).contains("album:") && s.contains(CITY)
+    })
+    .unwrap();
+
     // The search cleared: all three again.
     tmux.press(&["Escape"]).unwrap();
     tmux.wait_for("the search cleared", STEP, |s| {

@@ -13,6 +13,8 @@ import {
   parseSettings,
   parseShare,
   parseShares,
+  parseAlbum,
+  parseAlbums,
   parseStrings,
   parseUploadResults,
   parseQueue,
@@ -24,6 +26,7 @@ import {
   type ImagePage,
   type ServerInfo,
   type Settings,
+  type Album,
   type Share,
   type ShareOptions,
   type Visibility,
@@ -63,8 +66,25 @@ export function serverInfo(): Promise<ServerInfo> {
 export const getImage = (id: string) => call("get_image", { id }, (v) => parseImage(v));
 export const setVisibility = (id: string, visibility: Visibility) =>
   call("set_visibility", { id, visibility }, (v) => parseImage(v));
-export const createShare = (imageIds: string[], options: ShareOptions): Promise<Share> =>
-  call("create_share", { imageIds, options }, (v) => parseShare(v));
+export const createShare = (imageIds: string[], options: ShareOptions, albumId: string | null = null): Promise<Share> =>
+  call("create_share", { imageIds, albumId, options }, (v) => parseShare(v));
+export const listAlbums = (): Promise<Album[]> => call("list_albums", {}, (v) => parseAlbums(v));
+export const albumImages = (id: string): Promise<Image[]> => call("album_images", { id }, images);
+export const addToAlbum = (name: string, imageIds: string[]): Promise<Album> =>
+  call("add_to_album", { name, imageIds }, (v) => parseAlbum(v));
+/** A gallery source for one album: its images in one page, filtered by the search here. */
+export function albumLibrary(id: string): LibraryApi {
+  return {
+    listImages: async (_cursor, query) => {
+      const all = await albumImages(id);
+      const needle = (query ?? "").toLowerCase();
+      const items = needle
+        ? all.filter((i) => i.filename.toLowerCase().includes(needle) || i.tags.some((t) => t.toLowerCase().includes(needle)))
+        : all;
+      return { items };
+    },
+  };
+}
 export const listShares = (): Promise<Share[]> => call("list_shares", {}, (v) => parseShares(v));
 export const revokeShare = (id: string): Promise<Share> => call("revoke_share", { id }, (v) => parseShare(v));
 export const renameImage = (id: string, filename: string) =>

@@ -7,6 +7,7 @@ import {
   parseImagePage,
   parsePhotoInfo,
   parseShare,
+  parseAlbum,
   parseServerInfo,
   parseSettings,
   parseUploadProgress,
@@ -36,6 +37,13 @@ describe("wire types match the Rust serialisation", () => {
     expect(full!.derivatives).toBe("pending");
     expect(full!.thumbhash).toBeUndefined();
     expect(full!.derivatives_error).toBeUndefined();
+  });
+
+  it("parses albums, with and without a cover", () => {
+    const album = parseAlbum(fixture.album, strict);
+    expect([album.name, album.image_count, album.cover_image_id]).toEqual(["Trip", 2, "a1B2c3D4e5F6g7H8"]);
+    expect(parseAlbum(fixture.album_bare, strict).cover_image_id).toBeUndefined();
+    expect(() => parseAlbum({ ...fixture.album, image_count: "2" })).toThrow();
   });
 
   it("parses share links, full and bare", () => {

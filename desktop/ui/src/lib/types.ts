@@ -39,6 +39,17 @@ export type Visibility = "public" | "private";
 
 export const visibilities: readonly Visibility[] = ["public", "private"];
 
+/** An album (`imgcloud_core::api::Album`). */
+export interface Album {
+  id: string;
+  name: string;
+  description: string;
+  cover_image_id?: string | null;
+  image_count: number;
+  created_at: string;
+  updated_at: string;
+}
+
 /** A share link as its owner sees it (`imgcloud_core::api::Share`). */
 export interface Share {
   id: string;
@@ -276,6 +287,16 @@ const imageSchema = {
   derivatives_error: "string?",
 } as const satisfies Schema<Image>;
 
+const albumSchema = {
+  id: "string",
+  name: "string",
+  description: "string",
+  cover_image_id: "string?",
+  image_count: "number",
+  created_at: "string",
+  updated_at: "string",
+} as const satisfies Schema<Album>;
+
 const shareSchema = {
   id: "string",
   url: "string",
@@ -447,6 +468,15 @@ export function parseImage(value: unknown, options: ParseOptions = {}, path = "i
   // Servers from before cloud-made derivatives do not send the state.
   image.derivatives ??= "pending";
   return image;
+}
+
+export function parseAlbum(value: unknown, options: ParseOptions = {}, path = "album"): Album {
+  return parseObject<Album>(value, albumSchema, path, options);
+}
+
+export function parseAlbums(value: unknown, options: ParseOptions = {}): Album[] {
+  if (!Array.isArray(value)) throw new WireError("albums", "expected a list");
+  return value.map((v, i) => parseAlbum(v, options, `albums[${i}]`));
 }
 
 export function parseShare(value: unknown, options: ParseOptions = {}, path = "share"): Share {

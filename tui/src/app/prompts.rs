@@ -52,15 +52,15 @@ pub fn start_share(state: &mut AppState) {
     }
 }
 
-/// A share prompt's text as a request for image `id`: an expiry (`12h`, `7d`, `2w`, a date,
-/// `never`; default the account's), `max=N` views, `nodl` (no download), `meta` (keep the
-/// metadata) and `label=…` (the rest of the line). Passwords are not typed here (they would
-/// show on screen): `imgcloud share --password-stdin`.
+/// A share prompt's text as a request for image `id`, and whether a password comes next: an
+/// expiry (`12h`, `7d`, `2w`, a date, `never`; default the account's), `max=N` views, `nodl`
+/// (no download), `meta` (keep the metadata), `pw` (ask for a password next, typed hidden) and
+/// `label=…` (the rest of the line).
 pub fn parse_share(
     id: &str,
     text: &str,
     now: time::OffsetDateTime,
-) -> Result<imgcloud_core::api::CreateShare, String> {
+) -> Result<(imgcloud_core::api::CreateShare, bool), String> {
     let mut request = imgcloud_core::api::CreateShare {
         image_ids: vec![id.to_string()],
         ..Default::default()
@@ -70,6 +70,7 @@ pub fn parse_share(
         None => (text, None),
     };
     request.label = label.filter(|l| !l.is_empty());
+    let mut password = false;
     for word in terms.split_whitespace() {
         if let Some(n) = word.strip_prefix("max=") {
             let n: i64 = n
@@ -80,6 +81,8 @@ pub fn parse_share(
             request.allow_download = Some(false);
         } else if matches!(word, "meta" | "with-metadata") {
             request.with_metadata = true;
+        } else if matches!(word, "pw" | "password") {
+            password = true;
         } else {
             match imgcloud_core::share_terms::parse_expiry(word, now)? {
                 Some(at) => request.expires_at = Some(at),
@@ -87,7 +90,7 @@ pub fn parse_share(
             }
         }
     }
-    Ok(request)
+    Ok((request, password))
 }
 
 fn prompt_mut(state: &mut AppState) -> Option<&mut Prompt> {
@@ -258,7 +261,15 @@ pub fn submit(state: &mut AppState) -> Vec<Effect> {
                 return vec![];
             };
             match parse_share(&id, &text, time::OffsetDateTime::now_utc()) {
-                Ok(request) => {
+                Ok((request, true)) => {
+                    let kind = PromptKind::SharePassword {
+                        request: Box::new(request),
+                        what: name,
+                    };
+                    state.overlay = Some(Overlay::Prompt(Prompt::new(kind, "")));
+                    vec![]
+                }
+                Ok((request, false)) => {
                     state.overlay = None;
                     state.set_status(format!("sharing {name}…"));
                     vec![Effect::Share {
@@ -271,6 +282,19 @@ pub fn submit(state: &mut AppState) -> Vec<Effect> {
                     vec![]
                 }
             }
+        }
+        PromptKind::SharePassword { request, what } => {
+            // The password as typed (spaces are part of it), never trimmed or shown.
+            let password = prompt.input.text().to_string();
+            if password.chars().count() < 8 {
+                state.set_error("a link password needs at least 8 characters");
+                return vec![];
+            }
+            state.overlay = None;
+            state.set_status(format!("sharing {what}…"));
+            let mut request = *request;
+            request.password = Some(password);
+            vec![Effect::Share { request, what }]
         }
     }
 }

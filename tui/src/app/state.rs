@@ -90,6 +90,11 @@ pub enum PromptKind {
     Share {
         id: String,
     },
+    /// The password of the share link `request` (typed hidden: shown as dots).
+    SharePassword {
+        request: Box<imgcloud_core::api::CreateShare>,
+        what: String,
+    },
 }
 
 impl PromptKind {
@@ -98,7 +103,8 @@ impl PromptKind {
             Self::Upload => "Upload file or folder",
             Self::Rename { .. } => "Rename",
             Self::Tags { .. } => "Tags (comma-separated)",
-            Self::Share { .. } => "Share link: 7d|2027-01-31|never  max=N  nodl  meta  label=…",
+            Self::Share { .. } => "Share link: 7d|2027-01-31|never  max=N  nodl  meta  pw  label=…",
+            Self::SharePassword { .. } => "Password for the link (hidden)",
         }
     }
 }

@@ -230,6 +230,25 @@ async fn l_shares_the_selected_image_with_its_terms_and_copies_the_link() {
     assert!(state.prompt().is_some());
     assert!(status_text(&state).1, "an error");
     hit(&mut state, KeyCode::Esc);
+    // `pw` asks for a password next, typed hidden; too short stays open.
+    press(&mut state, "L");
+    ctrl(&mut state, 'u');
+    press(&mut state, "7d pw");
+    assert!(hit(&mut state, KeyCode::Enter).is_empty());
+    assert!(
+        matches!(state.prompt().map(|p| &p.kind), Some(PromptKind::SharePassword { .. })),
+        "{:?}",
+        state.overlay
+    );
+    press(&mut state, "short");
+    assert!(hit(&mut state, KeyCode::Enter).is_empty());
+    assert!(status_text(&state).1, "too short");
+    press(&mut state, " but longer");
+    let effects = hit(&mut state, KeyCode::Enter);
+    assert!(
+        matches!(&effects[..], [Effect::Share { request, .. }] if request.password.as_deref() == Some("short but longer") && request.expires_at.is_some()),
+        "{effects:?}"
+    );
     // `never` must be said, and is passed on as such.
     press(&mut state, "L");
     ctrl(&mut state, 'u');

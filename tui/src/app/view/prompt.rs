@@ -16,6 +16,17 @@ pub fn draw(frame: &mut Frame, area: Rect, prompt: &Prompt) {
     let width = area.width.saturating_sub(8).clamp(20, 90);
     let inner = usize::from(width.saturating_sub(2));
     let (before, after) = prompt.input.split();
+    // A password shows as dots.
+    let masked;
+    let (before, after) = if matches!(prompt.kind, PromptKind::SharePassword { .. }) {
+        masked = (
+            "•".repeat(before.chars().count()),
+            "•".repeat(after.chars().count()),
+        );
+        (masked.0.as_str(), masked.1.as_str())
+    } else {
+        (before, after)
+    };
     let mut cursor_and_rest = after.chars();
     let under_cursor = cursor_and_rest.next().map_or(" ".to_string(), String::from);
     let rest: String = cursor_and_rest.collect();
@@ -45,6 +56,7 @@ pub fn draw(frame: &mut Frame, area: Rect, prompt: &Prompt) {
         PromptKind::Rename { .. } => " Enter rename · Esc cancel ",
         PromptKind::Tags { .. } => " Enter save · Esc cancel ",
         PromptKind::Share { .. } => " Enter create and copy · Esc cancel ",
+        PromptKind::SharePassword { .. } => " Enter create and copy · Esc cancel ",
     };
     let area = popup(area, width, lines.len() as u16 + 2);
     frame.render_widget(Clear, area);

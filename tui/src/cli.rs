@@ -48,6 +48,8 @@ pub enum Command {
     Shares(SharesArgs),
     /// Albums: list, create, show, rename, describe, add, remove, reorder, set a cover, delete.
     Album(AlbumArgs),
+    /// Show or change your account's defaults: visibility of uploads, share-link expiry.
+    Defaults(DefaultsArgs),
     /// Log in to a server (user name and password, or an API token) and remember it.
     Login(LoginArgs),
     /// List your API tokens (one per logged-in device), or revoke one.
@@ -158,6 +160,20 @@ pub enum ShareAction {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct DefaultsArgs {
+    /// Visibility of uploads that name none (the daemon's folders and the PicGo endpoint
+    /// included): `public` or `private`.
+    #[arg(long, value_name = "public|private")]
+    pub visibility: Option<String>,
+    /// Days until a new share link expires when `--expires` is not given (1 to 3650).
+    #[arg(long, value_name = "DAYS")]
+    pub share_expiry_days: Option<u32>,
+    /// Print the defaults as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

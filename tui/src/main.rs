@@ -71,6 +71,7 @@ async fn run(cli: &Cli, command: &Command) -> anyhow::Result<ExitCode> {
         Command::Share(args) => commands::share::share(&ctx, args).await,
         Command::Shares(args) => commands::share::list(&ctx, args).await,
         Command::Album(args) => commands::album::run(&ctx, &args.action).await,
+        Command::Defaults(args) => commands::share::defaults(&ctx, args).await,
         Command::Login(args) => commands::login::run(&ctx, args).await,
         Command::Tokens(args) => commands::login::tokens(&ctx, args).await,
         Command::Config(args) => commands::config::config(&ctx, args.action),

@@ -9,7 +9,7 @@ use imgcloud_core::client::{Client, ClientError};
 use imgcloud_core::share_terms::parse_expiry;
 use time::OffsetDateTime;
 
-use crate::cli::{ShareAction, ShareArgs, SharesArgs};
+use crate::cli::{DefaultsArgs, ShareAction, ShareArgs, SharesArgs};
 use crate::context::Context;
 use crate::exit::UsageError;
 use crate::output;
@@ -253,4 +253,38 @@ pub fn table(shares: &[Share]) -> String {
         ],
         &rows,
     )
+}
+
+/// `imgcloud defaults [--visibility public|private] [--share-expiry-days N] [--json]`.
+pub async fn defaults(ctx: &Context, args: &DefaultsArgs) -> anyhow::Result<ExitCode> {
+    use imgcloud_core::api::{SettingsPatch, Visibility};
+    let visibility = match args.visibility.as_deref() {
+        None => None,
+        Some(name) => Some(Visibility::parse(&name.to_ascii_lowercase()).ok_or_else(|| {
+            UsageError(format!(
+                "--visibility must be public or private (got {name:?})"
+            ))
+        })?),
+    };
+    let client = ctx.client()?;
+    let settings = if visibility.is_some() || args.share_expiry_days.is_some() {
+        client
+            .update_settings(&SettingsPatch {
+                default_visibility: visibility,
+                share_expiry_days: args.share_expiry_days,
+            })
+            .await
+            .context("cannot change the defaults")?
+    } else {
+        client.me().await.context("cannot read the defaults")?.settings
+    };
+    if args.json {
+        output::print_json(&settings)?;
+    } else {
+        output::print_lines(&[
+            format!("visibility of new uploads: {}", settings.default_visibility),
+            format!("share links expire after: {} days", settings.share_expiry_days),
+        ])?;
+    }
+    Ok(ExitCode::SUCCESS)
 }

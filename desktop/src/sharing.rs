@@ -1,9 +1,7 @@
 //! Visibility and share links: thin adapters over the API client (`PATCH /v1/images/{id}`,
 //! `/v1/shares`), with the same terms as `imgcloud share` (`imgcloud_core::share_terms`).
 
-use imgcloud_core::api::{
-    Album, CreateAlbum, CreateShare, Image, ImagePatch, Share, Visibility,
-};
+use imgcloud_core::api::{Album, CreateAlbum, CreateShare, Image, ImagePatch, Share, Visibility};
 use serde::Deserialize;
 use tauri::State;
 

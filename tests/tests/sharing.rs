@@ -395,15 +395,28 @@ async fn share_links_open_unfurl_count_lock_and_end() {
 
     // --- account defaults: private uploads, shorter links ------------------------------------
     let defaults = cloud
-        .run_cli(&["defaults", "--visibility", "private", "--share-expiry-days", "7", "--json"])
+        .run_cli(&[
+            "defaults",
+            "--visibility",
+            "private",
+            "--share-expiry-days",
+            "7",
+            "--json",
+        ])
         .assert_success()
         .json();
     assert_eq!(
-        (&defaults["default_visibility"], &defaults["share_expiry_days"]),
+        (
+            &defaults["default_visibility"],
+            &defaults["share_expiry_days"]
+        ),
         (&Value::from("private"), &Value::from(7))
     );
     let later = upload(&cloud, "later.jpg", &jpeg(200, 100, 11), &[]);
-    assert_eq!(later["visibility"], "private", "the account's default applies");
+    assert_eq!(
+        later["visibility"], "private",
+        "the account's default applies"
+    );
     let week = share(&cloud, &[later["id"].as_str().unwrap()]);
     let expires = time::OffsetDateTime::parse(
         week["expires_at"].as_str().unwrap(),
@@ -411,7 +424,10 @@ async fn share_links_open_unfurl_count_lock_and_end() {
     )
     .unwrap();
     let days = (expires - time::OffsetDateTime::now_utc()).whole_days();
-    assert!((6..=7).contains(&days), "the account's expiry applies: {days}");
+    assert!(
+        (6..=7).contains(&days),
+        "the account's expiry applies: {days}"
+    );
     let out = cloud.run_cli(&["defaults", "--share-expiry-days", "0"]);
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("share_expiry_days"), "{}", out.stderr);

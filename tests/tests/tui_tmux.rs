@@ -172,6 +172,12 @@ fn tui_in_tmux_searches_copies_a_link_trashes_restores_and_gives_the_terminal_ba
         title(s).contains("album: Harbour walks") && s.contains(SUNSET) && !s.contains(CITY)
     })
     .unwrap();
+    // Esc clears the search first (still "harbour"), then the album.
+    tmux.press(&["Escape"]).unwrap();
+    tmux.wait_for("the search cleared, the album kept", STEP, |s| {
+        title(s).contains("album: Harbour walks") && !title(s).contains("search:")
+    })
+    .unwrap();
     tmux.press(&["Escape"]).unwrap();
     tmux.wait_for("every image again", STEP, |s| {
         !title(s).contains("album:") && s.contains(CITY)

@@ -236,7 +236,10 @@ async fn l_shares_the_selected_image_with_its_terms_and_copies_the_link() {
     press(&mut state, "7d pw");
     assert!(hit(&mut state, KeyCode::Enter).is_empty());
     assert!(
-        matches!(state.prompt().map(|p| &p.kind), Some(PromptKind::SharePassword { .. })),
+        matches!(
+            state.prompt().map(|p| &p.kind),
+            Some(PromptKind::SharePassword { .. })
+        ),
         "{:?}",
         state.overlay
     );

@@ -260,11 +260,13 @@ pub async fn defaults(ctx: &Context, args: &DefaultsArgs) -> anyhow::Result<Exit
     use imgcloud_core::api::{SettingsPatch, Visibility};
     let visibility = match args.visibility.as_deref() {
         None => None,
-        Some(name) => Some(Visibility::parse(&name.to_ascii_lowercase()).ok_or_else(|| {
-            UsageError(format!(
-                "--visibility must be public or private (got {name:?})"
-            ))
-        })?),
+        Some(name) => Some(
+            Visibility::parse(&name.to_ascii_lowercase()).ok_or_else(|| {
+                UsageError(format!(
+                    "--visibility must be public or private (got {name:?})"
+                ))
+            })?,
+        ),
     };
     let client = ctx.client()?;
     let settings = if visibility.is_some() || args.share_expiry_days.is_some() {
@@ -276,14 +278,21 @@ pub async fn defaults(ctx: &Context, args: &DefaultsArgs) -> anyhow::Result<Exit
             .await
             .context("cannot change the defaults")?
     } else {
-        client.me().await.context("cannot read the defaults")?.settings
+        client
+            .me()
+            .await
+            .context("cannot read the defaults")?
+            .settings
     };
     if args.json {
         output::print_json(&settings)?;
     } else {
         output::print_lines(&[
             format!("visibility of new uploads: {}", settings.default_visibility),
-            format!("share links expire after: {} days", settings.share_expiry_days),
+            format!(
+                "share links expire after: {} days",
+                settings.share_expiry_days
+            ),
         ])?;
     }
     Ok(ExitCode::SUCCESS)

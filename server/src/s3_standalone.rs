@@ -2,7 +2,8 @@
 //! production-like local stack (`scripts/stack.sh`) and of tests.
 //!
 //! It is the same store as the embedded mode's ([`crate::embedded_s3`]): SigV4 required for
-//! every request but anonymous `GetObject`/`HeadObject` (a public-read bucket behind a CDN).
+//! every request but anonymous `GetObject`/`HeadObject` of public image objects (`i/`, `t/`:
+//! a public-read bucket behind a CDN).
 //! The one key pair comes from `IMGCLOUD_S3_ACCESS_KEY` / `IMGCLOUD_S3_SECRET_KEY` (never from
 //! the command line, where `ps` would show it, and never logged). The bucket is a directory
 //! under the data directory, created at start.
@@ -121,7 +122,7 @@ pub async fn run(
         endpoint = %store.endpoint(),
         bucket = %options.bucket,
         data = %options.data.display(),
-        "S3 store ready (signed writes, anonymous GET/HEAD of objects)"
+        "S3 store ready (signed writes, anonymous GET/HEAD of i/ and t/ objects)"
     );
     {
         use std::io::Write;
@@ -191,8 +192,10 @@ mod tests {
             access_key: "AKSTANDALONE".into(),
             secret_key: "secret-standalone".into(),
         };
-        std::fs::create_dir_all(dir.path().join("imgcloud")).unwrap();
-        std::fs::write(dir.path().join("imgcloud/hello.txt"), b"hi").unwrap();
+        std::fs::create_dir_all(dir.path().join("imgcloud/i/abc")).unwrap();
+        std::fs::write(dir.path().join("imgcloud/i/abc/hello.txt"), b"hi").unwrap();
+        std::fs::create_dir_all(dir.path().join("imgcloud/p/i/abc")).unwrap();
+        std::fs::write(dir.path().join("imgcloud/p/i/abc/secret.txt"), b"no").unwrap();
         let store = embedded_s3::start(
             &options.data,
             options.listen,
@@ -202,16 +205,19 @@ mod tests {
         .await
         .unwrap();
         let http = reqwest::Client::new();
-        let url = format!("{}imgcloud/hello.txt", store.endpoint());
+        let url = format!("{}imgcloud/i/abc/hello.txt", store.endpoint());
         let got = http.get(&url).send().await.unwrap();
         assert_eq!(got.status(), 200);
         assert_eq!(got.bytes().await.unwrap().as_ref(), b"hi");
         let put = http.put(&url).body("evil").send().await.unwrap();
         assert_eq!(put.status(), 403, "anonymous PUT must be refused");
         assert_eq!(
-            std::fs::read(dir.path().join("imgcloud/hello.txt")).unwrap(),
+            std::fs::read(dir.path().join("imgcloud/i/abc/hello.txt")).unwrap(),
             b"hi"
         );
+        // Private objects (p/) and anything outside i/ and t/ need a signature.
+        let private = format!("{}imgcloud/p/i/abc/secret.txt", store.endpoint());
+        assert_eq!(http.get(&private).send().await.unwrap().status(), 403);
         store.shutdown().await;
     }
 }

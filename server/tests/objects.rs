@@ -91,7 +91,7 @@ async fn presigned_put_round_trips_keys_with_spaces_unicode_and_plus() {
     for key in [
         "i/abc/My Photo (1)+ü €.jpg",
         "t/x/a+b=c&d%20e.jpg",
-        "plain.png",
+        "i/p/plain.png",
     ] {
         let body = bytes_of(100_000, key.len() as u8);
         let req = fx

@@ -26,6 +26,16 @@ async fn get(url: &str) -> (u16, Vec<u8>) {
     )
 }
 
+/// The value of attribute `name` in the tag holding `marker`.
+fn attribute_after(html: &str, marker: &str, name: &str) -> Option<String> {
+    let at = html.find(marker)?;
+    let tag_start = html[..at].rfind('<')?;
+    let tag = &html[tag_start..tag_start + html[tag_start..].find('>')?];
+    let start = tag.find(&format!("{name}=\""))? + name.len() + 2;
+    let end = tag[start..].find('"')?;
+    Some(tag[start..start + end].to_string())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs the production stack (PostgreSQL, memcached, nginx); run by scripts/test.sh"]
 async fn share_links_hold_their_view_limit_across_replicas_and_end_at_once() {
@@ -78,10 +88,24 @@ async fn share_links_hold_their_view_limit_across_replicas_and_end_at_once() {
     let (status, page) = get(&open.url).await;
     assert_eq!(status, 200);
     let page = String::from_utf8(page).unwrap();
-    assert!(page.contains("og:image"));
-    let (status, preview) = get(&format!("{}/{}/1280.jpg", open.url, image.id)).await;
+    // The OpenGraph image is the preview, served through the balancer, without GPS; the
+    // oEmbed link it advertises answers a photo of it.
+    let og_image = attribute_after(&page, "property=\"og:image\"", "content").expect("og:image");
+    assert_eq!(og_image, format!("{}/{}/1280.jpg", open.url, image.id));
+    let (status, preview) = get(&og_image).await;
     assert_eq!(status, 200);
     assert!(!has_gps(&preview));
+    assert!(page.contains("twitter:card\" content=\"summary_large_image"));
+    let oembed = attribute_after(&page, "application/json+oembed", "href")
+        .expect("oEmbed discovery")
+        .replace("&amp;", "&");
+    let (status, body) = get(&oembed).await;
+    assert_eq!(status, 200);
+    let oembed: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (oembed["type"].as_str(), oembed["url"].as_str()),
+        (Some("photo"), Some(og_image.as_str()))
+    );
     let (status, original) = get(&format!("{}/{}/original", open.url, image.id)).await;
     assert_eq!(status, 200);
     assert!(!has_gps(&original), "the original lost its GPS");

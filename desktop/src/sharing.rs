@@ -1,7 +1,7 @@
 //! Visibility and share links: thin adapters over the API client (`PATCH /v1/images/{id}`,
 //! `/v1/shares`), with the same terms as `imgcloud share` (`imgcloud_core::share_terms`).
 
-use imgcloud_core::api::{Album, CreateAlbum, CreateShare, Image, ImagePatch, Share, Visibility};
+use imgcloud_core::api::{Album, CreateShare, Image, ImagePatch, Share, Visibility};
 use serde::Deserialize;
 use tauri::State;
 
@@ -146,23 +146,7 @@ pub async fn add_to_album(
     }
     connection
         .call("add_to_album", |c| async move {
-            let existing = c
-                .albums()
-                .await?
-                .albums
-                .into_iter()
-                .find(|a| a.name == name);
-            let id = match existing {
-                Some(album) => album.id,
-                None => {
-                    c.create_album(&CreateAlbum {
-                        name: name.clone(),
-                        description: String::new(),
-                    })
-                    .await?
-                    .id
-                }
-            };
+            let id = c.ensure_album(&name).await?.id;
             c.edit_album(&id, "add", &image_ids).await
         })
         .await

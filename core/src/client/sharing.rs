@@ -41,6 +41,23 @@ impl Client {
             .await
     }
 
+    /// The album named `name`, created when there is none (another client creating it at the
+    /// same moment is fine: its album is the one returned).
+    pub async fn ensure_album(&self, name: &str) -> Result<Album, ClientError> {
+        let named = |list: AlbumList| list.albums.into_iter().find(|a| a.name == name);
+        if let Some(album) = named(self.albums().await?) {
+            return Ok(album);
+        }
+        let create = CreateAlbum {
+            name: name.to_string(),
+            description: String::new(),
+        };
+        match self.create_album(&create).await {
+            Err(e) if e.status() == Some(409) => named(self.albums().await?).ok_or(e),
+            other => other,
+        }
+    }
+
     pub async fn create_album(&self, album: &CreateAlbum) -> Result<Album, ClientError> {
         self.api(Method::POST, "/v1/albums", &[], Some(album), None)
             .await

@@ -320,29 +320,7 @@ async fn add_to_album(inner: &Arc<Inner>, name: &str, image_id: &str) -> anyhow:
             Err(e) => return Err(e.into()),
         }
     }
-    let albums = client.albums().await?;
-    let id = match albums.albums.into_iter().find(|a| a.name == name) {
-        Some(album) => album.id,
-        None => {
-            let create = imgcloud_core::api::CreateAlbum {
-                name: name.to_string(),
-                description: String::new(),
-            };
-            match client.create_album(&create).await {
-                Ok(album) => album.id,
-                // Another worker created it first.
-                Err(e) if e.status() == Some(409) => client
-                    .albums()
-                    .await?
-                    .albums
-                    .into_iter()
-                    .find(|a| a.name == name)
-                    .map(|a| a.id)
-                    .ok_or_else(|| anyhow::anyhow!("album {name:?} vanished"))?,
-                Err(e) => return Err(e.into()),
-            }
-        }
-    };
+    let id = client.ensure_album(name).await?.id;
     client.edit_album(&id, "add", &ids).await?;
     inner.album_ids.lock().await.insert(name.to_string(), id);
     Ok(())

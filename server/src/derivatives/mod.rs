@@ -19,7 +19,7 @@
 pub mod jobs;
 mod metrics;
 pub mod render;
-mod shrink;
+pub mod shrink;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

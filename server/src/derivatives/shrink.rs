@@ -11,20 +11,29 @@ use image::{DynamicImage, ImageBuffer};
 /// enlarges).
 pub fn fit_within(image: &DynamicImage, long_side: u32) -> Option<DynamicImage> {
     let (w, h) = (image.width(), image.height());
-    let long = w.max(h);
-    if long <= long_side {
+    if w.max(h) <= long_side {
         return None;
     }
-    let scale = |v: u32| {
-        ((u64::from(v) * u64::from(long_side) + u64::from(long) / 2) / u64::from(long)).max(1)
-            as u32
-    };
-    let (nw, nh) = (scale(w), scale(h));
+    let (nw, nh) = fitted_size(w, h, long_side);
     Some(match image {
         DynamicImage::ImageRgb8(rgb) => DynamicImage::ImageRgb8(shrink(rgb, nw, nh)),
         DynamicImage::ImageLuma8(gray) => DynamicImage::ImageLuma8(shrink(gray, nw, nh)),
         other => other.resize_exact(nw, nh, FilterType::Triangle),
     })
+}
+
+/// The size a `width`×`height` picture has once fitted within `long_side` (unchanged when it
+/// fits already): what [`fit_within`] makes.
+pub fn fitted_size(width: u32, height: u32, long_side: u32) -> (u32, u32) {
+    let long = width.max(height);
+    if long <= long_side {
+        return (width, height);
+    }
+    let scale = |v: u32| {
+        ((u64::from(v) * u64::from(long_side) + u64::from(long) / 2) / u64::from(long)).max(1)
+            as u32
+    };
+    (scale(width), scale(height))
 }
 
 fn shrink<P>(image: &ImageBuffer<P, Vec<u8>>, width: u32, height: u32) -> ImageBuffer<P, Vec<u8>>

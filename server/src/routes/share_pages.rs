@@ -187,17 +187,12 @@ async fn is_owner(state: &AppState, headers: &HeaderMap, share: &ShareRecord) ->
     )
 }
 
-/// Size of `image`'s preview: its upright size scaled to fit the preview, never up.
+/// Size of `image`'s preview (the derivative service's own arithmetic).
 fn fit(image: &ImageRecord, preset: Preset) -> (u32, u32) {
-    let (w, h) = (image.width.max(1), image.height.max(1));
-    let long = w.max(h);
-    if long <= preset.long_side {
-        return (w, h);
-    }
-    let scale = f64::from(preset.long_side) / f64::from(long);
-    (
-        ((f64::from(w) * scale).round() as u32).max(1),
-        ((f64::from(h) * scale).round() as u32).max(1),
+    crate::derivatives::shrink::fitted_size(
+        image.width.max(1),
+        image.height.max(1),
+        preset.long_side,
     )
 }
 

@@ -475,8 +475,7 @@ export function parseAlbum(value: unknown, options: ParseOptions = {}, path = "a
 }
 
 export function parseAlbums(value: unknown, options: ParseOptions = {}): Album[] {
-  if (!Array.isArray(value)) throw new WireError("albums", "expected a list");
-  return value.map((v, i) => parseAlbum(v, options, `albums[${i}]`));
+  return parseList(value, "albums", (v, p) => parseAlbum(v, options, p));
 }
 
 export function parseShare(value: unknown, options: ParseOptions = {}, path = "share"): Share {
@@ -488,8 +487,7 @@ export function parseShare(value: unknown, options: ParseOptions = {}, path = "s
 }
 
 export function parseShares(value: unknown, options: ParseOptions = {}): Share[] {
-  if (!Array.isArray(value)) throw new WireError("shares", "expected a list");
-  return value.map((v, i) => parseShare(v, options, `shares[${i}]`));
+  return parseList(value, "shares", (v, p) => parseShare(v, options, p));
 }
 
 export function parseImagePage(value: unknown, options: ParseOptions = {}): ImagePage {

@@ -33,6 +33,21 @@ pub fn popup(area: Rect, width: u16, height: u16) -> Rect {
     cell
 }
 
+/// `lines` in a bordered window of `width` centred in `area`, over what is under it.
+fn boxed(frame: &mut Frame, area: Rect, width: u16, lines: Vec<Line>, title: &str, hint: &str) {
+    let area = popup(area, width, lines.len() as u16 + 2);
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::new()
+                .borders(Borders::ALL)
+                .title(title)
+                .title_bottom(hint),
+        ),
+        area,
+    );
+}
+
 fn bold() -> Style {
     Style::new().add_modifier(Modifier::BOLD)
 }
@@ -106,16 +121,13 @@ fn formats(frame: &mut Frame, area: Rect, state: &AppState, selected: usize) {
             .style(style)
         })
         .collect();
-    let area = popup(area, width, lines.len() as u16 + 2);
-    frame.render_widget(Clear, area);
-    frame.render_widget(
-        Paragraph::new(lines).block(
-            Block::new()
-                .borders(Borders::ALL)
-                .title(" Copy link as ")
-                .title_bottom(" Enter/1-9 copy · Esc cancel "),
-        ),
+    boxed(
+        frame,
         area,
+        width,
+        lines,
+        " Copy link as ",
+        " Enter/1-9 copy · Esc cancel ",
     );
 }
 
@@ -144,16 +156,13 @@ fn album_list(
             Line::from(format!(" {name:<40} {count}")).style(style)
         })
         .collect();
-    let area = popup(area, width, lines.len() as u16 + 2);
-    frame.render_widget(Clear, area);
-    frame.render_widget(
-        Paragraph::new(lines).block(
-            Block::new()
-                .borders(Borders::ALL)
-                .title(" Album ")
-                .title_bottom(" Enter show · Esc cancel "),
-        ),
+    boxed(
+        frame,
         area,
+        width,
+        lines,
+        " Album ",
+        " Enter show · Esc cancel ",
     );
 }
 
@@ -206,16 +215,13 @@ fn share_list(
         };
         Line::from(line).style(style)
     }));
-    let area = popup(area, width, lines.len() as u16 + 2);
-    frame.render_widget(Clear, area);
-    frame.render_widget(
-        Paragraph::new(lines).block(
-            Block::new()
-                .borders(Borders::ALL)
-                .title(" Share links ")
-                .title_bottom(" Enter copy · x revoke · Esc close "),
-        ),
+    boxed(
+        frame,
         area,
+        width,
+        lines,
+        " Share links ",
+        " Enter copy · x revoke · Esc close ",
     );
 }
 

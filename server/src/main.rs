@@ -63,8 +63,7 @@ enum Command {
         command: TokenCommand,
     },
     /// Back up the database into a new file of DIR: a consistent, compressed snapshot taken
-    /// while the server runs (SQLite; for PostgreSQL use pg_dump for now). Prints the file's
-    /// path on stdout, then removes backups beyond the retention (newest per day for 7 days,
+    /// while the server runs (SQLite or PostgreSQL). Prints the file's path on stdout, then removes backups beyond the retention (newest per day for 7 days,
     /// per week for 4 weeks).
     Backup(BackupArgs),
     /// Restore a backup file as the database, after verifying it. Stop the server first.
@@ -280,7 +279,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Restore { file, force }) => {
             let url = database_url(&cli)?;
             eprintln!("verifying {} …", file.display());
-            let manifest = backup::restore(file, &url, *force).await?;
+            let manifest =
+                backup::restore(file, &url, *force, &|line| eprintln!("  {line}")).await?;
             eprintln!(
                 "restored the {} backup of {} (schema {}): {}",
                 manifest.backend,
@@ -358,7 +358,7 @@ async fn backup_command(cli: &Cli, args: &BackupArgs) -> anyhow::Result<()> {
             let dir = args.to.as_deref().context("--to DIR is required")?;
             let url = database_url(cli)?;
             eprintln!("backing up the database into {} …", dir.display());
-            let created = backup::create(&url, dir).await?;
+            let created = backup::create(&url, dir, &|line| eprintln!("  {line}")).await?;
             eprintln!(
                 "{} of database compressed to {} in {:.1} s: {}",
                 imgcloud_core::human::human_size(created.raw_bytes),

@@ -42,6 +42,9 @@ pub struct Manifest {
     pub tables: BTreeMap<String, u64>,
     /// Every section, in file order.
     pub sections: Vec<Section>,
+    /// PostgreSQL: the columns of each table's section, in order.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub columns: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -268,6 +271,7 @@ mod tests {
             created_at: "2026-12-03T10:00:00Z".into(),
             tables: BTreeMap::from([("images".to_string(), 2)]),
             sections: Vec::new(),
+            columns: BTreeMap::new(),
         }
     }
 

@@ -7,9 +7,11 @@
 //! replaces the database in one step, so a damaged file never leaves a half-restored one.
 //!
 //! SQLite (the embedded cloud, or `database_url = "sqlite://…"`) is backed up with
-//! `VACUUM INTO` while the server runs. PostgreSQL is not covered yet: use `pg_dump`.
+//! `VACUUM INTO`, PostgreSQL with `COPY` of every table in one snapshot ([`postgres`]); both
+//! while the server runs.
 
 pub mod format;
+pub mod postgres;
 pub mod retention;
 pub mod sqlite;
 
@@ -41,42 +43,77 @@ pub struct Created {
 
 /// Takes a backup of the database at `database_url` into a new file in `dir` (created if
 /// missing). The file appears only once it is complete (written beside, synced, renamed), and
-/// is readable by its owner only: it holds password and token hashes.
-pub async fn create(database_url: &str, dir: &Path) -> anyhow::Result<Created> {
+/// is readable by its owner only: it holds password and token hashes. `progress` hears each
+/// step (one line each, e.g. a table and its rows).
+pub async fn create(
+    database_url: &str,
+    dir: &Path,
+    progress: &(dyn Fn(&str) + Sync),
+) -> anyhow::Result<Created> {
     let started = Instant::now();
-    let db = match Backend::of_url(database_url)? {
-        Backend::Sqlite => sqlite::path_of(database_url)?,
-        Backend::Postgres => bail!(
-            "backups of a PostgreSQL database are not built in yet: use `pg_dump -Fc` \
-             (docs/operations.md, Backups)"
-        ),
-    };
+    let backend = Backend::of_url(database_url)?;
     crate::embedded::create_private_dir(dir)?;
     let scratch =
         tempfile::tempdir_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
-    let copy = scratch.path().join("snapshot.sqlite");
-    sqlite::snapshot(&db, &copy).await?;
-    let (schema_version, tables) = sqlite::describe(&copy).await?;
-    let raw_bytes = std::fs::metadata(&copy)?.len();
     let now = OffsetDateTime::now_utc().replace_nanosecond(0)?;
-    let manifest = Manifest {
-        backend: "sqlite".into(),
-        schema_version,
+    let mut manifest = Manifest {
+        backend: backend.name().into(),
+        schema_version: 0,
         created_at: now.format(&Rfc3339)?,
-        tables,
+        tables: Default::default(),
         sections: Vec::new(),
+        columns: Default::default(),
     };
+    // (section name, bytes, file) in the order they go into the backup.
+    let mut parts: Vec<(String, u64, PathBuf)> = Vec::new();
+    match backend {
+        Backend::Sqlite => {
+            let db = sqlite::path_of(database_url)?;
+            let copy = scratch.path().join("snapshot.sqlite");
+            sqlite::snapshot(&db, &copy).await?;
+            let (schema_version, tables) = sqlite::describe(&copy).await?;
+            manifest.schema_version = schema_version;
+            manifest.tables = tables;
+            parts.push((
+                sqlite::SECTION.into(),
+                std::fs::metadata(&copy)?.len(),
+                copy,
+            ));
+        }
+        Backend::Postgres => {
+            let snapshot = postgres::snapshot(database_url, scratch.path(), progress).await?;
+            manifest.schema_version = snapshot.schema_version;
+            for copied in snapshot.tables {
+                manifest.tables.insert(copied.table.clone(), copied.rows);
+                manifest
+                    .columns
+                    .insert(copied.table.clone(), copied.columns);
+                parts.push((
+                    format!("{}{}", postgres::SECTION_PREFIX, copied.table),
+                    copied.bytes,
+                    copied.file,
+                ));
+            }
+        }
+    }
+    let raw_bytes = parts.iter().map(|(_, bytes, _)| bytes).sum();
+    progress(&format!(
+        "compressing {} …",
+        imgcloud_core::human::human_size(raw_bytes)
+    ));
     let staged = tempfile::Builder::new()
         .prefix(".incomplete-")
         .tempfile_in(dir)
         .with_context(|| format!("cannot write in {}", dir.display()))?;
     let mut writer = format::Writer::new(std::io::BufWriter::new(staged.as_file()))?;
-    writer.section(sqlite::SECTION, raw_bytes, std::fs::File::open(&copy)?)?;
+    for (name, bytes, file) in &parts {
+        writer.section(name, *bytes, std::fs::File::open(file)?)?;
+    }
     let (mut out, manifest) = writer.finish(manifest)?;
     std::io::Write::flush(&mut out)?;
     drop(out);
     staged.as_file().sync_all()?;
-    let path = dir.join(file_name("sqlite", now));
+    let path = dir.join(file_name(backend.name(), now));
     staged
         .persist_noclobber(&path)
         .map_err(|e| e.error)
@@ -134,77 +171,130 @@ async fn read_checked(file: &Path, scratch: &Path) -> anyhow::Result<format::Rea
 
 async fn check_contents(file: &Path, read: &format::ReadBackup) -> anyhow::Result<()> {
     let manifest = &read.manifest;
-    if manifest.backend != "sqlite" {
-        bail!(
-            "{}: a {} backup; this build restores SQLite backups only",
-            file.display(),
-            manifest.backend
-        );
-    }
-    let db = read.sections.get(sqlite::SECTION).with_context(|| {
-        format!(
-            "{}: the database section is missing; the file is damaged",
+    let known = match manifest.backend.as_str() {
+        "sqlite" => sqlite::known_schema_version(),
+        "postgres" => postgres::known_schema_version(),
+        other => bail!(
+            "{}: a backup of an unknown backend {other:?}; this build knows sqlite and postgres",
             file.display()
-        )
-    })?;
-    sqlite::integrity_check(db)
-        .await
-        .with_context(|| format!("{}: the database in it is damaged", file.display()))?;
-    let (version, tables) = sqlite::describe(db).await?;
-    let known = sqlite::known_schema_version();
-    if version != manifest.schema_version {
+        ),
+    };
+    if manifest.schema_version > known {
         bail!(
-            "{}: schema version {version}, the manifest says {}; the file is damaged",
+            "{}: schema version {} is newer than this build knows ({known}); restore it with a newer imgcloud-server",
             file.display(),
             manifest.schema_version
         );
     }
-    if version > known {
-        bail!(
-            "{}: schema version {version} is newer than this build knows ({known}); restore it with a newer imgcloud-server",
-            file.display()
-        );
-    }
+    let damaged = |what: String| anyhow::anyhow!("{}: {what}; the file is damaged", file.display());
+    let tables = if manifest.backend == "sqlite" {
+        let db = read
+            .sections
+            .get(sqlite::SECTION)
+            .ok_or_else(|| damaged("the database section is missing".into()))?;
+        sqlite::integrity_check(db)
+            .await
+            .with_context(|| format!("{}: the database in it is damaged", file.display()))?;
+        let (version, tables) = sqlite::describe(db).await?;
+        if version != manifest.schema_version {
+            return Err(damaged(format!(
+                "schema version {version}, the manifest says {}",
+                manifest.schema_version
+            )));
+        }
+        tables
+    } else {
+        let mut tables = std::collections::BTreeMap::new();
+        for (name, section) in &read.sections {
+            let table = name
+                .strip_prefix(postgres::SECTION_PREFIX)
+                .ok_or_else(|| damaged(format!("unexpected section {name:?}")))?;
+            if !manifest.columns.contains_key(table) {
+                return Err(damaged(format!(
+                    "table {table} has no columns in the manifest"
+                )));
+            }
+            tables.insert(table.to_string(), postgres::rows_in(section)?);
+        }
+        tables
+    };
     if tables != manifest.tables {
-        bail!(
-            "{}: the rows per table ({tables:?}) differ from the manifest ({:?}); the file is damaged",
-            file.display(),
+        return Err(damaged(format!(
+            "the rows per table ({tables:?}) differ from the manifest ({:?})",
             manifest.tables
-        );
+        )));
     }
     Ok(())
 }
 
 /// Restores `file` as the database at `database_url`, after verifying it. Refuses a database
-/// that holds any row unless `force`. Stop the server first.
-pub async fn restore(file: &Path, database_url: &str, force: bool) -> anyhow::Result<Manifest> {
-    let db = match Backend::of_url(database_url)? {
-        Backend::Sqlite => sqlite::path_of(database_url)?,
-        Backend::Postgres => bail!(
-            "restoring into PostgreSQL is not built in yet: use `pg_restore` (docs/operations.md, Backups)"
-        ),
-    };
+/// that holds any row unless `force`. Stop the server first. A backup restores into the
+/// backend it was taken from.
+pub async fn restore(
+    file: &Path,
+    database_url: &str,
+    force: bool,
+    progress: &(dyn Fn(&str) + Sync),
+) -> anyhow::Result<Manifest> {
+    let backend = Backend::of_url(database_url)?;
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
     let read = read_checked(file, scratch.path()).await?;
-    if db.exists() && !force {
-        let (_, tables) = sqlite::describe(&db).await.with_context(|| {
-            format!(
-                "{} exists but cannot be read as a database; pass --force to replace it",
-                db.display()
-            )
-        })?;
+    if read.manifest.backend != backend.name() {
+        bail!(
+            "{} is a {} backup and the database is {}: a backup restores into the backend it was taken from",
+            file.display(),
+            read.manifest.backend,
+            backend.name()
+        );
+    }
+    progress(&format!("{} verified", file.display()));
+    let refuse = |target: &str, tables: &std::collections::BTreeMap<String, u64>| {
         let rows: u64 = tables.values().sum();
-        if rows > 0 {
-            let count = |t: &str| tables.get(t).copied().unwrap_or(0);
-            bail!(
-                "{} is not empty ({} users, {} images, {rows} rows in all); restore refuses to replace it: pass --force to replace it",
-                db.display(),
-                count("users"),
-                count("images")
-            );
+        if rows == 0 || force {
+            return Ok(());
+        }
+        let count = |t: &str| tables.get(t).copied().unwrap_or(0);
+        bail!(
+            "{target} is not empty ({} users, {} images, {rows} rows in all); restore refuses to replace it: pass --force to replace it",
+            count("users"),
+            count("images")
+        )
+    };
+    match backend {
+        Backend::Sqlite => {
+            let db = sqlite::path_of(database_url)?;
+            if db.exists() && !force {
+                let (_, tables) = sqlite::describe(&db).await.with_context(|| {
+                    format!(
+                        "{} exists but cannot be read as a database; pass --force to replace it",
+                        db.display()
+                    )
+                })?;
+                refuse(&db.display().to_string(), &tables)?;
+            }
+            sqlite::install(&read.sections[sqlite::SECTION], &db)?;
+        }
+        Backend::Postgres => {
+            let target = postgres::inspect(database_url).await?;
+            refuse(&postgres::describe_url(database_url), &target.rows)?;
+            let sections = read
+                .sections
+                .iter()
+                .filter_map(|(name, path)| {
+                    let table = name.strip_prefix(postgres::SECTION_PREFIX)?;
+                    let columns = read.manifest.columns.get(table)?.clone();
+                    Some((table.to_string(), (columns, path.clone())))
+                })
+                .collect();
+            postgres::load(
+                database_url,
+                read.manifest.schema_version,
+                &sections,
+                progress,
+            )
+            .await?;
         }
     }
-    sqlite::install(&read.sections[sqlite::SECTION], &db)?;
     Ok(read.manifest)
 }
 
@@ -290,7 +380,7 @@ mod tests {
         let store = library(&db, 250).await;
         let backups = dir.path().join("backups");
         // Taken while the server's pool is open (WAL mode, uncheckpointed writes included).
-        let created = create(&url(&db), &backups).await.unwrap();
+        let created = create(&url(&db), &backups, &|_| {}).await.unwrap();
         assert_eq!(created.manifest.tables["images"], 250);
         assert_eq!(created.manifest.tables["users"], 1);
         assert_eq!(
@@ -318,7 +408,9 @@ mod tests {
             .await
             .unwrap();
         let target = dir.path().join("restored/imgcloud.db");
-        let restored = restore(&created.path, &url(&target), false).await.unwrap();
+        let restored = restore(&created.path, &url(&target), false, &|_| {})
+            .await
+            .unwrap();
         assert_eq!(restored, created.manifest);
         let back = SqliteStore::open_path(&target).await.unwrap();
         let ann = back.user_by_name("ann").await.unwrap();
@@ -338,10 +430,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("a.db");
         drop(library(&db, 3).await);
-        let created = create(&url(&db), &dir.path().join("b")).await.unwrap();
+        let created = create(&url(&db), &dir.path().join("b"), &|_| {})
+            .await
+            .unwrap();
         let other = dir.path().join("other.db");
         drop(library(&other, 7).await);
-        let err = restore(&created.path, &url(&other), false)
+        let err = restore(&created.path, &url(&other), false, &|_| {})
             .await
             .unwrap_err()
             .to_string();
@@ -351,7 +445,9 @@ mod tests {
         );
         let (_, tables) = sqlite::describe(&other).await.unwrap();
         assert_eq!(tables["images"], 7, "untouched");
-        restore(&created.path, &url(&other), true).await.unwrap();
+        restore(&created.path, &url(&other), true, &|_| {})
+            .await
+            .unwrap();
         let (_, tables) = sqlite::describe(&other).await.unwrap();
         assert_eq!(tables["images"], 3);
     }
@@ -361,7 +457,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("a.db");
         drop(library(&db, 50).await);
-        let created = create(&url(&db), &dir.path().join("b")).await.unwrap();
+        let created = create(&url(&db), &dir.path().join("b"), &|_| {})
+            .await
+            .unwrap();
         let bytes = std::fs::read(&created.path).unwrap();
         let target = dir.path().join("t.db");
         drop(library(&target, 0).await); // empty: a restore would be allowed
@@ -381,7 +479,7 @@ mod tests {
             std::fs::write(&file, &damaged).unwrap();
             let err = verify(&file).await.unwrap_err().to_string();
             assert!(err.contains(name), "{name}: {err}");
-            let err = restore(&file, &url(&target), true)
+            let err = restore(&file, &url(&target), true, &|_| {})
                 .await
                 .unwrap_err()
                 .to_string();
@@ -390,6 +488,188 @@ mod tests {
                 std::fs::read(&target).unwrap(),
                 before,
                 "{name}: target untouched"
+            );
+        }
+    }
+
+    /// The same round trip through PostgreSQL (`#[ignore]`d: scripts/test.sh runs them
+    /// against a private cluster).
+    mod postgres {
+        use super::*;
+        use crate::store::postgres::PostgresStore;
+        use crate::store::postgres::tests::TestDb;
+
+        async fn library(db: &TestDb, images: usize) -> PostgresStore {
+            let store = PostgresStore::connect_with(db.options()).await.unwrap();
+            let user = store.create_user("ann").await.unwrap();
+            store
+                .add_token(&user.id, &crate::keys::token_hash("ic_tok"), "cli")
+                .await
+                .unwrap();
+            for i in 0..images {
+                let id = format!("img{i:05}");
+                store
+                    .insert_image(&conformance::image(
+                        &user.id,
+                        &id,
+                        &format!("{id} \\ tab\there\nline.png"),
+                        &id,
+                    ))
+                    .await
+                    .unwrap();
+            }
+            store
+        }
+
+        #[tokio::test]
+        #[ignore = "needs PostgreSQL; scripts/test.sh starts one and runs it"]
+        async fn a_live_database_is_backed_up_and_restored_into_an_empty_one() {
+            let source = TestDb::create().await;
+            let store = library(&source, 300).await;
+            let dir = tempfile::tempdir().unwrap();
+            let lines = std::sync::Mutex::new(Vec::new());
+            let created = create(&source.url(), dir.path(), &|l| {
+                lines.lock().unwrap().push(l.to_string())
+            })
+            .await
+            .unwrap();
+            assert_eq!(created.manifest.backend, "postgres");
+            assert_eq!(created.manifest.tables["images"], 300);
+            assert_eq!(created.manifest.tables["tokens"], 1);
+            assert_eq!(
+                created.manifest.schema_version,
+                super::super::postgres::known_schema_version()
+            );
+            assert!(!created.manifest.tables.contains_key("_sqlx_migrations"));
+            assert!(created.file_bytes < created.raw_bytes);
+            assert!(
+                lines
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .any(|l| l == "images: 300 rows"),
+                "{lines:?}"
+            );
+            assert!(
+                created
+                    .path
+                    .to_string_lossy()
+                    .contains("imgcloud-postgres-")
+            );
+            assert_eq!(verify(&created.path).await.unwrap(), created.manifest);
+
+            let ann = store.user_by_name("ann").await.unwrap();
+            let before = store.changes(&ann.id, 0, 1000).await.unwrap();
+            let last_seq = before.last().unwrap().seq;
+            store
+                .insert_image(&conformance::image(&ann.id, "late", "late.png", "late"))
+                .await
+                .unwrap();
+
+            // Into a database with no schema at all.
+            let target = TestDb::create().await;
+            let restored = restore(&created.path, &target.url(), false, &|_| {})
+                .await
+                .unwrap();
+            assert_eq!(restored, created.manifest);
+            let back = PostgresStore::connect_with(target.options()).await.unwrap();
+            let user = back.user_by_name("ann").await.unwrap();
+            assert_eq!(user.id, ann.id);
+            assert_eq!(
+                back.user_by_token_hash(&crate::keys::token_hash("ic_tok"))
+                    .await
+                    .unwrap()
+                    .id,
+                ann.id,
+                "tokens still work"
+            );
+            let img = back.image(&ann.id, "img00042").await.unwrap();
+            assert_eq!(img.filename, "img00042 \\ tab\there\nline.png");
+            assert!(back.image(&ann.id, "late").await.is_err(), "taken after");
+            assert_eq!(back.changes(&ann.id, 0, 1000).await.unwrap(), before);
+            // New changes come after every value the old database handed out.
+            back.insert_image(&conformance::image(&ann.id, "new", "new.png", "new"))
+                .await
+                .unwrap();
+            let after = back.changes(&ann.id, last_seq, 10).await.unwrap();
+            assert_eq!(after.len(), 1);
+            assert!(after[0].seq > last_seq + 1, "advanced past {last_seq}");
+        }
+
+        #[tokio::test]
+        #[ignore = "needs PostgreSQL; scripts/test.sh starts one and runs it"]
+        async fn a_non_empty_database_is_replaced_only_with_force() {
+            let a = TestDb::create().await;
+            drop(library(&a, 3).await);
+            let dir = tempfile::tempdir().unwrap();
+            let created = create(&a.url(), dir.path(), &|_| {}).await.unwrap();
+            let b = TestDb::create().await;
+            drop(library(&b, 7).await);
+            let err = restore(&created.path, &b.url(), false, &|_| {})
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("not empty") && err.contains("7 images") && err.contains("--force"),
+                "{err}"
+            );
+            let target = super::super::postgres::inspect(&b.url()).await.unwrap();
+            assert_eq!(target.rows["images"], 7, "untouched");
+            restore(&created.path, &b.url(), true, &|_| {})
+                .await
+                .unwrap();
+            let target = super::super::postgres::inspect(&b.url()).await.unwrap();
+            assert_eq!(target.rows["images"], 3);
+            assert_eq!(target.rows["users"], 1);
+        }
+
+        #[tokio::test]
+        #[ignore = "needs PostgreSQL; scripts/test.sh starts one and runs it"]
+        async fn damaged_backups_are_refused_and_nothing_is_half_restored() {
+            let a = TestDb::create().await;
+            drop(library(&a, 40).await);
+            let dir = tempfile::tempdir().unwrap();
+            let created = create(&a.url(), dir.path(), &|_| {}).await.unwrap();
+            let bytes = std::fs::read(&created.path).unwrap();
+            let b = TestDb::create().await;
+            drop(library(&b, 5).await);
+            for (name, damaged) in [
+                ("truncated.backup", bytes[..bytes.len() / 2].to_vec()),
+                ("flipped.backup", {
+                    let mut b = bytes.clone();
+                    let i = b.len() / 3;
+                    b[i] ^= 0x10;
+                    b
+                }),
+            ] {
+                let file = dir.path().join(name);
+                std::fs::write(&file, &damaged).unwrap();
+                let err = verify(&file).await.unwrap_err().to_string();
+                assert!(
+                    err.contains(name) && err.contains("damaged"),
+                    "{name}: {err}"
+                );
+                let err = restore(&file, &b.url(), true, &|_| {})
+                    .await
+                    .unwrap_err()
+                    .to_string();
+                assert!(err.contains(name), "{name}: {err}");
+                let target = super::super::postgres::inspect(&b.url()).await.unwrap();
+                assert_eq!(target.rows["images"], 5, "{name}: target untouched");
+            }
+            // A SQLite backup does not go into PostgreSQL.
+            let sqlite_db = dir.path().join("s.db");
+            drop(super::library(&sqlite_db, 2).await);
+            let sqlite_backup = create(&url(&sqlite_db), &dir.path().join("s"), &|_| {})
+                .await
+                .unwrap();
+            let err = restore(&sqlite_backup.path, &b.url(), true, &|_| {})
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("sqlite backup") && err.contains("postgres"),
+                "{err}"
             );
         }
     }

@@ -453,6 +453,14 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// `postgres` or `sqlite`, as backup files and messages name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgres",
+            Self::Sqlite => "sqlite",
+        }
+    }
+
     /// The backend for `url`, from its scheme (case-insensitive). The error names the scheme
     /// only: the rest of the URL may hold a password.
     pub fn of_url(url: &str) -> anyhow::Result<Self> {

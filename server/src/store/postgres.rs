@@ -1232,4 +1232,4 @@ impl Store for PostgresStore {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -355,6 +355,14 @@ impl Store for CountingStore {
     async fn job_stats(&self, now: OffsetDateTime) -> StoreResult<JobStats> {
         count!(self, job_stats(now))
     }
+
+    async fn standby_lag(&self) -> StoreResult<Option<crate::standby::Lag>> {
+        self.inner.standby_lag().await
+    }
+
+    async fn object_image_ids(&self) -> StoreResult<Vec<String>> {
+        self.inner.object_image_ids().await
+    }
 }
 
 #[cfg(test)]

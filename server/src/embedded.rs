@@ -174,6 +174,36 @@ fn default_username() -> String {
 }
 
 /// Opens the embedded database (creating the directory).
+/// The embedded cloud's bucket, for admin commands run while the cloud is stopped: its store
+/// started on a free loopback port for as long as the returned [`embedded_s3::EmbeddedS3`] runs.
+pub async fn object_store(
+    options: &EmbeddedOptions,
+) -> anyhow::Result<(crate::objects::ObjectStore, embedded_s3::EmbeddedS3)> {
+    let root = options.root();
+    let state = CloudState::load(&root.join("cloud.toml"))?.with_context(|| {
+        format!(
+            "no embedded cloud in {} yet (run imgcloud-server once)",
+            root.display()
+        )
+    })?;
+    let s3 = embedded_s3::start(
+        &root.join("objects"),
+        "127.0.0.1:0".parse()?,
+        &state.s3_access_key,
+        &state.s3_secret_key,
+    )
+    .await?;
+    let objects = crate::objects::ObjectStore::new(S3Config {
+        endpoint: s3.endpoint(),
+        region: REGION.to_string(),
+        bucket: BUCKET.to_string(),
+        access_key: state.s3_access_key,
+        secret_key: state.s3_secret_key,
+        path_style: true,
+    })?;
+    Ok((objects, s3))
+}
+
 pub async fn open_store(dirs: &Dirs) -> anyhow::Result<SqliteStore> {
     let root = dirs.embedded_cloud();
     create_private_dir(&root)?;

@@ -74,6 +74,26 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// A standby PostgreSQL that follows the primary (logical replication): set it up, see how
+    /// far behind it is, promote it when the primary is lost.
+    Standby {
+        #[command(subcommand)]
+        command: StandbyCommand,
+    },
+    /// Objects in the bucket that no database row points at (e.g. uploaded after the backup
+    /// a database was restored from). Lists them; --delete removes them.
+    Orphans {
+        /// Delete them (never an object a row points at, nor one younger than --min-age).
+        #[arg(long)]
+        delete: bool,
+        /// Leave alone objects younger than this (uploads still being registered).
+        #[arg(long, value_name = "DURATION", default_value = "24h",
+              value_parser = imgcloud_server::config::parse_duration)]
+        min_age: std::time::Duration,
+        /// JSON instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the S3-compatible object store on its own (signed writes, anonymous GET/HEAD of
     /// objects) on --listen (default 127.0.0.1:8421). Its key pair comes from
     /// IMGCLOUD_S3_ACCESS_KEY and IMGCLOUD_S3_SECRET_KEY. Prints `ready http://ADDR`.
@@ -147,6 +167,55 @@ enum BackupCommand {
     Verify { file: PathBuf },
     /// The backups in DIR, newest first.
     List { dir: PathBuf },
+}
+
+/// The two databases of `standby …`. URLs hold passwords: prefer the environment variables
+/// to the flags (which other local users can see in the process list).
+#[derive(Debug, clap::Args)]
+struct StandbyUrls {
+    /// The primary's URL, as the standby's PostgreSQL server reaches it too (default: the
+    /// database_url of --config).
+    #[arg(
+        long,
+        env = "IMGCLOUD_PRIMARY_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    primary: Option<String>,
+    /// The standby's URL (a self-managed PostgreSQL).
+    #[arg(
+        long,
+        env = "IMGCLOUD_STANDBY_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    standby: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum StandbyCommand {
+    /// Publish every table on the primary and subscribe the standby to it (its schema from
+    /// our migrations), then wait for the first copy. Run it again after an upgrade.
+    Setup {
+        #[command(flatten)]
+        urls: StandbyUrls,
+    },
+    /// Lag (bytes and seconds), the last change applied, and whether every table holds as
+    /// many rows on both sides.
+    Status {
+        #[command(flatten)]
+        urls: StandbyUrls,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make the standby the primary: it stops following and its sequences move past the last
+    /// value used. Then point the replicas' database_url at it and restart them.
+    Promote {
+        #[command(flatten)]
+        urls: StandbyUrls,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -275,6 +344,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             imgcloud_server::s3_standalone::run(options, imgcloud_server::shutdown_signal()).await
         }
         Some(Command::User { command }) => user_command(&cli, command).await,
+        Some(Command::Standby { command }) => standby_command(&cli, command).await,
+        Some(Command::Orphans {
+            delete,
+            min_age,
+            json,
+        }) => orphans_command(&cli, *delete, *min_age, *json).await,
         Some(Command::Backup(args)) => backup_command(&cli, args).await,
         Some(Command::Restore { file, force }) => {
             let url = database_url(&cli)?;
@@ -377,6 +452,188 @@ async fn backup_command(cli: &Cli, args: &BackupArgs) -> anyhow::Result<()> {
                         .with_context(|| format!("cannot remove {}", old.path.display()))?;
                     eprintln!("removed {} (beyond the retention)", old.path.display());
                 }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `imgcloud-server orphans [--delete]` (the work is in `orphans`).
+async fn orphans_command(
+    cli: &Cli,
+    delete: bool,
+    min_age: std::time::Duration,
+    json: bool,
+) -> anyhow::Result<()> {
+    let store = open_store(cli).await?;
+    let (objects, embedded_s3) = match &cli.config {
+        Some(path) => {
+            let config = production_config(cli, path)?;
+            (imgcloud_server::objects::ObjectStore::new(config.s3)?, None)
+        }
+        None => {
+            let (objects, s3) = embedded::object_store(&EmbeddedOptions::from_env()?).await?;
+            (objects, Some(s3))
+        }
+    };
+    let report = imgcloud_server::orphans::scan(store.as_ref(), &objects, min_age, delete, &|l| {
+        eprintln!("  {l}")
+    })
+    .await;
+    if let Some(s3) = embedded_s3 {
+        s3.shutdown().await;
+    }
+    let report = report?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    for orphan in &report.orphans {
+        println!("{}\t{}", orphan.key, orphan.bytes);
+    }
+    let bytes: u64 = report.orphans.iter().map(|o| o.bytes).sum();
+    eprintln!(
+        "{} objects: {} pointed at by a row, {} orphans ({}){}, {} younger than {} left alone, {} not imgcloud's keys left alone",
+        report.scanned,
+        report.referenced,
+        report.orphans.len(),
+        imgcloud_core::human::human_size(bytes),
+        if delete {
+            format!(", {} deleted", report.deleted)
+        } else if report.orphans.is_empty() {
+            String::new()
+        } else {
+            " (--delete removes them)".into()
+        },
+        report.too_recent,
+        humantime_short(min_age),
+        report.unrecognised
+    );
+    Ok(())
+}
+
+fn humantime_short(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if s > 0 && s.is_multiple_of(86_400) {
+        format!("{}d", s / 86_400)
+    } else if s > 0 && s.is_multiple_of(3600) {
+        format!("{}h", s / 3600)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// The primary's URL: `--primary`, else the configuration's database.
+fn primary_url(cli: &Cli, urls: &StandbyUrls) -> anyhow::Result<String> {
+    match &urls.primary {
+        Some(url) => Ok(url.clone()),
+        None if cli.config.is_some() => database_url(cli),
+        None => anyhow::bail!(
+            "which primary? pass --primary URL (or IMGCLOUD_PRIMARY_DATABASE_URL), or --config FILE"
+        ),
+    }
+}
+
+/// `imgcloud-server standby …` (the work is in `standby`).
+async fn standby_command(cli: &Cli, command: &StandbyCommand) -> anyhow::Result<()> {
+    use imgcloud_server::standby;
+    match command {
+        StandbyCommand::Setup { urls } => {
+            let primary = primary_url(cli, urls)?;
+            let report = standby::setup(&primary, &urls.standby, &|l| eprintln!("  {l}")).await?;
+            println!(
+                "standby {} follows the primary: {} tables {} in {:.1} s",
+                backup::postgres::describe_url(&urls.standby),
+                report.tables.len(),
+                if report.refreshed {
+                    "(refreshed)"
+                } else {
+                    "copied"
+                },
+                report.elapsed.as_secs_f64()
+            );
+        }
+        StandbyCommand::Status { urls, json } => {
+            let primary = primary_url(cli, urls).ok();
+            let status = standby::status(primary.as_deref(), &urls.standby).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+                return Ok(());
+            }
+            println!(
+                "standby: {}",
+                match (status.following, status.enabled) {
+                    (true, true) => "following the primary",
+                    (true, false) => "subscription disabled (not following)",
+                    (false, _) => "not following any primary (promoted, or never set up)",
+                }
+            );
+            if let Some(lsn) = &status.last_applied_lsn {
+                println!(
+                    "last applied: {lsn} at {}",
+                    status.last_applied_at.as_deref().unwrap_or("?")
+                );
+            }
+            match (&status.lag, &status.primary_error) {
+                (Some(lag), _) => println!(
+                    "lag: {} bytes, {} ({})",
+                    lag.bytes,
+                    lag.seconds.map_or("? s".into(), |s| format!("{s:.3} s")),
+                    if lag.connected {
+                        "connected"
+                    } else {
+                        "NOT connected"
+                    }
+                ),
+                (None, Some(e)) => println!("lag: unknown, the primary did not answer: {e}"),
+                (None, None) if primary.is_some() => {
+                    println!("lag: the primary has no standby slot")
+                }
+                (None, None) => {}
+            }
+            for t in &status.tables {
+                println!(
+                    "  {:<18} primary {:>9}  standby {:>9}  {}",
+                    t.table,
+                    t.primary.map_or("?".into(), |n| n.to_string()),
+                    t.standby,
+                    match t.matches {
+                        Some(true) => "ok",
+                        Some(false) => "DIFFERS",
+                        None => "",
+                    }
+                );
+            }
+            if let Some(ok) = status.rows_match {
+                println!("rows match: {}", if ok { "yes" } else { "no" });
+            }
+        }
+        StandbyCommand::Promote { urls, json } => {
+            let primary = primary_url(cli, urls).ok();
+            let promoted = standby::promote(&urls.standby, primary.as_deref()).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&promoted)?);
+                return Ok(());
+            }
+            if !promoted.was_following {
+                eprintln!("note: the standby followed no primary (promoted before?)");
+            }
+            for (sequence, next) in &promoted.sequences {
+                eprintln!("  {sequence}: next value {next}");
+            }
+            let rows: u64 = promoted.rows.values().sum();
+            println!(
+                "promoted {}: {} users, {} images, {rows} rows. Point the replicas' database_url at it and restart them.",
+                backup::postgres::describe_url(&urls.standby),
+                promoted.rows.get("users").copied().unwrap_or(0),
+                promoted.rows.get("images").copied().unwrap_or(0),
+            );
+            if !promoted.dropped_primary_slot {
+                eprintln!(
+                    "note: if the old primary comes back, drop its slot there before reusing it: \
+                     SELECT pg_drop_replication_slot('{}')",
+                    standby::NAME
+                );
             }
         }
     }

@@ -240,6 +240,9 @@ pub async fn handler(State(state): State<crate::state::AppState>) -> Response {
     // The queue's figures come from the database (every replica sees the same queue).
     let queue = state.store.job_stats(crate::store::now()).await.ok();
     text.push_str(&state.derivatives.stats().render(queue));
+    if let Ok(Some(lag)) = state.store.standby_lag().await {
+        text.push_str(&crate::standby::render_metrics(&lag));
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

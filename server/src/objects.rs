@@ -71,6 +71,15 @@ impl ObjectStoreError {
 
 type Result<T, E = ObjectStoreError> = std::result::Result<T, E>;
 
+/// One object of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedObject {
+    pub key: String,
+    pub size: u64,
+    /// When the store last wrote it (`None` if it did not say).
+    pub last_modified: Option<time::OffsetDateTime>,
+}
+
 /// What HEAD tells about an object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectMeta {
@@ -501,6 +510,60 @@ impl ObjectStore {
         })
         .await?;
         Ok(())
+    }
+
+    /// One page (up to 1,000) of the objects whose keys start with `prefix`, in key order
+    /// (ListObjectsV2), and the token of the next page when there is one.
+    pub async fn list_page(
+        &self,
+        prefix: &str,
+        token: Option<&str>,
+    ) -> Result<(Vec<ListedObject>, Option<String>)> {
+        const OP: &str = "ListObjectsV2";
+        let mut query = vec![("list-type", "2"), ("prefix", prefix)];
+        if let Some(token) = token {
+            query.push(("continuation-token", token));
+        }
+        let mut url = self.cfg.bucket_url();
+        url.set_query(Some(&encode_query(query.iter().copied())));
+        let resp = self
+            .send(Call {
+                operation: OP,
+                method: Method::GET,
+                url,
+                target: &self.cfg.bucket,
+                headers: vec![],
+                body: Bytes::new(),
+            })
+            .await?;
+        let body = read_text(OP, resp).await?;
+        let mut objects = Vec::new();
+        for block in body.split("<Contents>").skip(1) {
+            let block = block.split("</Contents>").next().unwrap_or_default();
+            let key = xml_text(block, "Key").ok_or_else(|| ObjectStoreError::BadResponse {
+                operation: OP,
+                detail: "an object without a key".into(),
+            })?;
+            objects.push(ListedObject {
+                key,
+                size: xml_text(block, "Size")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0),
+                last_modified: xml_text(block, "LastModified").and_then(|t| {
+                    time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339)
+                        .ok()
+                }),
+            });
+        }
+        let truncated = xml_text(&body, "IsTruncated").is_some_and(|t| t == "true");
+        let next = xml_text(&body, "NextContinuationToken").filter(|_| truncated);
+        if truncated && next.is_none() {
+            return Err(ObjectStoreError::BadResponse {
+                operation: OP,
+                detail: "a truncated listing without a continuation token".into(),
+            });
+        }
+        Ok((objects, next))
     }
 
     /// Creates the bucket unless it exists (and is ours).

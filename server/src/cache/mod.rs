@@ -695,6 +695,14 @@ impl Store for CachedStore {
     async fn job_stats(&self, now: OffsetDateTime) -> StoreResult<JobStats> {
         self.inner.job_stats(now).await
     }
+
+    async fn standby_lag(&self) -> StoreResult<Option<crate::standby::Lag>> {
+        self.inner.standby_lag().await
+    }
+
+    async fn object_image_ids(&self) -> StoreResult<Vec<String>> {
+        self.inner.object_image_ids().await
+    }
 }
 
 #[cfg(test)]

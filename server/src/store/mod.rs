@@ -416,6 +416,16 @@ pub trait Store: Send + Sync + 'static {
         error: &str,
     ) -> StoreResult<()>;
     async fn job_stats(&self, now: OffsetDateTime) -> StoreResult<JobStats>;
+
+    /// How far the standby following this database is behind (`None`: no standby was set
+    /// up, or the backend has none).
+    async fn standby_lag(&self) -> StoreResult<Option<crate::standby::Lag>> {
+        Ok(None)
+    }
+
+    /// The ids of every image (trashed ones included) and of every upload still open: the
+    /// objects whose keys name one of them are pointed at by a row (`imgcloud-server orphans`).
+    async fn object_image_ids(&self) -> StoreResult<Vec<String>>;
 }
 
 /// The new order of an album: `first` in that order, then the rest of `current` in its order.

@@ -1016,6 +1016,13 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn object_image_ids(&self) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar("SELECT id FROM images UNION SELECT image_id FROM uploads")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
     async fn stale_uploads(
         &self,
         before: OffsetDateTime,
@@ -1212,6 +1219,13 @@ impl Store for PostgresStore {
         .await
         .map_err(db_err)?;
         Ok(())
+    }
+
+    async fn standby_lag(&self) -> StoreResult<Option<crate::standby::Lag>> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        crate::standby::lag(&mut conn)
+            .await
+            .map_err(|e| StoreError::Other(format!("reading the standby's lag: {e:#}")))
     }
 
     async fn job_stats(&self, now: OffsetDateTime) -> StoreResult<JobStats> {

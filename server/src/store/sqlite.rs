@@ -1032,6 +1032,13 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn object_image_ids(&self) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar("SELECT id FROM images UNION SELECT image_id FROM uploads")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
     async fn stale_uploads(
         &self,
         before: OffsetDateTime,

@@ -15,7 +15,8 @@
 #   scripts/stack.sh down               stop exactly what `up` started (by pid files) and
 #                                       remove the state directory
 #
-# SERVICE: postgres, memcached, s3, replica-1, replica-2, nginx.
+# SERVICE: postgres, postgres-standby (only with IMGCLOUD_STACK_STANDBY=1), memcached, s3,
+# replica-1, replica-2, nginx.
 #
 # Environment:
 #   IMGCLOUD_STACK_DIR   state directory (default ${XDG_RUNTIME_DIR:-/tmp}/imgcloud-stack-$USER)
@@ -23,6 +24,9 @@
 #                        `cargo build --release -p imgcloud-server` and uses target/release
 #   IMGCLOUD_STACK_NO_MEMCACHED=1   replicas get no [cache] url (each uses its in-process
 #                        cache); memcached still runs (for comparisons with memcached on/off)
+#   IMGCLOUD_STACK_STANDBY=1   also a second, empty PostgreSQL (postgres-standby) for a standby
+#                        or a restore; its role is a superuser there (a self-managed standby),
+#                        the primary's role may replicate, both run with wal_level=logical
 #
 # `up` prints (and writes to $STATE/stack.env, 0600) exactly these lines on stdout, all
 # progress goes to stderr:
@@ -35,6 +39,8 @@
 #   IMGCLOUD_STACK_MEMCACHED=127.0.0.1:MC
 #   IMGCLOUD_STACK_REPLICAS=http://127.0.0.1:R1,http://127.0.0.1:R2
 #   IMGCLOUD_STACK_DEMO_USER=demo                (its password is in $STATE/demo-password, 0600)
+#   IMGCLOUD_STACK_STANDBY_DATABASE_URL=postgres://imgcloud:PASSWORD@127.0.0.1:PG2/imgcloud
+#                                                (with IMGCLOUD_STACK_STANDBY=1 only)
 # Use them with `set -a; . "$STATE/stack.env"; set +a`.
 #
 # State directory layout: pids/SERVICE.pid, logs/SERVICE.log (nginx: logs/nginx-error.log,
@@ -58,7 +64,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 user_name=${USER:-$(id -un)}
 STATE=${IMGCLOUD_STACK_DIR:-${XDG_RUNTIME_DIR:-/tmp}/imgcloud-stack-$user_name}
 BUCKET=imgcloud
-SERVICES=(postgres memcached s3 replica-1 replica-2 nginx)
+SERVICES=(postgres postgres-standby memcached s3 replica-1 replica-2 nginx)
 
 usage() {
   sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//' >&2
@@ -75,7 +81,7 @@ live_pid() {
   pid=$(cat "$(pidfile "$service")" 2>/dev/null || true)
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
   case $service in
-    postgres) expect=postgres ;;
+    postgres | postgres-standby) expect=postgres ;;
     memcached) expect=memcached ;;
     nginx) expect=nginx ;;
     *) expect=imgcloud-server ;;
@@ -102,7 +108,7 @@ fail_service() {
   local service=$1 message=$2
   printf 'error: %s: %s\n' "$service" "$message" >&2
   case $service in
-    postgres) log_tail "$(cat "$STATE/postgres.dir" 2>/dev/null)/postgres.log" ;;
+    postgres | postgres-standby) log_tail "$(cat "$STATE/$service.dir" 2>/dev/null)/postgres.log" ;;
     nginx) log_tail "$STATE/logs/nginx-error.log"; log_tail "$(logfile nginx)" ;;
     *) log_tail "$(logfile "$service")" ;;
   esac
@@ -149,14 +155,18 @@ load_ports() {
 
 # --- the services ----------------------------------------------------------------------------
 
+# start_postgres [SERVICE]: postgres (default) or postgres-standby. Both run with
+# wal_level=logical: either can be the primary a standby follows.
 start_postgres() {
-  local dir pid
-  dir=$(cat "$STATE/postgres.dir")
-  pg_start "$dir" "$PG_PORT" || fail_service postgres "pg_ctl start failed"
+  local service=${1:-postgres} dir pid port
+  dir=$(cat "$STATE/$service.dir")
+  port=$PG_PORT
+  [ "$service" = postgres ] || port=$PG_STANDBY_PORT
+  pg_start "$dir" "$port" "-c wal_level=logical" || fail_service "$service" "pg_ctl start failed"
   pid=$(pg_pid "$dir")
-  [ -n "$pid" ] || fail_service postgres "no postmaster.pid after start"
-  echo "$pid" >"$(pidfile postgres)"
-  log "postgres   127.0.0.1:$PG_PORT (pid $pid)"
+  [ -n "$pid" ] || fail_service "$service" "no postmaster.pid after start"
+  echo "$pid" >"$(pidfile "$service")"
+  log "$service 127.0.0.1:$port (pid $pid)"
 }
 
 start_memcached() {
@@ -201,6 +211,7 @@ start_nginx() {
 start_service() {
   case $1 in
     postgres) start_postgres ;;
+    postgres-standby) start_postgres postgres-standby ;;
     memcached) start_memcached ;;
     s3) start_s3 ;;
     replica-1) start_replica 1 ;;
@@ -213,13 +224,13 @@ start_service() {
 # Stops SERVICE by its pid file and waits until it is gone. MODE: term (default) or kill.
 stop_service() {
   local service=$1 mode=${2:-term} pid i
-  if [ "$service" = postgres ]; then
+  if [ "$service" = postgres ] || [ "$service" = postgres-standby ]; then
     local dir
-    dir=$(cat "$STATE/postgres.dir" 2>/dev/null || true)
+    dir=$(cat "$STATE/$service.dir" 2>/dev/null || true)
     if [ -n "$dir" ] && [ -d "$dir" ]; then
       if [ "$mode" = kill ]; then pg_stop "$dir" immediate; else pg_stop "$dir" fast; fi
     fi
-    rm -f "$(pidfile postgres)"
+    rm -f "$(pidfile "$service")"
     return 0
   fi
   pid=$(live_pid "$service" || true)
@@ -354,27 +365,34 @@ cmd_up() {
   mkdir -p "$STATE/pids" "$STATE/logs" "$STATE/s3"
   # PostgreSQL must reach its directory: as root it runs as postgres, so its cluster lives in
   # a directory of its own under /tmp (a runtime dir like /run/user/0 is closed to it).
-  local pgdir
-  if [ "$(id -u)" -eq 0 ]; then
-    pgdir=$(mktemp -d "${TMPDIR:-/tmp}/imgcloud-stack-pg.XXXXXX")
-  else
-    pgdir=$STATE/postgres
-    mkdir -p "$pgdir"
-  fi
-  echo "$pgdir" >"$STATE/postgres.dir"
+  local pgdir service
+  local pg_services=(postgres)
+  [ -z "${IMGCLOUD_STACK_STANDBY:-}" ] || pg_services+=(postgres-standby)
+  for service in "${pg_services[@]}"; do
+    if [ "$(id -u)" -eq 0 ]; then
+      pgdir=$(mktemp -d "${TMPDIR:-/tmp}/imgcloud-stack-pg.XXXXXX")
+    else
+      pgdir=$STATE/$service
+      mkdir -p "$pgdir"
+    fi
+    echo "$pgdir" >"$STATE/$service.dir"
+  done
+  pgdir=$(cat "$STATE/postgres.dir")
 
   local taken=()
-  for name in PG_PORT MC_PORT S3_PORT REPLICA_1_PORT REPLICA_2_PORT LB_PORT CDN_PORT; do
+  for name in PG_PORT PG_STANDBY_PORT MC_PORT S3_PORT REPLICA_1_PORT REPLICA_2_PORT LB_PORT CDN_PORT; do
     port=$(pick_free_port "${taken[@]}")
     [ -n "$port" ] || die "no free loopback port"
     taken+=("$port")
     printf -v "$name" '%s' "$port"
   done
   PG_PASSWORD=$(random_secret 32)
+  PG_STANDBY_PASSWORD=$(random_secret 32)
   (
     umask 077
     {
-      for name in PG_PORT MC_PORT S3_PORT REPLICA_1_PORT REPLICA_2_PORT LB_PORT CDN_PORT PG_PASSWORD; do
+      for name in PG_PORT PG_STANDBY_PORT MC_PORT S3_PORT REPLICA_1_PORT REPLICA_2_PORT LB_PORT \
+        CDN_PORT PG_PASSWORD PG_STANDBY_PASSWORD; do
         printf '%s=%s\n' "$name" "${!name}"
       done
       printf 'BIN=%s\nNGINX=%s\n' "$BIN" "$NGINX"
@@ -386,8 +404,17 @@ cmd_up() {
   log "initdb"
   pg_init "$pgdir" || fail_service postgres "initdb failed"
   start_postgres
-  pg_create_db "$pgdir" "$PG_PORT" imgcloud "$PG_PASSWORD" imgcloud >/dev/null ||
+  pg_create_db "$pgdir" "$PG_PORT" imgcloud "$PG_PASSWORD" imgcloud REPLICATION >/dev/null ||
     fail_service postgres "cannot create the imgcloud role and database"
+  local standby_line=""
+  if [ -n "${IMGCLOUD_STACK_STANDBY:-}" ]; then
+    pg_init "$(cat "$STATE/postgres-standby.dir")" || fail_service postgres-standby "initdb failed"
+    start_postgres postgres-standby
+    pg_create_db "$(cat "$STATE/postgres-standby.dir")" "$PG_STANDBY_PORT" imgcloud \
+      "$PG_STANDBY_PASSWORD" imgcloud SUPERUSER >/dev/null ||
+      fail_service postgres-standby "cannot create the imgcloud role and database"
+    standby_line="IMGCLOUD_STACK_STANDBY_DATABASE_URL=postgres://imgcloud:$PG_STANDBY_PASSWORD@127.0.0.1:$PG_STANDBY_PORT/imgcloud"
+  fi
   start_memcached
   start_s3
 
@@ -449,6 +476,7 @@ IMGCLOUD_STACK_MEMCACHED=127.0.0.1:$MC_PORT
 IMGCLOUD_STACK_REPLICAS=http://127.0.0.1:$REPLICA_1_PORT,http://127.0.0.1:$REPLICA_2_PORT
 IMGCLOUD_STACK_DEMO_USER=demo
 EOF
+    [ -z "$standby_line" ] || echo "$standby_line" >>"$STATE/stack.env"
   )
   unset STACK_UP_IN_PROGRESS
   log "stack up in $STATE; use it with: set -a; . $STATE/stack.env; set +a"
@@ -456,12 +484,14 @@ EOF
 }
 
 cleanup_state() {
-  local pgdir
-  pgdir=$(cat "$STATE/postgres.dir" 2>/dev/null || true)
-  # Only ever delete the cluster directory this script created.
-  case $pgdir in
-    "$STATE"/postgres | */imgcloud-stack-pg.*) rm -rf "$pgdir" ;;
-  esac
+  local pgdir service
+  for service in postgres postgres-standby; do
+    pgdir=$(cat "$STATE/$service.dir" 2>/dev/null || true)
+    # Only ever delete the cluster directories this script created.
+    case $pgdir in
+      "$STATE/$service" | */imgcloud-stack-pg.*) rm -rf "$pgdir" ;;
+    esac
+  done
   rm -rf "$STATE"
 }
 
@@ -483,8 +513,10 @@ cmd_status() {
   }
   local service pid down=0
   for service in "${SERVICES[@]}"; do
-    if [ "$service" = postgres ]; then
-      pid=$(pg_pid "$(cat "$STATE/postgres.dir" 2>/dev/null)")
+    # The standby cluster exists only in stacks brought up with IMGCLOUD_STACK_STANDBY=1.
+    [ "$service" != postgres-standby ] || [ -f "$STATE/$service.dir" ] || continue
+    if [ "$service" = postgres ] || [ "$service" = postgres-standby ]; then
+      pid=$(pg_pid "$(cat "$STATE/$service.dir" 2>/dev/null)")
       if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
         echo "$service up $pid"
         continue
@@ -523,9 +555,12 @@ cmd_start() {
     log "$service is already running"
     return 0
   fi
-  if [ "$service" = postgres ] && [ -n "$(pg_pid "$(cat "$STATE/postgres.dir")")" ]; then
-    log "postgres is already running"
-    return 0
+  if [ "$service" = postgres ] || [ "$service" = postgres-standby ]; then
+    [ -f "$STATE/$service.dir" ] || die "this stack has no $service (IMGCLOUD_STACK_STANDBY=1 at up)"
+    if [ -n "$(pg_pid "$(cat "$STATE/$service.dir")")" ]; then
+      log "$service is already running"
+      return 0
+    fi
   fi
   start_service "$service"
 }

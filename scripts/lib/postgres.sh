@@ -9,10 +9,12 @@
 #                                    postgresql when there is none
 #   pg_as_owner CMD...               runs CMD as the cluster owner (postgres when root)
 #   pg_init DIR                      initdb in DIR/data (scram for TCP, trust on the socket)
-#   pg_start DIR PORT                starts it on 127.0.0.1:PORT, waits until it accepts
+#   pg_start DIR PORT [OPTIONS]      starts it on 127.0.0.1:PORT (OPTIONS: more postgres
+#                                    options, e.g. "-c wal_level=logical"), waits until it accepts
 #   pg_pid DIR                       prints the postmaster's pid (empty when not running)
 #   pg_stop DIR [fast|immediate]     stops it (by pg_ctl, else by its postmaster pid)
-#   pg_create_db DIR PORT ROLE PASSWORD DB   creates a login role and a database it owns
+#   pg_create_db DIR PORT ROLE PASSWORD DB [ATTRS]   creates a login role (with more role
+#                                    attributes ATTRS, e.g. REPLICATION) and a database it owns
 
 pg_find_bindir() {
   local initdb
@@ -53,10 +55,10 @@ pg_init() {
 }
 
 pg_start() {
-  local dir=$1 port=$2 bindir
+  local dir=$1 port=$2 options=${3:-} bindir
   bindir=$(pg_bindir)
   pg_as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
-    -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1" start >/dev/null
+    -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 $options" start >/dev/null
 }
 
 pg_pid() {
@@ -77,10 +79,10 @@ pg_stop() {
 }
 
 pg_create_db() {
-  local dir=$1 port=$2 role=$3 password=$4 db=$5 bindir
+  local dir=$1 port=$2 role=$3 password=$4 db=$5 attrs=${6:-} bindir
   bindir=$(pg_bindir)
   pg_as_owner "$bindir/psql" -X -q -h "$dir/sock" -p "$port" -U postgres -d postgres \
     -v ON_ERROR_STOP=1 \
-    -c "CREATE ROLE $role LOGIN CREATEDB PASSWORD '$password'" \
+    -c "CREATE ROLE $role LOGIN CREATEDB $attrs PASSWORD '$password'" \
     -c "CREATE DATABASE $db OWNER $role"
 }

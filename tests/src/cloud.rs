@@ -64,12 +64,29 @@ impl EmbeddedCloud {
     /// `kill -9` of the server, then a start on the same directories (new ports: the CLI's
     /// configuration is rewritten by the server, as on any start).
     pub fn kill9_and_restart(&mut self) -> anyhow::Result<()> {
+        self.stop()?;
+        self.start_again()
+    }
+
+    /// Stops the server (SIGKILL), keeping its directories; [`Self::start_again`] brings it back.
+    pub fn stop(&mut self) -> anyhow::Result<()> {
         self.child.kill()?;
         self.child.wait()?;
+        Ok(())
+    }
+
+    /// Starts the server again on the same directories (after [`Self::stop`]).
+    pub fn start_again(&mut self) -> anyhow::Result<()> {
         let (child, api_url) = spawn(&self.config_dir, &self.data_dir, &self.log_path, &self.args)?;
         self.child = child;
         self.api_url = api_url;
         Ok(())
+    }
+
+    /// Runs `imgcloud-server ARGS` (admin commands) on this cloud's directories.
+    pub fn admin(&self, args: &[&str]) -> anyhow::Result<CliOutput> {
+        let binary = crate::bins::binary("imgcloud-server")?;
+        cli::run(&binary, args, &self.env(), None, None)
     }
 
     /// The environment that points imgcloud programs at this cloud's dirs.

@@ -69,6 +69,11 @@ pub fn script() -> PathBuf {
         .join("stack.sh")
 }
 
+/// `value` as a TOML basic string.
+fn toml_string(value: &str) -> String {
+    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
 /// Parses `NAME=value` lines (optionally `export NAME=value`, optionally quoted).
 pub fn parse_env(text: &str) -> BTreeMap<String, String> {
     text.lines()
@@ -378,6 +383,56 @@ impl Stack {
         let mut full = vec!["--config", config.as_str()];
         full.extend_from_slice(args);
         cli::run(&binary, &full, &[], None, None)
+    }
+
+    /// Runs `imgcloud-server --config replica-1.toml ARGS` with extra environment (e.g. a
+    /// database URL, which must never be on a command line another user can read).
+    pub fn admin_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<CliOutput> {
+        let binary = crate::bins::binary("imgcloud-server")?;
+        let config = self.replica_config(1);
+        let config = config.to_string_lossy().into_owned();
+        let mut full = vec!["--config", config.as_str()];
+        full.extend_from_slice(args);
+        let env: Vec<(String, OsString)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
+        cli::run(&binary, &full, &env, None, None)
+    }
+
+    /// The second PostgreSQL's URL (a stack brought up with `IMGCLOUD_STACK_STANDBY=1`); holds
+    /// a password: never print it.
+    pub fn standby_database_url(&self) -> anyhow::Result<String> {
+        self.env
+            .get("IMGCLOUD_STACK_STANDBY_DATABASE_URL")
+            .cloned()
+            .context("this stack has no standby PostgreSQL (IMGCLOUD_STACK_STANDBY=1 at up)")
+    }
+
+    /// Rewrites `database_url` in both replicas' configuration (and so in [`Self::admin`]'s);
+    /// the replicas read it when they start next.
+    pub fn set_database_url(&self, url: &str) -> anyhow::Result<()> {
+        for n in 1..=self.replicas.len() {
+            let path = self.replica_config(n);
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let mut found = false;
+            let rewritten: Vec<String> = text
+                .lines()
+                .map(|line| {
+                    if line.trim_start().starts_with("database_url") {
+                        found = true;
+                        format!("database_url = {}", toml_string(url))
+                    } else {
+                        line.to_string()
+                    }
+                })
+                .collect();
+            ensure!(found, "{} has no database_url line", path.display());
+            std::fs::write(&path, rewritten.join("\n") + "\n")
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        Ok(())
     }
 
     /// Creates another token for the demo user (`imgcloud-server token add`).

@@ -141,11 +141,13 @@ scripts/with-memcached.sh \
 
 # The production stack (scripts/stack.sh: PostgreSQL, memcached, the S3 store, two replicas,
 # nginx as load balancer and CDN) on loopback, one stack per test, one test at a time: replica
-# killed mid-run, memcached and PostgreSQL outages, CDN hits, token revocation everywhere, links stopped by visibility.
+# killed mid-run, memcached and PostgreSQL outages, CDN hits, token revocation everywhere, links
+# stopped by visibility, and the database copy drills (a standby promoted after kill -9 of the
+# primary, a backup restored into a second PostgreSQL).
 log "production stack tests (scripts/stack.sh)"
 IMGCLOUD_BIN_DIR="$CARGO_TARGET_DIR/debug" cargo test --locked -p imgcloud-tests \
   --test stack_replica_kill --test stack_outages --test stack_cdn --test stack_tokens \
-  --test stack_derivatives --test stack_visibility --test stack_sharing \
+  --test stack_derivatives --test stack_visibility --test stack_sharing --test stack_dbcopy \
   -- --ignored --test-threads=1 2>&1 | tee "$results/stack.log"
 
 if [ -z "${SKIP_DESKTOP:-}" ]; then

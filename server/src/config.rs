@@ -72,6 +72,11 @@ pub struct ServerConfig {
     /// hour, at most 7 days: SigV4's limit). Clients ask for the image again for fresh ones.
     #[serde(default = "default_private_link_ttl", with = "duration")]
     pub private_link_ttl: Duration,
+    /// Periodic database backups taken by this server (`[backup]`: dir, interval, keep_daily,
+    /// keep_weekly); off unless set. With PostgreSQL, prefer one machine's timer running
+    /// `imgcloud-server backup` (each replica with `[backup]` takes its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<crate::backup::schedule::BackupSchedule>,
 }
 
 /// Failed-login budgets per 15 minutes (see `routes::auth`).
@@ -354,6 +359,11 @@ impl ServerConfig {
             return bad(
                 "limits.max_filename_bytes, limits.max_batch and limits.max_pixels must be > 0",
             );
+        }
+        if let Some(backup) = &self.backup
+            && backup.interval < Duration::from_secs(60)
+        {
+            return bad("backup.interval must be at least 1 minute (e.g. \"24h\")");
         }
         if !is_http_url(&self.cdn.base_url) {
             return bad(

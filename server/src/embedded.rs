@@ -335,6 +335,10 @@ impl EmbeddedCloud {
             // Its own store verifies x-amz-content-sha256 while receiving.
             upload_checksum: false,
             private_link_ttl: Duration::from_secs(60 * 60),
+            // A daily snapshot of the database beside it (7 daily, 4 weekly kept).
+            backup: Some(crate::backup::schedule::BackupSchedule::daily(
+                root.join("backups"),
+            )),
         };
         let (app, app_state) = crate::build_app_with_store(config, store.clone())?;
         app_state

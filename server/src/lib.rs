@@ -176,6 +176,16 @@ pub async fn serve_with_drain(
             "the background derivative queue is off on this replica (derivative_jobs = false)"
         );
     }
+    let backups = state.config.backup.clone().map(|schedule| {
+        let mut rx = stop_rx.clone();
+        tokio::spawn(backup::schedule::run(
+            state.config.database_url.clone(),
+            schedule,
+            async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            },
+        ))
+    });
     let janitor = tokio::spawn(janitor::run(state, async move {
         let mut rx = stop_rx;
         let _ = rx.wait_for(|stop| *stop).await;
@@ -209,6 +219,9 @@ pub async fn serve_with_drain(
         .await;
     let _ = stop_tx.send(true);
     let _ = janitor.await;
+    if let Some(backups) = backups {
+        let _ = backups.await;
+    }
     if let Some(jobs) = jobs {
         let _ = jobs.await;
     }

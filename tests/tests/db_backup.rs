@@ -69,7 +69,10 @@ async fn a_restored_backup_brings_the_library_back_and_later_uploads_become_orph
         let path = path.to_string_lossy().into_owned();
         let out = cloud.admin(&["backup", "verify", &path]).unwrap();
         assert_ne!(out.code, 0, "{name}: {out}");
-        assert!(out.stderr.contains(name) && out.stderr.contains("damaged"), "{out}");
+        assert!(
+            out.stderr.contains(name) && out.stderr.contains("damaged"),
+            "{out}"
+        );
         let out = cloud.admin(&["restore", "--force", &path]).unwrap();
         assert_ne!(out.code, 0, "{name}: {out}");
         assert!(out.stderr.contains(name), "{out}");
@@ -79,7 +82,10 @@ async fn a_restored_backup_brings_the_library_back_and_later_uploads_become_orph
     cloud.stop().unwrap();
     let out = cloud.admin(&["restore", &file]).unwrap();
     assert_ne!(out.code, 0, "the database is not empty:\n{out}");
-    assert!(out.stderr.contains("not empty") && out.stderr.contains("--force"), "{out}");
+    assert!(
+        out.stderr.contains("not empty") && out.stderr.contains("--force"),
+        "{out}"
+    );
     let out = cloud.admin(&["restore", "--force", &file]).unwrap();
     assert_eq!(out.code, 0, "restore:\n{out}");
     assert!(out.stderr.contains("5 images"), "{out}");
@@ -94,7 +100,9 @@ async fn a_restored_backup_brings_the_library_back_and_later_uploads_become_orph
     }
 
     cloud.stop().unwrap();
-    let out = cloud.admin(&["orphans", "--min-age", "0s", "--json"]).unwrap();
+    let out = cloud
+        .admin(&["orphans", "--min-age", "0s", "--json"])
+        .unwrap();
     assert_eq!(out.code, 0, "orphans:\n{out}");
     let report = out.json();
     let keys: Vec<&str> = report["orphans"]
@@ -105,13 +113,16 @@ async fn a_restored_backup_brings_the_library_back_and_later_uploads_become_orph
         .collect();
     for (image, _) in &after {
         assert!(
-            keys.iter().any(|k| k.starts_with(&format!("i/{}/", image.id))),
+            keys.iter()
+                .any(|k| k.starts_with(&format!("i/{}/", image.id))),
             "{} not an orphan: {keys:?}",
             image.id
         );
     }
     assert!(
-        before.iter().all(|(i, _)| !keys.iter().any(|k| k.contains(&i.id))),
+        before
+            .iter()
+            .all(|(i, _)| !keys.iter().any(|k| k.contains(&i.id))),
         "{keys:?}"
     );
     let objects_before = cloud.count_objects();

@@ -149,7 +149,10 @@ async fn a_promoted_standby_serves_everything_uploaded_before_the_primary_was_ki
     assert_still_served(&client, &before).await;
     // Tokens still work: the demo user's and the other one.
     let other = stack.client_at(&stack.server, &other_token).unwrap();
-    assert_eq!(other.image(&before[0].0.id).await.unwrap().id, before[0].0.id);
+    assert_eq!(
+        other.image(&before[0].0.id).await.unwrap().id,
+        before[0].0.id
+    );
     // New writes go on after every change the old primary handed out.
     let after = upload(&stack, &client, 2, 300).await;
     let feed = client.changes(last_seq, Some(100)).await.unwrap();
@@ -193,7 +196,10 @@ async fn a_backup_restored_after_the_primary_was_killed_serves_what_it_held() {
     let truncated_arg = truncated.to_string_lossy().into_owned();
     let out = stack.admin(&["backup", "verify", &truncated_arg]).unwrap();
     assert_ne!(out.code, 0);
-    assert!(out.stderr.contains("truncated.backup") && out.stderr.contains("damaged"), "{out}");
+    assert!(
+        out.stderr.contains("truncated.backup") && out.stderr.contains("damaged"),
+        "{out}"
+    );
 
     stack.kill("postgres").unwrap();
     for replica in ["replica-1", "replica-2"] {
@@ -209,7 +215,10 @@ async fn a_backup_restored_after_the_primary_was_killed_serves_what_it_held() {
     // A second restore finds the database in use.
     let again = stack.admin(&["restore", &file]).unwrap();
     assert_ne!(again.code, 0);
-    assert!(again.stderr.contains("not empty") && again.stderr.contains("--force"), "{again}");
+    assert!(
+        again.stderr.contains("not empty") && again.stderr.contains("--force"),
+        "{again}"
+    );
     for replica in ["replica-1", "replica-2"] {
         stack.start(replica).unwrap();
     }
@@ -217,11 +226,17 @@ async fn a_backup_restored_after_the_primary_was_killed_serves_what_it_held() {
     assert_still_served(&client, &before).await;
     let listed = library(&client).await;
     for (image, _) in &after {
-        assert!(!listed.contains_key(&image.id), "{} is newer than the backup", image.id);
+        assert!(
+            !listed.contains_key(&image.id),
+            "{} is newer than the backup",
+            image.id
+        );
     }
 
     // What the database no longer knows is in the bucket still: orphans.
-    let out = stack.admin(&["orphans", "--min-age", "0s", "--json"]).unwrap();
+    let out = stack
+        .admin(&["orphans", "--min-age", "0s", "--json"])
+        .unwrap();
     assert_eq!(out.code, 0, "orphans:\n{out}");
     let report = out.json();
     let orphans: Vec<String> = report["orphans"]
@@ -232,7 +247,9 @@ async fn a_backup_restored_after_the_primary_was_killed_serves_what_it_held() {
         .collect();
     for (image, _) in &after {
         assert!(
-            orphans.iter().any(|k| k.starts_with(&format!("i/{}/", image.id))),
+            orphans
+                .iter()
+                .any(|k| k.starts_with(&format!("i/{}/", image.id))),
             "{} not found as an orphan: {orphans:?}",
             image.id
         );
@@ -254,9 +271,15 @@ async fn a_backup_restored_after_the_primary_was_killed_serves_what_it_held() {
     assert_eq!(out.json()["deleted"], orphans.len());
     for (image, _) in &after {
         let direct = format!("{}/imgcloud/i/{}/{}", stack.s3, image.id, image.filename);
-        assert_eq!(fetch(&direct).await.unwrap().status, 404, "{direct} deleted");
+        assert_eq!(
+            fetch(&direct).await.unwrap().status,
+            404,
+            "{direct} deleted"
+        );
     }
     assert_still_served(&client, &before).await;
-    let out = stack.admin(&["orphans", "--min-age", "0s", "--json"]).unwrap();
+    let out = stack
+        .admin(&["orphans", "--min-age", "0s", "--json"])
+        .unwrap();
     assert_eq!(out.json()["orphans"].as_array().unwrap().len(), 0, "{out}");
 }

@@ -13,6 +13,7 @@
 pub mod format;
 pub mod postgres;
 pub mod retention;
+pub mod schedule;
 pub mod sqlite;
 
 use std::path::{Path, PathBuf};

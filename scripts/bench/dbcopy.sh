@@ -6,20 +6,20 @@
 #    PostgreSQL database in the same run, the peer: `pg_dump -Fc` and `pg_restore` into an empty
 #    database. Prints times, sizes and the ratios.
 # 2. Replication lag of a standby under an upload load, on the production stack with a second
-#    PostgreSQL (scripts/stack.sh, IMGCLOUD_STACK_STANDBY=1): BENCH_UPLOADS images uploaded
+#    PostgreSQL (scripts/stack.sh, IMGCLOUD_STACK_STANDBY=1): BENCH_UPLOADS (1,500) images uploaded
 #    through the load balancer (8 at a time) while /metrics of a replica is sampled every 100 ms
 #    (imgcloud_standby_lag_seconds/_bytes: PostgreSQL's replay lag and unconfirmed WAL). Prints
 #    p50/p99/max.
 #
 #   scripts/bench/dbcopy.sh
-#   BENCH_IMAGES=20000 BENCH_UPLOADS=200 scripts/bench/dbcopy.sh
+#   BENCH_IMAGES=20000 BENCH_UPLOADS=300 scripts/bench/dbcopy.sh
 #
 # Everything runs on private clusters and a stack in a temp dir, removed at the end.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 count=${BENCH_IMAGES:-100000}
-uploads=${BENCH_UPLOADS:-400}
+uploads=${BENCH_UPLOADS:-1500}
 # shellcheck source=../lib/common.sh
 . "$repo/scripts/lib/common.sh"
 # shellcheck source=../lib/postgres.sh

@@ -578,7 +578,10 @@ async fn standby_command(cli: &Cli, command: &StandbyCommand) -> anyhow::Result<
                 (Some(lag), _) => println!(
                     "lag: {} bytes, {} ({})",
                     lag.bytes,
-                    lag.seconds.map_or("? s".into(), |s| format!("{s:.3} s")),
+                    lag.seconds
+                        .map_or("replay time not measured lately".into(), |s| {
+                            format!("{s:.3} s")
+                        }),
                     if lag.connected {
                         "connected"
                     } else {

@@ -624,12 +624,10 @@ async fn standby_command(cli: &Cli, command: &StandbyCommand) -> anyhow::Result<
             for (sequence, next) in &promoted.sequences {
                 eprintln!("  {sequence}: next value {next}");
             }
-            let rows: u64 = promoted.rows.values().sum();
             println!(
-                "promoted {}: {} users, {} images, {rows} rows. Point the replicas' database_url at it and restart them.",
+                "promoted {}: {}. Point the replicas' database_url at it and restart them.",
                 backup::postgres::describe_url(&urls.standby),
-                promoted.rows.get("users").copied().unwrap_or(0),
-                promoted.rows.get("images").copied().unwrap_or(0),
+                backup::summarize(&promoted.rows)
             );
             if !promoted.dropped_primary_slot {
                 eprintln!(

@@ -329,10 +329,15 @@ pub fn list(dir: &Path) -> anyhow::Result<Vec<Listed>> {
 
 /// `3 users, 120 images, …`: the rows of the tables people care about first.
 pub fn summary(manifest: &Manifest) -> String {
+    summarize(&manifest.tables)
+}
+
+/// [`summary`] of rows per table.
+pub fn summarize(tables: &std::collections::BTreeMap<String, u64>) -> String {
     let mut parts: Vec<String> = [("users", "user"), ("images", "image"), ("tokens", "token")]
         .iter()
         .filter_map(|(table, one)| {
-            let n = *manifest.tables.get(*table)?;
+            let n = *tables.get(*table)?;
             Some(if n == 1 {
                 format!("1 {one}")
             } else {
@@ -340,8 +345,8 @@ pub fn summary(manifest: &Manifest) -> String {
             })
         })
         .collect();
-    let total: u64 = manifest.tables.values().sum();
-    parts.push(format!("{total} rows in {} tables", manifest.tables.len()));
+    let total: u64 = tables.values().sum();
+    parts.push(format!("{total} rows in {} tables", tables.len()));
     parts.join(", ")
 }
 

@@ -7,9 +7,10 @@
 #    database. Prints times, sizes and the ratios.
 # 2. Replication lag of a standby under an upload load, on the production stack with a second
 #    PostgreSQL (scripts/stack.sh, IMGCLOUD_STACK_STANDBY=1): BENCH_UPLOADS (1,500) images uploaded
-#    through the load balancer (8 at a time) while /metrics of a replica is sampled every 100 ms
-#    (imgcloud_standby_lag_seconds/_bytes: PostgreSQL's replay lag and unconfirmed WAL). Prints
-#    p50/p99/max.
+#    through the load balancer (8 at a time). Every 100 ms a probe (server/examples/lag-probe.rs)
+#    reads the newest change on the primary and times how long until the standby has it (the
+#    end-to-end lag); /metrics of a replica is sampled too (imgcloud_standby_lag_seconds/_bytes:
+#    PostgreSQL's own replay lag and the WAL not yet confirmed). Prints p50/p99/max of each.
 #
 #   scripts/bench/dbcopy.sh
 #   BENCH_IMAGES=20000 BENCH_UPLOADS=300 scripts/bench/dbcopy.sh
@@ -28,7 +29,7 @@ uploads=${BENCH_UPLOADS:-1500}
 cd "$repo"
 log "building release binaries"
 cargo build --release --quiet -p imgcloud-server -p imgcloud-tests --bin imgcloud-server \
-  --bin bench-api --example seed-library
+  --bin bench-api --example seed-library --example lag-probe
 target=${CARGO_TARGET_DIR:-$repo/target}/release
 server="$target/imgcloud-server"
 seed="$target/examples/seed-library"
@@ -178,6 +179,12 @@ samples="$work/lag.txt"
 : >"$samples"
 "$target/bench-api" seed "$uploads" >"$work/seed.out" 2>&1 &
 load=$!
+# The probe runs until its stdin closes, i.e. until the load is over.
+IMGCLOUD_PRIMARY_DATABASE_URL=$IMGCLOUD_STACK_DATABASE_URL \
+  IMGCLOUD_STANDBY_DATABASE_URL=$IMGCLOUD_STACK_STANDBY_DATABASE_URL \
+  "$target/examples/lag-probe" >"$work/probe.out" 2>&1 \
+  < <(while kill -0 "$load" 2>/dev/null; do sleep 0.1; done) &
+probe=$!
 t0=$(now)
 while kill -0 "$load" 2>/dev/null; do
   curl -fsS --max-time 2 "$replica/metrics" 2>/dev/null | awk '
@@ -188,6 +195,8 @@ while kill -0 "$load" 2>/dev/null; do
 done
 wait "$load" || { cat "$work/seed.out" >&2; die "the upload load failed"; }
 t1=$(now)
+wait "$probe" || { cat "$work/probe.out" >&2; die "the lag probe failed"; }
+probe_line=$(tail -n 1 "$work/probe.out")
 load_secs=$(secs "$t0" "$t1")
 status=$(IMGCLOUD_STANDBY_DATABASE_URL=$IMGCLOUD_STACK_STANDBY_DATABASE_URL \
   "$server" --config "$work/stack/replica-1.toml" standby status)
@@ -218,8 +227,11 @@ echo "| SQLite ($(mib "$sqlite_bytes")) | backup | ${s_backup} s, $(mib "$s_size
 echo "| SQLite | verify | ${s_verify} s | - | - |"
 echo "| SQLite | restore | ${s_restore} s | - | - |"
 echo
-echo "replication lag while $uploads images were uploaded in ${load_secs} s ($nsamples samples):"
-echo "  lag seconds: p50 $(ms "$lag_s50"), p99 $(ms "$lag_s99"), max $(ms "$lag_smax")"
-echo "  lag bytes:   p50 ${lag_b50}, p99 ${lag_b99}, max ${lag_bmax}"
+field() { printf '%s\n' "$probe_line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+echo "replication lag while $uploads images were uploaded in ${load_secs} s:"
+echo "  end to end (a change seen on the primary, then read on the standby; $(field samples) probes):"
+echo "    p50 $(field p50_ms) ms, p99 $(field p99_ms) ms, max $(field max_ms) ms"
+echo "  /metrics ($nsamples samples): PostgreSQL's replay lag p50 $(ms "$lag_s50"), p99 $(ms "$lag_s99"),"
+echo "    max $(ms "$lag_smax"); WAL not yet confirmed p50 ${lag_b50} B, p99 ${lag_b99} B, max ${lag_bmax} B"
 echo "standby status after the load:"
 printf '%s\n' "$status" | sed 's/^/  /'

@@ -70,7 +70,7 @@ pub fn build_app_with_store(
     let counting = CountingStore::new(store);
     let db_stats = counting.stats();
     let cache_stats = Arc::new(CacheStats::default());
-    let mut cached = CachedStore::with_stats(
+    let cached = CachedStore::with_stats(
         Arc::new(counting),
         cache::backend(
             &config.cache,
@@ -80,13 +80,16 @@ pub fn build_app_with_store(
         config.cache.ttl,
         cache_stats,
     );
-    if config.cache.url.is_none() {
-        // The in-process cache: the admin CLI (and any other replica) writes to the database
-        // without reaching it, so token lookups follow the database's auth epoch. (With
-        // memcached the admin CLI deletes the keys itself; filing the keys under the epoch
-        // there would make its deletes miss them.)
-        cached = cached.watching_auth_epoch(cache::AUTH_EPOCH_CHECK_EVERY);
-    }
+    // Token lookups follow the database's auth epoch, so a revocation written past the cache
+    // (the admin CLI past an in-process cache, a lost delete in memcached) lasts at most a
+    // second. In memcached the epoch goes in the value: the admin CLI deletes the keys itself,
+    // and an epoch in the key would make its deletes miss them.
+    let placed = if config.cache.url.is_none() {
+        cache::EpochIn::Key
+    } else {
+        cache::EpochIn::Value
+    };
+    let cached = cached.watching_auth_epoch(cache::AUTH_EPOCH_CHECK_EVERY, placed);
     let metrics = Arc::new(Metrics::new(Some(cached.stats()), Some(db_stats)));
     let objects =
         Arc::new(ObjectStore::new(config.s3.clone())?.with_upload_checksum(config.upload_checksum));

@@ -9,12 +9,14 @@
 //! fresh random value rather than a counter, so an evicted or lost generation can never come
 //! back with old pages under it.
 //!
-//! A token lookup cached in a cache no other writer reaches (the in-process one) is also
-//! filed under the database's *auth epoch* ([`Store::auth_epoch`]), which the database bumps
-//! with every revocation and every account disabled or enabled, whoever makes it (the admin CLI
-//! writes to the database directly). The epoch is re-read about once a second, so such a
-//! change is seen within a second rather than after the TTL. With memcached every writer
-//! deletes the keys itself, and the epoch is not read.
+//! A token lookup also carries the database's *auth epoch* ([`Store::auth_epoch`]), which the
+//! database bumps with every revocation and every account disabled or enabled, whoever makes
+//! it (the admin CLI writes to the database directly). The epoch is re-read about once a
+//! second, so such a change is seen within a second rather than after the TTL, even when the
+//! delete of the cached lookup was lost. In a cache no other writer reaches (the in-process
+//! one) the epoch is part of the key ([`EpochIn::Key`]); in memcached, whose keys every writer
+//! deletes itself, it is inside the value and an entry older than the epoch is a miss
+//! ([`EpochIn::Value`]).
 //!
 //! memcached entries are signed ([`signed`]): a value someone else wrote there is a miss.
 //!
@@ -133,8 +135,25 @@ pub fn shared_cache_around(
     )))
 }
 
-/// How often a server with the in-process cache re-reads the auth epoch.
+/// How often a server re-reads the auth epoch.
 pub const AUTH_EPOCH_CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// Where a cached token lookup carries the auth epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EpochIn {
+    /// In the key: for a cache only this process reaches (nobody else deletes its keys).
+    Key,
+    /// In the value: for a shared cache (memcached), whose `tok` keys every writer deletes
+    /// itself; an entry filed under an older epoch is a miss.
+    Value,
+}
+
+/// A token lookup filed with the epoch in force when it was read ([`EpochIn::Value`]).
+#[derive(Serialize, Deserialize)]
+struct EpochEntry {
+    epoch: i64,
+    user: User,
+}
 
 /// The decorator.
 pub struct CachedStore {
@@ -150,6 +169,7 @@ pub struct CachedStore {
 /// The auth epoch as last read from the database.
 struct EpochWatch {
     every: Duration,
+    placed: EpochIn,
     /// The value last read (`i64::MIN` before the first read).
     value: AtomicI64,
     /// When the last read started.
@@ -264,12 +284,14 @@ impl CachedStore {
         }
     }
 
-    /// Files token lookups under the database's auth epoch, re-read at most once per `every`:
-    /// for a cache that writers elsewhere (the admin CLI, another replica) cannot reach, so a
-    /// revocation or a disabled account is seen within `every` instead of the TTL.
-    pub fn watching_auth_epoch(mut self, every: Duration) -> Self {
+    /// Files token lookups with the database's auth epoch (in the key or in the value, see
+    /// [`EpochIn`]), re-read at most once per `every`, so a revocation or a disabled account
+    /// written past this cache (the admin CLI, a lost delete) is seen within `every` instead of
+    /// the TTL.
+    pub fn watching_auth_epoch(mut self, every: Duration, placed: EpochIn) -> Self {
         self.epoch = Some(EpochWatch {
             every,
+            placed,
             value: AtomicI64::new(i64::MIN),
             checked: Mutex::new(None),
         });
@@ -289,15 +311,38 @@ impl CachedStore {
         }
     }
 
-    /// The cache key of a token lookup: under the auth epoch when it is watched.
+    /// The cache key of a token lookup: under the auth epoch when it goes in the key.
     fn token_key(&self, token_hash: &str) -> String {
         match &self.epoch {
-            Some(watch) => {
+            Some(watch) if watch.placed == EpochIn::Key => {
                 let epoch = watch.value.load(Ordering::Relaxed).to_string();
                 key("tok", &[token_hash, &epoch])
             }
-            None => key("tok", &[token_hash]),
+            _ => key("tok", &[token_hash]),
         }
+    }
+
+    /// A token lookup with the epoch in the value: an entry filed under an older epoch than
+    /// the one last read is a miss.
+    async fn user_by_token_in_epoch(&self, token_hash: &str, epoch: i64) -> StoreResult<User> {
+        let key = self.token_key(token_hash);
+        if let Some(bytes) = self.cache.get(&key).await
+            && let Ok(entry) = serde_json::from_slice::<EpochEntry>(&bytes)
+            && entry.epoch >= epoch
+        {
+            self.stats.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(entry.user);
+        }
+        self.stats.misses.fetch_add(1, Ordering::Relaxed);
+        let user = self.inner.user_by_token_hash(token_hash).await?;
+        match serde_json::to_vec(&EpochEntry {
+            epoch,
+            user: user.clone(),
+        }) {
+            Ok(bytes) => self.cache.set(&key, bytes, self.ttl).await,
+            Err(e) => tracing::warn!(error = %e, "cannot serialise cache entry"),
+        }
+        Ok(user)
     }
 
     pub fn stats(&self) -> Arc<CacheStats> {
@@ -391,6 +436,12 @@ impl Store for CachedStore {
 
     async fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<User> {
         self.refresh_auth_epoch().await;
+        if let Some(watch) = &self.epoch
+            && watch.placed == EpochIn::Value
+        {
+            let epoch = watch.value.load(Ordering::Relaxed);
+            return self.user_by_token_in_epoch(token_hash, epoch).await;
+        }
         self.cached(
             self.token_key(token_hash),
             self.inner.user_by_token_hash(token_hash),
@@ -772,17 +823,47 @@ mod tests {
     /// watched; without it the cached lookup is served until the TTL (the control).
     #[tokio::test]
     async fn changes_made_past_the_cache_are_seen_through_the_auth_epoch() {
+        changes_made_past_the_cache(Arc::new(MemoryCache::new(100)), EpochIn::Key).await;
+    }
+
+    /// The same with the epoch inside the value (as with memcached, where the key stays the
+    /// one every writer deletes): a lost delete lasts at most the epoch interval.
+    #[tokio::test]
+    async fn changes_made_past_a_shared_cache_are_seen_through_the_epoch_in_the_value() {
+        changes_made_past_the_cache(Arc::new(MemoryCache::new(100)), EpochIn::Value).await;
+    }
+
+    /// [`changes_made_past_a_shared_cache_are_seen_through_the_epoch_in_the_value`] against a
+    /// real memcached.
+    #[tokio::test]
+    #[ignore = "needs memcached; run by scripts/test.sh"]
+    async fn changes_made_past_memcached_are_seen_through_the_epoch_in_the_value() {
+        let addr = std::env::var("IMGCLOUD_TEST_MEMCACHED")
+            .expect("IMGCLOUD_TEST_MEMCACHED=127.0.0.1:PORT (scripts/with-memcached.sh sets it)");
+        let mut cfg = CacheConfig {
+            url: Some(format!("memcached://{addr}")),
+            ..CacheConfig::default()
+        };
+        cfg.timeout = Duration::from_millis(500);
+        let memcached = backend(&cfg, b"test-secret", Arc::new(CacheStats::default())).unwrap();
+        changes_made_past_the_cache(memcached, EpochIn::Value).await;
+    }
+
+    async fn changes_made_past_the_cache(shared: Arc<dyn CacheBackend>, placed: EpochIn) {
         let every = Duration::from_millis(200);
-        let (_dir, raw, db, store) = counted_setup(Arc::new(MemoryCache::new(100))).await;
-        let store = store.watching_auth_epoch(every);
+        // Unique token hashes: a shared memcached may hold other tests' entries.
+        let run = new_generation();
+        let (h1, h2) = (format!("h1{run}"), format!("h2{run}"));
+        let (_dir, raw, db, store) = counted_setup(shared).await;
+        let store = store.watching_auth_epoch(every, placed);
         let (_dir2, raw2, _db2, unwatched) = counted_setup(Arc::new(MemoryCache::new(100))).await;
         for inner in [&raw, &raw2] {
             let user = inner.create_user("ann").await.unwrap();
-            inner.add_token(&user.id, "h1", "laptop").await.unwrap();
-            inner.add_token(&user.id, "h2", "phone").await.unwrap();
+            inner.add_token(&user.id, &h1, "laptop").await.unwrap();
+            inner.add_token(&user.id, &h2, "phone").await.unwrap();
         }
         for cached in [&store, &unwatched] {
-            for hash in ["h1", "h2"] {
+            for hash in [&h1, &h2] {
                 cached.user_by_token_hash(hash).await.unwrap();
                 cached.user_by_token_hash(hash).await.unwrap();
             }
@@ -797,27 +878,27 @@ mod tests {
         }
         tokio::time::sleep(every + Duration::from_millis(50)).await;
         assert!(matches!(
-            store.user_by_token_hash("h1").await,
+            store.user_by_token_hash(&h1).await,
             Err(StoreError::NotFound)
         ));
         assert!(
-            unwatched.user_by_token_hash("h1").await.is_ok(),
+            unwatched.user_by_token_hash(&h1).await.is_ok(),
             "control: without the epoch the revoked token is served until the TTL"
         );
         // the other token still works, and is cached again under the new epoch
         let before = db.get("user_by_token_hash");
-        store.user_by_token_hash("h2").await.unwrap();
-        store.user_by_token_hash("h2").await.unwrap();
+        store.user_by_token_hash(&h2).await.unwrap();
+        store.user_by_token_hash(&h2).await.unwrap();
         assert_eq!(db.get("user_by_token_hash"), before + 1);
 
         // disabled past the cache: refused too; enabled again: works again
         let user = raw.user_by_name("ann").await.unwrap();
         raw.set_disabled(&user.id, true).await.unwrap();
         tokio::time::sleep(every + Duration::from_millis(50)).await;
-        assert!(store.user_by_token_hash("h2").await.is_err());
+        assert!(store.user_by_token_hash(&h2).await.is_err());
         raw.set_disabled(&user.id, false).await.unwrap();
         tokio::time::sleep(every + Duration::from_millis(50)).await;
-        assert_eq!(store.user_by_token_hash("h2").await.unwrap().id, user.id);
+        assert_eq!(store.user_by_token_hash(&h2).await.unwrap().id, user.id);
     }
 
     #[tokio::test]

@@ -11,17 +11,22 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigError, write_atomic};
 
-/// Tokens keyed by server base URL. `Debug` never shows them.
+/// Tokens keyed by server base URL, and the PicGo endpoint's key. `Debug` never shows them.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credentials {
     #[serde(default)]
     pub tokens: BTreeMap<String, String>,
+    /// The key PicGo clients must send to the daemon's endpoint (`imgcloud picgo key`), when
+    /// no keyring keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picgo_key: Option<String>,
 }
 
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
             .field("servers", &self.tokens.keys().collect::<Vec<_>>())
+            .field("picgo_key", &self.picgo_key.as_ref().map(|_| "…"))
             .finish()
     }
 }

@@ -1,8 +1,9 @@
-//! API tokens: `IMGCLOUD_TOKEN` → OS keyring → 0600 credentials file.
+//! API tokens: `IMGCLOUD_TOKEN` → OS keyring → 0600 credentials file; and the PicGo
+//! endpoint's key (OS keyring → the same file).
 //!
 //! Tokens are stored in the OS keyring (service `imgcloud`, user = the server URL without a
 //! trailing slash). When no keyring is reachable (headless servers, CI) they go to the
-//! credentials file ([`crate::credentials`]) and the caller warns the user. Tokens are never
+//! credentials file ([`crate::credentials`]) and the caller warns the user. Secrets are never
 //! logged.
 
 use std::path::PathBuf;
@@ -13,6 +14,11 @@ use crate::paths::Dirs;
 
 /// Keyring service name.
 pub const KEYRING_SERVICE: &str = "imgcloud";
+/// Keyring user of the PicGo endpoint's key of the instance whose configuration is in `dirs`
+/// (instances with their own directories have their own keys).
+pub fn picgo_key_user(dirs: &Dirs) -> String {
+    format!("picgo-key:{}", dirs.config.display())
+}
 /// Environment variable that overrides every stored token.
 pub const TOKEN_ENV: &str = "IMGCLOUD_TOKEN";
 
@@ -152,24 +158,7 @@ pub fn store_token_with(
     store: &dyn KeyStore,
 ) -> Result<StoredIn, SecretsError> {
     let user = server_key(server);
-    let stored_in_keyring = match store.set(KEYRING_SERVICE, &user, token) {
-        // Some backends accept a write they cannot read back (no session keyring): verify.
-        Ok(()) => match store.get(KEYRING_SERVICE, &user) {
-            Ok(Some(read)) if read == token => true,
-            Ok(_) => {
-                tracing::debug!("OS keyring did not keep the token; using the credentials file");
-                false
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "OS keyring unreadable; using the credentials file");
-                false
-            }
-        },
-        Err(e) => {
-            tracing::debug!(error = %e, "OS keyring unavailable; using the credentials file");
-            false
-        }
-    };
+    let stored_in_keyring = kept_in_keyring(store, &user, token);
     let path = dirs.credentials_file();
     let mut credentials = Credentials::load(&path)?;
     if stored_in_keyring {
@@ -185,6 +174,95 @@ pub fn store_token_with(
         credentials.save(&path)?;
         Ok(StoredIn::File(path))
     }
+}
+
+/// Writes `secret` to the keyring under `user` and reads it back: whether the keyring keeps it.
+fn kept_in_keyring(store: &dyn KeyStore, user: &str, secret: &str) -> bool {
+    match store.set(KEYRING_SERVICE, user, secret) {
+        // Some backends accept a write they cannot read back (no session keyring): verify.
+        Ok(()) => match store.get(KEYRING_SERVICE, user) {
+            Ok(Some(read)) if read == secret => true,
+            Ok(_) => {
+                tracing::debug!("OS keyring did not keep the secret; using the credentials file");
+                false
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "OS keyring unreadable; using the credentials file");
+                false
+            }
+        },
+        Err(e) => {
+            tracing::debug!(error = %e, "OS keyring unavailable; using the credentials file");
+            false
+        }
+    }
+}
+
+/// The PicGo endpoint's key, when one was made (`imgcloud picgo key`): the keyring's, else the
+/// credentials file's.
+pub fn load_picgo_key_with(
+    dirs: &Dirs,
+    store: &dyn KeyStore,
+) -> Result<Option<String>, SecretsError> {
+    match store.get(KEYRING_SERVICE, &picgo_key_user(dirs)) {
+        Ok(Some(key)) => return Ok(Some(key)),
+        Ok(None) => {}
+        Err(e) => {
+            tracing::debug!(error = %e, "OS keyring unavailable; trying the credentials file")
+        }
+    }
+    Ok(Credentials::load(&dirs.credentials_file())?.picgo_key)
+}
+
+/// Makes a new PicGo key (32 random letters and digits, replacing any older one) and keeps it
+/// in the keyring, else in the credentials file.
+pub fn new_picgo_key_with(
+    dirs: &Dirs,
+    store: &dyn KeyStore,
+) -> Result<(String, StoredIn), SecretsError> {
+    use rand::Rng as _;
+    let key: String = rand::rngs::OsRng
+        .sample_iter(&rand::distributions::Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect();
+    let path = dirs.credentials_file();
+    let mut credentials = Credentials::load(&path)?;
+    let user = picgo_key_user(dirs);
+    if kept_in_keyring(store, &user, &key) {
+        if credentials.picgo_key.take().is_some() {
+            credentials.save(&path)?;
+        }
+        Ok((key, StoredIn::Keyring))
+    } else {
+        let _ = store.delete(KEYRING_SERVICE, &user);
+        credentials.picgo_key = Some(key.clone());
+        credentials.save(&path)?;
+        Ok((key, StoredIn::File(path)))
+    }
+}
+
+/// Forgets the PicGo key (keyring and file); whether there was one.
+pub fn delete_picgo_key_with(dirs: &Dirs, store: &dyn KeyStore) -> Result<bool, SecretsError> {
+    let user = picgo_key_user(dirs);
+    let in_keyring = matches!(store.get(KEYRING_SERVICE, &user), Ok(Some(_)));
+    if in_keyring && let Err(e) = store.delete(KEYRING_SERVICE, &user) {
+        tracing::warn!(error = %e, "could not remove the PicGo key from the OS keyring");
+    }
+    let path = dirs.credentials_file();
+    let mut credentials = Credentials::load(&path)?;
+    let in_file = credentials.picgo_key.take().is_some();
+    if in_file {
+        credentials.save(&path)?;
+    }
+    Ok(in_keyring || in_file)
+}
+
+/// Whether `given` is `expected`, compared through their SHA-256 (no timing that tells how
+/// much of a guess was right).
+pub fn same_secret(expected: &str, given: &str) -> bool {
+    use sha2::{Digest as _, Sha256};
+    Sha256::digest(expected.as_bytes()) == Sha256::digest(given.as_bytes())
 }
 
 /// Removes the stored token for `server` from the keyring and the credentials file
@@ -370,5 +448,51 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn the_picgo_key_goes_to_the_keyring_or_else_the_file_and_can_be_forgotten() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dirs = dirs(tmp.path());
+        let keyring = MemKeyring::default();
+        assert_eq!(load_picgo_key_with(&dirs, &keyring).unwrap(), None);
+        let (key, stored) = new_picgo_key_with(&dirs, &keyring).unwrap();
+        assert_eq!(stored, StoredIn::Keyring);
+        assert_eq!(key.len(), 32);
+        assert!(key.chars().all(|c| c.is_ascii_alphanumeric()));
+        assert_eq!(
+            load_picgo_key_with(&dirs, &keyring).unwrap(),
+            Some(key.clone())
+        );
+        let (again, _) = new_picgo_key_with(&dirs, &keyring).unwrap();
+        assert_ne!(again, key, "a new key replaces the old one");
+        assert!(delete_picgo_key_with(&dirs, &keyring).unwrap());
+        assert_eq!(load_picgo_key_with(&dirs, &keyring).unwrap(), None);
+
+        let (key, stored) = new_picgo_key_with(&dirs, &NoKeyring).unwrap();
+        assert_eq!(stored, StoredIn::File(dirs.credentials_file()));
+        assert_eq!(
+            load_picgo_key_with(&dirs, &NoKeyring).unwrap(),
+            Some(key.clone())
+        );
+        let text = std::fs::read_to_string(dirs.credentials_file()).unwrap();
+        assert!(text.contains(&key));
+        assert!(
+            !format!("{:?}", Credentials::load(&dirs.credentials_file()).unwrap()).contains(&key)
+        );
+        assert!(delete_picgo_key_with(&dirs, &NoKeyring).unwrap());
+        assert!(
+            !std::fs::read_to_string(dirs.credentials_file())
+                .unwrap()
+                .contains(&key)
+        );
+    }
+
+    #[test]
+    fn secrets_compare_exactly() {
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd"));
+        assert!(!same_secret("abc", ""));
+        assert!(!same_secret("abc", "abcd"));
     }
 }

@@ -17,7 +17,11 @@
 //!
 //! Loopback is shared by every account on the machine, so on Linux a request is served only
 //! when its connection belongs to the daemon's own OS user (looked up like identd, see
-//! [`crate::peer_owner`]); anyone else gets a bare 403 `forbidden`.
+//! [`crate::peer_owner`]); anyone else gets a bare 403 `forbidden`. Where the owner of a
+//! connection cannot be looked up (macOS, Windows), the user opts in to a key
+//! (`imgcloud picgo key`, kept in the OS keyring): PicGo clients then call
+//! `/upload?key=KEY`, as PicGo's own server expects, and a request without it gets the same
+//! bare 403. A key, once made, is required on every system.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -41,16 +45,65 @@ use crate::control::Control;
 /// How long requests in progress may finish after shutdown starts (uploads can be slow).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// How long the key read from the keyring stands: `imgcloud picgo key` takes effect within it.
+const KEY_RECHECK: Duration = Duration::from_secs(5);
+
+/// The key as read: `None` when no key was made, an error when it could not be read.
+type KeyRead = Result<Option<String>, String>;
+
+/// Where the endpoint finds its key.
+pub struct KeySource {
+    load: Arc<dyn Fn() -> KeyRead + Send + Sync>,
+    cached: tokio::sync::Mutex<Option<(std::time::Instant, KeyRead)>>,
+}
+
+impl KeySource {
+    /// The key `imgcloud picgo key` keeps for these directories (OS keyring, else the
+    /// credentials file).
+    pub fn of(dirs: imgcloud_core::paths::Dirs) -> Self {
+        Self::with(move || {
+            imgcloud_core::secrets::load_picgo_key_with(&dirs, &imgcloud_core::secrets::OsKeyring)
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    pub fn with(load: impl Fn() -> KeyRead + Send + Sync + 'static) -> Self {
+        Self {
+            load: Arc::new(load),
+            cached: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The key in force (read again after [`KEY_RECHECK`]); an error when it cannot be read,
+    /// and then every request is refused.
+    async fn current(&self) -> KeyRead {
+        let mut cached = self.cached.lock().await;
+        if let Some((at, value)) = cached.as_ref()
+            && at.elapsed() < KEY_RECHECK
+        {
+            return value.clone();
+        }
+        // The keyring blocks: off the async threads.
+        let load = self.load.clone();
+        let value = tokio::task::spawn_blocking(move || load())
+            .await
+            .unwrap_or_else(|e| Err(format!("reading the key failed: {e}")));
+        *cached = Some((std::time::Instant::now(), value.clone()));
+        value
+    }
+}
+
 /// Serves the endpoint on `listen` (loopback only) until `shutdown` resolves. Clipboard images
 /// are saved under `clipboard_dir` before they are uploaded.
 pub async fn serve(
     listen: SocketAddr,
     control: Arc<dyn Control>,
     clipboard_dir: PathBuf,
+    key: KeySource,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let listener = bind(listen).await?;
-    serve_on(listener, control, clipboard_dir, shutdown).await
+    serve_on(listener, control, clipboard_dir, key, shutdown).await
 }
 
 /// Listens on `listen`, which must be a loopback address (port 0 picks a free port; see
@@ -76,12 +129,19 @@ pub async fn serve_on(
     listener: TcpListener,
     control: Arc<dyn Control>,
     clipboard_dir: PathBuf,
+    key: KeySource,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let local = listener.local_addr().ok();
     if let Some(addr) = local {
         tracing::info!(%addr, "PicGo endpoint listening");
     }
+    if !cfg!(target_os = "linux") && matches!(key.current().await, Ok(None)) {
+        tracing::warn!(
+            "any local account can upload through the PicGo endpoint on this system: `imgcloud picgo key` makes a key PicGo clients must send"
+        );
+    }
+    let gate = Arc::new(Gate { local, key });
     let app = axum::Router::new()
         .route("/upload", post(upload))
         .route("/heartbeat", post(heartbeat))
@@ -98,7 +158,7 @@ pub async fn serve_on(
             control,
             clipboard_dir,
         }))
-        .layer(axum::middleware::from_fn_with_state(local, only_this_user));
+        .layer(axum::middleware::from_fn_with_state(gate, only_this_user));
     let stop = CancellationToken::new();
     let trigger = stop.clone();
     tokio::spawn(async move {
@@ -126,17 +186,47 @@ struct Ctx {
     clipboard_dir: PathBuf,
 }
 
-/// Lets through only connections of this process's OS user (Linux); see the module docs.
+/// What a request must pass before it is served.
+struct Gate {
+    local: Option<SocketAddr>,
+    key: KeySource,
+}
+
+/// Lets through only connections of this process's OS user (Linux) that carry the key, when
+/// one was made; see the module docs. The refusal says nothing of why.
 async fn only_this_user(
-    State(local): State<Option<SocketAddr>>,
+    State(gate): State<Arc<Gate>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if peer_is_this_user(local, peer) {
+    let refused = if !peer_is_this_user(gate.local, peer) {
+        Some("from another OS account")
+    } else {
+        match gate.key.current().await {
+            Ok(None) => None,
+            Ok(Some(expected)) => {
+                let given = request.uri().query().and_then(|query| {
+                    url::form_urlencoded::parse(query.as_bytes())
+                        .find(|(name, _)| name == "key")
+                        .map(|(_, value)| value.into_owned())
+                });
+                match given {
+                    Some(given) if imgcloud_core::secrets::same_secret(&expected, &given) => None,
+                    Some(_) => Some("with a wrong key"),
+                    None => Some("without the key"),
+                }
+            }
+            Err(e) => {
+                tracing::warn!("cannot read the PicGo key: {e}");
+                Some("while the key cannot be read")
+            }
+        }
+    };
+    if refused.is_none() {
         return next.run(request).await;
     }
-    tracing::warn!(%peer, "PicGo request from another OS account refused");
+    tracing::warn!(%peer, "PicGo request {} refused", refused.unwrap_or_default());
     (
         StatusCode::FORBIDDEN,
         Json(Answer::failed("forbidden".into(), Vec::new())),
@@ -407,6 +497,11 @@ mod tests {
     }
 
     async fn start() -> Running {
+        start_with_key(None).await
+    }
+
+    async fn start_with_key(key: Option<&str>) -> Running {
+        let key = key.map(str::to_string);
         let dir = tempfile::tempdir().unwrap();
         let clipboard_dir = dir.path().join("clipboard");
         let control = Arc::new(FakeControl::new());
@@ -417,6 +512,7 @@ mod tests {
             listener,
             control.clone(),
             clipboard_dir.clone(),
+            KeySource::with(move || Ok(key.clone())),
             async move {
                 let _ = stopped.await;
             },
@@ -640,6 +736,57 @@ mod tests {
         // the daemon's own user still gets through
         let (status, answer) = post(&format!("{}/heartbeat", running.url), None).await;
         assert_eq!((status, answer["success"].as_bool()), (200, Some(true)));
+    }
+
+    /// With a key made (`imgcloud picgo key`), a request without it or with a wrong one gets
+    /// the bare 403 and uploads nothing; `?key=KEY` is served.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn with_a_key_only_requests_carrying_it_are_served() {
+        let running = start_with_key(Some("s3cretKEY0123456789abcdefABCDEFgh")).await;
+        let file = running.dir.path().join("a.png");
+        std::fs::write(&file, b"image bytes").unwrap();
+        let body = serde_json::json!({ "list": [file] }).to_string();
+        for url in [
+            format!("{}/upload", running.url),
+            format!("{}/upload?key=wrong", running.url),
+            format!("{}/upload?key=", running.url),
+            format!("{}/heartbeat", running.url),
+        ] {
+            let (status, answer) = post(&url, Some(&body)).await;
+            assert_eq!(status, 403, "{url}");
+            assert_eq!(answer["message"], "forbidden", "{url}");
+        }
+        assert!(running.control.uploaded.lock().unwrap().is_empty());
+        let url = format!(
+            "{}/upload?key=s3cretKEY0123456789abcdefABCDEFgh",
+            running.url
+        );
+        let (status, answer) = post(&url, Some(&body)).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["success"], true, "{answer}");
+        assert_eq!(running.control.uploaded.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_key_that_cannot_be_read_refuses_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let url = format!("http://{}/heartbeat", listener.local_addr().unwrap());
+        let (_stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(serve_on(
+            listener,
+            Arc::new(FakeControl::new()),
+            dir.path().join("clipboard"),
+            KeySource::with(|| Err("the credentials file is damaged".into())),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        let (status, answer) = post(&url, None).await;
+        assert_eq!(
+            (status, &answer["message"]),
+            (403, &serde_json::json!("forbidden"))
+        );
     }
 
     #[tokio::test]

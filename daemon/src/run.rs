@@ -91,10 +91,16 @@ pub async fn run(options: RunOptions) -> anyhow::Result<()> {
         let clipboard_dir = options.dirs.daemon_state().join("clipboard");
         let control = control.clone();
         let quit = quit.clone();
+        let key = crate::picgo::KeySource::of(options.dirs.clone());
         Some(tokio::spawn(async move {
-            if let Err(e) =
-                crate::picgo::serve(picgo_listen, control, clipboard_dir, quit.cancelled_owned())
-                    .await
+            if let Err(e) = crate::picgo::serve(
+                picgo_listen,
+                control,
+                clipboard_dir,
+                key,
+                quit.cancelled_owned(),
+            )
+            .await
             {
                 tracing::warn!(
                     "the PicGo endpoint is off: {e:#} (is PicGo or another imgcloudd running? set picgo_listen in daemon.toml or pass --no-picgo)"

@@ -129,4 +129,59 @@ fn picgo_endpoint_answers_like_picgo() {
         json["message"].as_str().unwrap().contains("clipboard"),
         "{json}"
     );
+
+    // `imgcloud picgo key` makes a key: from then on the running daemon wants it.
+    let made = daemon.cli(&["picgo", "key"]);
+    assert_eq!(made.code, 0, "{made}");
+    let key = made.stdout.trim().to_string();
+    assert_eq!(key.len(), 32, "only the key on stdout: {made}");
+    assert!(made.stderr.contains("/upload?key="), "{made}");
+    assert_eq!(
+        daemon.cli(&["picgo", "key"]).stdout.trim(),
+        key,
+        "the same key again"
+    );
+    let body = serde_json::json!({ "list": [files[0].0.display().to_string()] });
+    let status_of = |url: &str| {
+        rt.block_on(request("POST", url, None, Some(&body)))
+            .unwrap()
+            .status
+    };
+    let keyed = format!("{url}?key={key}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while status_of(&url) != 403 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the key was never asked for"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    assert_eq!(status_of(&format!("{url}?key=wrong")), 403);
+    assert_eq!(status_of(&keyed), 200);
+    assert!(
+        !daemon.log().contains(&key),
+        "the key never reaches the daemon's log"
+    );
+    // A new key retires the old one; --off takes the requirement away.
+    let renewed = daemon.cli(&["picgo", "key", "--new"]);
+    let new_key = renewed.stdout.trim().to_string();
+    assert_ne!(new_key, key);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while status_of(&keyed) != 403 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old key still works"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    assert_eq!(status_of(&format!("{url}?key={new_key}")), 200);
+    assert_eq!(daemon.cli(&["picgo", "key", "--off"]).code, 0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while status_of(&url) != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "--off did not take effect"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
 }

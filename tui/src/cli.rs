@@ -70,6 +70,29 @@ pub enum Command {
     Rescan,
     /// Check or restore the local backup copies the sync daemon keeps.
     Backup(BackupArgs),
+    /// The sync daemon's PicGo endpoint (Typora, Obsidian): its key.
+    Picgo(PicgoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PicgoArgs {
+    #[command(subcommand)]
+    pub action: PicgoAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PicgoAction {
+    /// Print the key PicGo clients must send (`/upload?key=KEY`), making one first if there
+    /// is none. Once a key exists, requests without it are refused. It lives in the OS
+    /// keyring, never in daemon.toml or a log.
+    Key {
+        /// Replace the key with a new one (clients with the old one are refused).
+        #[arg(long, conflicts_with = "off")]
+        new: bool,
+        /// Forget the key: the endpoint no longer asks for one.
+        #[arg(long)]
+        off: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -82,6 +82,7 @@ async fn run(cli: &Cli, command: &Command) -> anyhow::Result<ExitCode> {
         Command::Resume => commands::daemon::verb(&ctx, Verb::Resume).await,
         Command::Rescan => commands::daemon::verb(&ctx, Verb::Rescan).await,
         Command::Backup(args) => commands::backup::run(&ctx, args).await,
+        Command::Picgo(args) => commands::picgo::run(&ctx, &args.action),
     }
 }
 

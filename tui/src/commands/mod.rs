@@ -6,5 +6,6 @@ pub mod config;
 pub mod daemon;
 pub mod images;
 pub mod login;
+pub mod picgo;
 pub mod share;
 pub mod upload;

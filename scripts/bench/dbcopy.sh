@@ -190,7 +190,7 @@ while kill -0 "$load" 2>/dev/null; do
   curl -fsS --max-time 2 "$replica/metrics" 2>/dev/null | awk '
     /^imgcloud_standby_lag_seconds / { s = $2 }
     /^imgcloud_standby_lag_bytes / { b = $2 }
-    END { if (b != "") print (s == "" ? "nan" : s), b }' >>"$samples" || true
+    END { if (b != "") print ((s == "" || b == 0) ? "nan" : s), b }' >>"$samples" || true
   sleep 0.1
 done
 wait "$load" || { cat "$work/seed.out" >&2; die "the upload load failed"; }
@@ -211,6 +211,8 @@ percentiles() { # COLUMN: p50 p99 max over the samples
     }'
 }
 read -r lag_s50 lag_s99 lag_smax <<<"$(percentiles 1)"
+# Samples taken while WAL was pending in which PostgreSQL reported a replay lag at all.
+reported=$(awk '$1 != "nan"' "$samples" | wc -l)
 read -r lag_b50 lag_b99 lag_bmax <<<"$(percentiles 2)"
 nsamples=$(wc -l <"$samples")
 ms() { awk -v s="$1" 'BEGIN { if (s == "-") print "-"; else printf "%.1f ms", s * 1000 }'; }
@@ -231,7 +233,7 @@ field() { printf '%s\n' "$probe_line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 echo "replication lag while $uploads images were uploaded in ${load_secs} s:"
 echo "  end to end (a change seen on the primary, then read on the standby; $(field samples) probes):"
 echo "    p50 $(field p50_ms) ms, p99 $(field p99_ms) ms, max $(field max_ms) ms"
-echo "  /metrics ($nsamples samples): PostgreSQL's replay lag p50 $(ms "$lag_s50"), p99 $(ms "$lag_s99"),"
+echo "  /metrics ($nsamples samples; PostgreSQL reported a replay lag in $reported while WAL was pending): p50 $(ms "$lag_s50"), p99 $(ms "$lag_s99"),"
 echo "    max $(ms "$lag_smax"); WAL not yet confirmed p50 ${lag_b50} B, p99 ${lag_b99} B, max ${lag_bmax} B"
 echo "standby status after the load:"
 printf '%s\n' "$status" | sed 's/^/  /'

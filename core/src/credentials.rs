@@ -20,6 +20,10 @@ pub struct Credentials {
     /// no keyring keeps it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub picgo_key: Option<String>,
+    /// The PicGo key is in the OS keyring (not a secret: it tells that one is required even
+    /// while the keyring cannot be read).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub picgo_key_in_keyring: bool,
 }
 
 impl fmt::Debug for Credentials {

@@ -42,6 +42,11 @@ pub enum StoredIn {
 pub enum SecretsError {
     #[error(transparent)]
     File(#[from] ConfigError),
+    /// A PicGo key was made and kept in the OS keyring, which cannot be read now.
+    #[error(
+        "the PicGo key is kept in the OS keyring, which cannot be read now (is the keyring unlocked?)"
+    )]
+    PicgoKeyUnreadable,
 }
 
 /// A keyring failure; the message never contains the secret.
@@ -211,7 +216,14 @@ pub fn load_picgo_key_with(
             tracing::debug!(error = %e, "OS keyring unavailable; trying the credentials file")
         }
     }
-    Ok(Credentials::load(&dirs.credentials_file())?.picgo_key)
+    let credentials = Credentials::load(&dirs.credentials_file())?;
+    match credentials.picgo_key {
+        Some(key) => Ok(Some(key)),
+        // Made, but the keyring does not give it now: never "no key" (that would open the
+        // endpoint to everyone).
+        None if credentials.picgo_key_in_keyring => Err(SecretsError::PicgoKeyUnreadable),
+        None => Ok(None),
+    }
 }
 
 /// Makes a new PicGo key (32 random letters and digits, replacing any older one) and keeps it
@@ -230,13 +242,14 @@ pub fn new_picgo_key_with(
     let mut credentials = Credentials::load(&path)?;
     let user = picgo_key_user(dirs);
     if kept_in_keyring(store, &user, &key) {
-        if credentials.picgo_key.take().is_some() {
-            credentials.save(&path)?;
-        }
+        credentials.picgo_key = None;
+        credentials.picgo_key_in_keyring = true;
+        credentials.save(&path)?;
         Ok((key, StoredIn::Keyring))
     } else {
         let _ = store.delete(KEYRING_SERVICE, &user);
         credentials.picgo_key = Some(key.clone());
+        credentials.picgo_key_in_keyring = false;
         credentials.save(&path)?;
         Ok((key, StoredIn::File(path)))
     }
@@ -252,7 +265,8 @@ pub fn delete_picgo_key_with(dirs: &Dirs, store: &dyn KeyStore) -> Result<bool, 
     let path = dirs.credentials_file();
     let mut credentials = Credentials::load(&path)?;
     let in_file = credentials.picgo_key.take().is_some();
-    if in_file {
+    let marked = std::mem::take(&mut credentials.picgo_key_in_keyring);
+    if in_file || marked {
         credentials.save(&path)?;
     }
     Ok(in_keyring || in_file)
@@ -466,8 +480,14 @@ mod tests {
         );
         let (again, _) = new_picgo_key_with(&dirs, &keyring).unwrap();
         assert_ne!(again, key, "a new key replaces the old one");
+        // Made in the keyring, which then cannot be read (locked): required, not absent.
+        assert!(matches!(
+            load_picgo_key_with(&dirs, &NoKeyring),
+            Err(SecretsError::PicgoKeyUnreadable)
+        ));
         assert!(delete_picgo_key_with(&dirs, &keyring).unwrap());
         assert_eq!(load_picgo_key_with(&dirs, &keyring).unwrap(), None);
+        assert_eq!(load_picgo_key_with(&dirs, &NoKeyring).unwrap(), None);
 
         let (key, stored) = new_picgo_key_with(&dirs, &NoKeyring).unwrap();
         assert_eq!(stored, StoredIn::File(dirs.credentials_file()));

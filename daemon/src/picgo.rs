@@ -61,9 +61,15 @@ impl KeySource {
     /// The key `imgcloud picgo key` keeps for these directories (OS keyring, else the
     /// credentials file).
     pub fn of(dirs: imgcloud_core::paths::Dirs) -> Self {
+        use imgcloud_core::secrets::{self, OsKeyring, SecretsError};
         Self::with(move || {
-            imgcloud_core::secrets::load_picgo_key_with(&dirs, &imgcloud_core::secrets::OsKeyring)
-                .map_err(|e| e.to_string())
+            secrets::load_picgo_key_with(&dirs, &OsKeyring).map_err(|e| match e {
+                SecretsError::PicgoKeyUnreadable => e.to_string(),
+                // A parse error may quote a line of the file, which holds secrets: its path only.
+                SecretsError::File(_) => {
+                    format!("{} cannot be read", dirs.credentials_file().display())
+                }
+            })
         })
     }
 

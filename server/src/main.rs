@@ -209,12 +209,16 @@ enum StandbyCommand {
         json: bool,
     },
     /// Make the standby the primary: it stops following and its sequences move past the last
-    /// value used. Then point the replicas' database_url at it and restart them.
+    /// value used. Then point the replicas' database_url at it and restart them. Refused while
+    /// its first copy of a table is unfinished, unless --force.
     Promote {
         #[command(flatten)]
         urls: StandbyUrls,
         #[arg(long)]
         json: bool,
+        /// Promote even though the first copy of some table is unfinished (its rows are lost).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -611,9 +615,9 @@ async fn standby_command(cli: &Cli, command: &StandbyCommand) -> anyhow::Result<
                 println!("rows match: {}", if ok { "yes" } else { "no" });
             }
         }
-        StandbyCommand::Promote { urls, json } => {
+        StandbyCommand::Promote { urls, json, force } => {
             let primary = primary_url(cli, urls).ok();
-            let promoted = standby::promote(&urls.standby, primary.as_deref()).await?;
+            let promoted = standby::promote(&urls.standby, primary.as_deref(), *force).await?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&promoted)?);
                 return Ok(());

@@ -159,6 +159,27 @@ pub async fn setup(
             .fetch_one(&mut standby)
             .await?;
     if subscribed {
+        // Tables new since the last setup (an upgrade): rows the standby's migrations seeded
+        // there would clash with their first copy from the primary.
+        let followed: Vec<String> = sqlx::query_scalar(
+            "SELECT c.relname::text FROM pg_subscription_rel r \
+             JOIN pg_subscription s ON s.oid = r.srsubid JOIN pg_class c ON c.oid = r.srrelid \
+             WHERE s.subname = $1",
+        )
+        .bind(NAME)
+        .fetch_all(&mut standby)
+        .await?;
+        let new: Vec<String> = tables
+            .iter()
+            .filter(|t| !followed.contains(t))
+            .cloned()
+            .collect();
+        if !new.is_empty() {
+            sqlx::raw_sql(&format!("TRUNCATE {}", table_list(&new)))
+                .execute(&mut standby)
+                .await?;
+            progress(&format!("standby: new tables {}", new.join(", ")));
+        }
         sqlx::raw_sql(&format!("ALTER SUBSCRIPTION {NAME} REFRESH PUBLICATION"))
             .execute(&mut standby)
             .await
@@ -209,6 +230,15 @@ pub async fn setup(
                 progress(&format!("primary: dropped the unused slot {NAME}"));
             }
             None => {}
+        }
+        // The statement holds the primary's password: keep it out of the standby's server log
+        // (logged on error by default). Superusers may change these for their session; for
+        // others the defaults stay (PostgreSQL 16's pg_create_subscription roles).
+        for setting in [
+            "SET log_min_error_statement = panic",
+            "SET log_statement = 'none'",
+        ] {
+            let _ = sqlx::raw_sql(setting).execute(&mut standby).await;
         }
         // The connection string is the primary's URL as the standby's server reaches it.
         let conninfo = primary_url.replace('\'', "''");
@@ -282,7 +312,7 @@ pub async fn lag(conn: &mut PgConnection) -> anyhow::Result<Option<Lag>> {
         "SELECT s.active, \
            COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn), 0)::bigint, \
            (SELECT EXTRACT(epoch FROM r.replay_lag)::float8 FROM pg_stat_replication r \
-              WHERE r.application_name = s.slot_name LIMIT 1) \
+              WHERE r.pid = s.active_pid) \
          FROM pg_replication_slots s WHERE s.slot_name = $1",
     )
     .bind(NAME)
@@ -388,18 +418,23 @@ pub async fn status(primary_url: Option<&str>, standby_url: &str) -> anyhow::Res
             Err(e) => primary_error = Some(format!("{e:#}")),
         }
     }
-    let tables: Vec<TableRows> = standby_rows
-        .iter()
-        .filter(|(t, _)| !NOT_REPLICATED.contains(&t.as_str()))
-        .map(|(table, standby)| {
-            let primary = primary_rows
-                .as_ref()
-                .map(|p| p.get(table).copied().unwrap_or(0));
+    // Tables of either side: one only the primary has (not set up since an upgrade) differs.
+    let mut names: Vec<&String> = standby_rows.keys().collect();
+    if let Some(primary) = &primary_rows {
+        names.extend(primary.keys().filter(|t| !standby_rows.contains_key(*t)));
+    }
+    names.sort();
+    let tables: Vec<TableRows> = names
+        .into_iter()
+        .filter(|t| !NOT_REPLICATED.contains(&t.as_str()))
+        .map(|table| {
+            let standby = standby_rows.get(table).copied();
+            let primary = primary_rows.as_ref().map(|p| p.get(table).copied());
             TableRows {
                 table: table.clone(),
-                primary,
-                standby: *standby,
-                matches: primary.map(|p| p == *standby),
+                primary: primary.flatten(),
+                standby: standby.unwrap_or(0),
+                matches: primary.map(|p| p.is_some() && p == standby),
             }
         })
         .collect();
@@ -433,13 +468,33 @@ pub struct Promoted {
 /// Makes the standby a primary: stops following (the subscription goes, without touching the
 /// primary, which may be gone) and advances every sequence past the last value used. When
 /// `primary_url` answers, its replication slot is dropped too, so it stops keeping WAL.
-pub async fn promote(standby_url: &str, primary_url: Option<&str>) -> anyhow::Result<Promoted> {
+pub async fn promote(
+    standby_url: &str,
+    primary_url: Option<&str>,
+    force: bool,
+) -> anyhow::Result<Promoted> {
     let mut standby = pg::connect(standby_url).await?;
     let subscribed: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_subscription WHERE subname = $1)")
             .bind(NAME)
             .fetch_one(&mut standby)
             .await?;
+    if subscribed && !force {
+        let copying: Vec<String> = sqlx::query_scalar(
+            "SELECT c.relname::text FROM pg_subscription_rel r \
+             JOIN pg_subscription s ON s.oid = r.srsubid JOIN pg_class c ON c.oid = r.srrelid \
+             WHERE s.subname = $1 AND r.srsubstate <> 'r' ORDER BY 1",
+        )
+        .bind(NAME)
+        .fetch_all(&mut standby)
+        .await?;
+        if !copying.is_empty() {
+            bail!(
+                "the standby has not finished its first copy of {} (see `standby status`): promoting it now loses their rows; wait, or pass --force",
+                copying.join(", ")
+            );
+        }
+    }
     if subscribed {
         for statement in [
             format!("ALTER SUBSCRIPTION {NAME} DISABLE"),
@@ -454,6 +509,7 @@ pub async fn promote(standby_url: &str, primary_url: Option<&str>) -> anyhow::Re
     }
     let mut tx = standby.begin().await?;
     let sequences = pg::advance_sequences(&mut tx).await?;
+    pg::bump_auth_epoch(&mut tx).await?;
     tx.commit().await?;
     let rows = pg::row_counts(&mut standby).await?;
     standby.close().await.ok();

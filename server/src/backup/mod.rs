@@ -102,26 +102,15 @@ pub async fn create(
         "compressing {} …",
         imgcloud_core::human::human_size(raw_bytes)
     ));
-    let staged = tempfile::Builder::new()
-        .prefix(".incomplete-")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    let mut writer = format::Writer::new(std::io::BufWriter::new(staged.as_file()))?;
-    for (name, bytes, file) in &parts {
-        writer.section(name, *bytes, std::fs::File::open(file)?)?;
-    }
-    let (mut out, manifest) = writer.finish(manifest)?;
-    std::io::Write::flush(&mut out)?;
-    drop(out);
-    staged.as_file().sync_all()?;
     let path = dir.join(file_name(backend.name(), now));
-    staged
-        .persist_noclobber(&path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
+    // Compressing is long, blocking work: off the async threads (a server taking its own
+    // backups keeps answering).
+    let (dir_owned, path_owned) = (dir.to_path_buf(), path.clone());
+    let manifest =
+        tokio::task::spawn_blocking(move || write_file(&dir_owned, &path_owned, &parts, manifest))
+            .await
+            .context("the backup writer stopped")??;
+    drop(scratch);
     let file_bytes = std::fs::metadata(&path)?.len();
     Ok(Created {
         path,
@@ -130,6 +119,36 @@ pub async fn create(
         file_bytes,
         elapsed: started.elapsed(),
     })
+}
+
+/// Writes `parts` (section name, bytes, file) and `manifest` as the backup file `path` in
+/// `dir`: beside it first, synced, then renamed into place.
+fn write_file(
+    dir: &Path,
+    path: &Path,
+    parts: &[(String, u64, PathBuf)],
+    manifest: Manifest,
+) -> anyhow::Result<Manifest> {
+    let staged = tempfile::Builder::new()
+        .prefix(".incomplete-")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    let mut writer = format::Writer::new(std::io::BufWriter::new(staged.as_file()))?;
+    for (name, bytes, file) in parts {
+        writer.section(name, *bytes, std::fs::File::open(file)?)?;
+    }
+    let (mut out, manifest) = writer.finish(manifest)?;
+    std::io::Write::flush(&mut out)?;
+    drop(out);
+    staged.as_file().sync_all()?;
+    staged
+        .persist_noclobber(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(manifest)
 }
 
 fn file_name(backend: &str, at: OffsetDateTime) -> String {
@@ -627,6 +646,74 @@ mod tests {
             let target = super::super::postgres::inspect(&b.url()).await.unwrap();
             assert_eq!(target.rows["images"], 3);
             assert_eq!(target.rows["users"], 1);
+        }
+
+        /// A forced restore over a live library keeps the change feed moving forward: its
+        /// sequence goes past the target's own values too, not only the backup's.
+        #[tokio::test]
+        #[ignore = "needs PostgreSQL; scripts/test.sh starts one and runs it"]
+        async fn a_forced_restore_never_hands_out_a_change_position_twice() {
+            let a = TestDb::create().await;
+            drop(library(&a, 3).await);
+            let dir = tempfile::tempdir().unwrap();
+            let created = create(&a.url(), dir.path(), &|_| {}).await.unwrap();
+            let b = TestDb::create().await;
+            let live = library(&b, 40).await;
+            // A long-lived database: its feed is far past the backup's and past the gap.
+            sqlx::query("SELECT setval(pg_get_serial_sequence('changes', 'seq'), 5000000)")
+                .execute(live.pool())
+                .await
+                .unwrap();
+            let bob = live.user_by_name("ann").await.unwrap();
+            live.insert_image(&conformance::image(&bob.id, "late", "late.png", "late"))
+                .await
+                .unwrap();
+            let seen = live.changes(&bob.id, 0, 1000).await.unwrap();
+            let highest = seen.iter().map(|c| c.seq).max().unwrap();
+            drop(live);
+            restore(&created.path, &b.url(), true, &|_| {})
+                .await
+                .unwrap();
+            let back = PostgresStore::connect_with(b.options()).await.unwrap();
+            let ann = back.user_by_name("ann").await.unwrap();
+            back.insert_image(&conformance::image(&ann.id, "new", "new.png", "new"))
+                .await
+                .unwrap();
+            let feed = back.changes(&ann.id, 0, 1000).await.unwrap();
+            let new = feed.iter().find(|c| c.image_id == "new").unwrap();
+            assert!(new.seq > highest, "{} after {highest}", new.seq);
+        }
+
+        /// A database that is not imgcloud's is never emptied: refused as not empty, and even
+        /// with --force because its tables are someone else's.
+        #[tokio::test]
+        #[ignore = "needs PostgreSQL; scripts/test.sh starts one and runs it"]
+        async fn another_applications_database_is_never_touched() {
+            let a = TestDb::create().await;
+            drop(library(&a, 2).await);
+            let dir = tempfile::tempdir().unwrap();
+            let created = create(&a.url(), dir.path(), &|_| {}).await.unwrap();
+            let other = TestDb::create().await;
+            let mut conn = super::super::postgres::connect(&other.url()).await.unwrap();
+            sqlx::raw_sql("CREATE TABLE invoices (id int PRIMARY KEY); INSERT INTO invoices VALUES (1)")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            let err = restore(&created.path, &other.url(), false, &|_| {})
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("not empty") && err.contains("--force"), "{err}");
+            let err = restore(&created.path, &other.url(), true, &|_| {})
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("not imgcloud's") && err.contains("invoices"), "{err}");
+            let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM invoices")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(rows, 1, "untouched");
         }
 
         #[tokio::test]

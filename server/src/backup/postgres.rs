@@ -207,8 +207,18 @@ pub async fn snapshot(
             describe_url(url)
         );
     };
+    let names = tables(&mut tx).await?;
+    // As pg_dump does: no table can be rewritten or truncated (by a migration, say) while it
+    // is copied, which would make it read as empty in this snapshot.
+    if !names.is_empty() {
+        let list = names.iter().map(|t| quote(t)).collect::<Vec<_>>().join(", ");
+        sqlx::raw_sql(&format!("LOCK TABLE {list} IN ACCESS SHARE MODE"))
+            .execute(&mut *tx)
+            .await
+            .context("cannot lock the tables for the snapshot")?;
+    }
     let mut copied = Vec::new();
-    for (i, table) in tables(&mut tx).await?.into_iter().enumerate() {
+    for (i, table) in names.into_iter().enumerate() {
         let columns = columns(&mut tx, &table).await?;
         let list = columns
             .iter()
@@ -277,15 +287,12 @@ pub struct Target {
     pub rows: BTreeMap<String, u64>,
 }
 
-/// Looks at the database a restore would write to.
+/// Looks at the database a restore would write to: its schema version and the rows of every
+/// table in its schema (imgcloud's or not).
 pub async fn inspect(url: &str) -> anyhow::Result<Target> {
     let mut conn = connect(url).await?;
     let schema_version = schema_version(&mut conn).await?;
-    let rows = if schema_version.is_some() {
-        row_counts(&mut conn).await?
-    } else {
-        BTreeMap::new()
-    };
+    let rows = row_counts(&mut conn).await?;
     conn.close().await.ok();
     Ok(Target {
         schema_version,
@@ -304,13 +311,22 @@ pub async fn load(
     progress: &(dyn Fn(&str) + Sync),
 ) -> anyhow::Result<()> {
     let mut conn = connect(url).await?;
-    if let Some(current) = schema_version(&mut conn).await?
-        && current > version
-    {
-        bail!(
+    match schema_version(&mut conn).await? {
+        Some(current) if current > version => bail!(
             "{} is at schema version {current}, newer than the backup's ({version}): restore into an empty database (no tables) instead",
             describe_url(url)
-        );
+        ),
+        Some(_) => {}
+        None => {
+            let foreign = tables(&mut conn).await?;
+            if !foreign.is_empty() {
+                bail!(
+                    "{} holds tables that are not imgcloud's ({}): restore into an empty database",
+                    describe_url(url),
+                    foreign.join(", ")
+                );
+            }
+        }
     }
     let full = migrator();
     let up_to = sqlx::migrate::Migrator {
@@ -331,7 +347,7 @@ pub async fn load(
     let known: BTreeSet<&String> = order.iter().collect();
     if let Some(extra) = sections.keys().find(|t| !known.contains(t)) {
         bail!(
-            "the backup holds table {extra:?}, which schema {version} does not have; the file is damaged"
+            "the backup holds table {extra:?}, which imgcloud's schema {version} does not have (a table added to the database by hand?); restore into a database that has it"
         );
     }
     let mut tx = conn.begin().await?;
@@ -341,7 +357,9 @@ pub async fn load(
         .collect::<Vec<_>>()
         .join(", ");
     if !order.is_empty() {
-        sqlx::raw_sql(&format!("TRUNCATE {all} RESTART IDENTITY"))
+        // Sequences keep their place: advance_sequences moves them past both the target's
+        // values and the backup's.
+        sqlx::raw_sql(&format!("TRUNCATE {all}"))
             .execute(&mut *tx)
             .await
             .context("cannot empty the target's tables")?;
@@ -380,12 +398,31 @@ pub async fn load(
         progress(&format!("{table}: {rows} rows"));
     }
     advance_sequences(&mut tx).await?;
+    bump_auth_epoch(&mut tx).await?;
     tx.commit().await.context("cannot commit the restore")?;
     migrator()
         .run(&mut conn)
         .await
         .with_context(|| format!("migrating {} after the restore", describe_url(url)))?;
     conn.close().await.ok();
+    Ok(())
+}
+
+/// How far the auth epoch jumps after a restore or a promotion: token lookups cached under the
+/// lost database's epoch (which may be ahead of the copy's) are never trusted again.
+pub const AUTH_EPOCH_GAP: i64 = 1_000_000;
+
+/// Moves the auth epoch [`AUTH_EPOCH_GAP`] forward.
+pub async fn bump_auth_epoch(conn: &mut PgConnection) -> anyhow::Result<()> {
+    if sqlx::query_scalar::<_, bool>("SELECT to_regclass('auth_epoch') IS NOT NULL")
+        .fetch_one(&mut *conn)
+        .await?
+    {
+        sqlx::query("UPDATE auth_epoch SET value = value + $1")
+            .bind(AUTH_EPOCH_GAP)
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(())
 }
 

@@ -325,6 +325,11 @@ impl CachedStore {
     /// A token lookup with the epoch in the value: an entry filed under an older epoch than
     /// the one last read is a miss.
     async fn user_by_token_in_epoch(&self, token_hash: &str, epoch: i64) -> StoreResult<User> {
+        if epoch == i64::MIN {
+            // The epoch was never read: no entry can be trusted (nor filed) yet.
+            self.stats.misses.fetch_add(1, Ordering::Relaxed);
+            return self.inner.user_by_token_hash(token_hash).await;
+        }
         let key = self.token_key(token_hash);
         if let Some(bytes) = self.cache.get(&key).await
             && let Ok(entry) = serde_json::from_slice::<EpochEntry>(&bytes)

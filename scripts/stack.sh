@@ -310,6 +310,7 @@ render() {
     -e "s|@LOGS@|$STATE/logs|g" \
     -e "s|@LB_LISTEN@|127.0.0.1:$LB_PORT|g" \
     -e "s|@CDN_LISTEN@|127.0.0.1:$CDN_PORT|g" \
+    -e "s|@CEILING_LISTEN@|127.0.0.1:$CEILING_PORT|g" \
     -e "s|@S3_ORIGIN@|127.0.0.1:$S3_PORT|g" \
     -e "s|@BUCKET@|$BUCKET|g" \
     -e "s|@UPSTREAM_SERVERS@|server 127.0.0.1:$REPLICA_1_PORT max_fails=1 fail_timeout=3s;\n    server 127.0.0.1:$REPLICA_2_PORT max_fails=1 fail_timeout=3s;|" \
@@ -317,7 +318,7 @@ render() {
 }
 
 write_nginx_config() {
-  mkdir -p "$STATE/nginx/tmp" "$STATE/nginx/cache"
+  mkdir -p "$STATE/nginx/tmp" "$STATE/nginx/cache" "$STATE/nginx/ceiling"
   render "$root/deploy/nginx/nginx.conf.template" "$STATE/nginx/nginx.conf"
   render "$root/deploy/nginx/lb.conf.template" "$STATE/nginx/lb.conf"
   render "$root/deploy/nginx/cdn.conf.template" "$STATE/nginx/cdn.conf"
@@ -380,7 +381,8 @@ cmd_up() {
   pgdir=$(cat "$STATE/postgres.dir")
 
   local taken=()
-  for name in PG_PORT PG_STANDBY_PORT MC_PORT S3_PORT REPLICA_1_PORT REPLICA_2_PORT LB_PORT CDN_PORT; do
+  for name in PG_PORT PG_STANDBY_PORT MC_PORT S3_PORT REPLICA_1_PORT REPLICA_2_PORT LB_PORT CDN_PORT \
+    CEILING_PORT; do
     port=$(pick_free_port "${taken[@]}")
     [ -n "$port" ] || die "no free loopback port"
     taken+=("$port")
@@ -392,7 +394,7 @@ cmd_up() {
     umask 077
     {
       for name in PG_PORT PG_STANDBY_PORT MC_PORT S3_PORT REPLICA_1_PORT REPLICA_2_PORT LB_PORT \
-        CDN_PORT PG_PASSWORD PG_STANDBY_PASSWORD; do
+        CDN_PORT CEILING_PORT PG_PASSWORD PG_STANDBY_PASSWORD; do
         printf '%s=%s\n' "$name" "${!name}"
       done
       printf 'BIN=%s\nNGINX=%s\n' "$BIN" "$NGINX"

@@ -16,6 +16,8 @@
 //!   album of 24 of them, opened as a browser would (no token, a browser's user agent): every
 //!   request is a counted view, so a write. (Share links are not cached and their queries are
 //!   not in `imgcloud_db_queries_total`.)
+//! - ROUTE `ceiling:FILE`: `GET /bench-ceiling/FILE` through the same load balancer, answered by
+//!   nginx from a static file (the stack's lb.conf): the ceiling imgcloud's p99 is read against.
 //! - `revoke COUNT`: COUNT times, creates a link, opens it, revokes it, and polls its page every
 //!   2 ms until it answers 410; prints the time from the revoke request to the first 410
 //!   (p50/p99/max).
@@ -63,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
             bench(&server, &token, &replicas, &run).await
         }
         _ => bail!(
-            "usage: bench-api seed COUNT | revoke COUNT | run list|get|share|album \
+            "usage: bench-api seed COUNT | revoke COUNT | run list|get|share|album|ceiling:FILE \
              [--connections N] [--duration SECS] [--warmup SECS] [--rate R]"
         ),
     }
@@ -72,8 +74,9 @@ async fn main() -> anyhow::Result<()> {
 fn parse_run(args: &[String]) -> anyhow::Result<RunArgs> {
     let route = args[0].clone();
     ensure!(
-        ["list", "get", "share", "album"].contains(&route.as_str()),
-        "ROUTE must be `list`, `get`, `share` or `album`, not {route:?}"
+        ["list", "get", "share", "album"].contains(&route.as_str())
+            || route.strip_prefix("ceiling:").is_some_and(|f| !f.is_empty()),
+        "ROUTE must be `list`, `get`, `share`, `album` or `ceiling:FILE`, not {route:?}"
     );
     let mut run = RunArgs {
         route,
@@ -286,7 +289,8 @@ async fn bench(
     replicas: &[String],
     run: &RunArgs,
 ) -> anyhow::Result<()> {
-    let ids = if run.route == "list" {
+    let ceiling = run.route.strip_prefix("ceiling:");
+    let ids = if run.route == "list" || ceiling.is_some() {
         Vec::new()
     } else {
         let ids = library_ids(server, token, 5000).await?;
@@ -297,6 +301,10 @@ async fn bench(
         ids
     };
     let urls: Vec<String> = match run.route.as_str() {
+        _ if ceiling.is_some() => vec![format!(
+            "{server}/bench-ceiling/{}",
+            ceiling.unwrap_or_default()
+        )],
         "list" => vec![format!("{server}/v1/images?limit=50")],
         "share" => vec![share_link(server, token, &ids[..1], false).await?],
         "album" => vec![share_link(server, token, &ids[..ids.len().min(24)], true).await?],

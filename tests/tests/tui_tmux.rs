@@ -123,6 +123,12 @@ fn tui_in_tmux_searches_copies_a_link_trashes_restores_and_gives_the_terminal_ba
         Ok((visibility(&cloud).as_deref() == Some("private")).then_some(()))
     })
     .unwrap();
+    // `v` toggles what the screen shows: wait until it shows the answer, or the next press
+    // would ask for private again.
+    tmux.wait_for("the TUI showing the sunset private", STEP, |s| {
+        s.contains(&format!("{SUNSET} is private"))
+    })
+    .unwrap();
     tmux.press(&["v"]).unwrap();
     tmux.poll("the sunset public again", STEP, || {
         Ok((visibility(&cloud).as_deref() == Some("public")).then_some(()))

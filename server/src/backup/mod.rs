@@ -695,20 +695,28 @@ mod tests {
             let created = create(&a.url(), dir.path(), &|_| {}).await.unwrap();
             let other = TestDb::create().await;
             let mut conn = super::super::postgres::connect(&other.url()).await.unwrap();
-            sqlx::raw_sql("CREATE TABLE invoices (id int PRIMARY KEY); INSERT INTO invoices VALUES (1)")
-                .execute(&mut conn)
-                .await
-                .unwrap();
+            sqlx::raw_sql(
+                "CREATE TABLE invoices (id int PRIMARY KEY); INSERT INTO invoices VALUES (1)",
+            )
+            .execute(&mut conn)
+            .await
+            .unwrap();
             let err = restore(&created.path, &other.url(), false, &|_| {})
                 .await
                 .unwrap_err()
                 .to_string();
-            assert!(err.contains("not empty") && err.contains("--force"), "{err}");
+            assert!(
+                err.contains("not empty") && err.contains("--force"),
+                "{err}"
+            );
             let err = restore(&created.path, &other.url(), true, &|_| {})
                 .await
                 .unwrap_err()
                 .to_string();
-            assert!(err.contains("not imgcloud's") && err.contains("invoices"), "{err}");
+            assert!(
+                err.contains("not imgcloud's") && err.contains("invoices"),
+                "{err}"
+            );
             let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM invoices")
                 .fetch_one(&mut conn)
                 .await

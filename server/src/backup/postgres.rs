@@ -211,8 +211,14 @@ pub async fn snapshot(
     // As pg_dump does: no table can be rewritten or truncated (by a migration, say) while it
     // is copied, which would make it read as empty in this snapshot.
     if !names.is_empty() {
-        let list = names.iter().map(|t| quote(t)).collect::<Vec<_>>().join(", ");
-        sqlx::raw_sql(&format!("LOCK TABLE {list} IN ACCESS SHARE MODE"))
+        let list = names
+            .iter()
+            .map(|t| quote(t))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let lock = format!("LOCK TABLE {list} IN ACCESS SHARE MODE");
+        sqlx::query(&lock)
+            .persistent(false)
             .execute(&mut *tx)
             .await
             .context("cannot lock the tables for the snapshot")?;

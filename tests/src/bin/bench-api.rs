@@ -75,7 +75,9 @@ fn parse_run(args: &[String]) -> anyhow::Result<RunArgs> {
     let route = args[0].clone();
     ensure!(
         ["list", "get", "share", "album"].contains(&route.as_str())
-            || route.strip_prefix("ceiling:").is_some_and(|f| !f.is_empty()),
+            || route
+                .strip_prefix("ceiling:")
+                .is_some_and(|f| !f.is_empty()),
         "ROUTE must be `list`, `get`, `share`, `album` or `ceiling:FILE`, not {route:?}"
     );
     let mut run = RunArgs {

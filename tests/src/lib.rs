@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod protocol;
 pub mod stack;
 pub mod tmux;
+pub mod uploads;
 
 pub use cli::CliOutput;
 pub use cloud::EmbeddedCloud;

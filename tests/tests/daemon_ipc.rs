@@ -147,15 +147,16 @@ fn picgo_endpoint_answers_like_picgo() {
             .unwrap()
             .status
     };
+    // The daemon re-reads the key within 5 s: waits until `url` answers `status`.
+    let until = |url: &str, status: u16, what: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while status_of(url) != status {
+            assert!(std::time::Instant::now() < deadline, "{what}");
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+    };
     let keyed = format!("{url}?key={key}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while status_of(&url) != 403 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the key was never asked for"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(250));
-    }
+    until(&url, 403, "the key was never asked for");
     assert_eq!(status_of(&format!("{url}?key=wrong")), 403);
     assert_eq!(status_of(&keyed), 200);
     assert!(
@@ -166,22 +167,8 @@ fn picgo_endpoint_answers_like_picgo() {
     let renewed = daemon.cli(&["picgo", "key", "--new"]);
     let new_key = renewed.stdout.trim().to_string();
     assert_ne!(new_key, key);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while status_of(&keyed) != 403 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the old key still works"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(250));
-    }
+    until(&keyed, 403, "the old key still works");
     assert_eq!(status_of(&format!("{url}?key={new_key}")), 200);
     assert_eq!(daemon.cli(&["picgo", "key", "--off"]).code, 0);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while status_of(&url) != 200 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "--off did not take effect"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(250));
-    }
+    until(&url, 200, "--off did not take effect");
 }

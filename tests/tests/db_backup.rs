@@ -4,23 +4,11 @@
 
 use imgcloud_core::api::Image;
 use imgcloud_core::client::{Client, ListParams};
-use imgcloud_core::upload::{UploadOptions, upload_paths};
-use imgcloud_tests::{EmbeddedCloud, fetch, jpeg, sha256_hex};
+use imgcloud_tests::uploads::upload_jpegs;
+use imgcloud_tests::{EmbeddedCloud, fetch, sha256_hex};
 
 async fn upload(cloud: &EmbeddedCloud, client: &Client, n: u64, seed: u64) -> Vec<(Image, String)> {
-    let mut uploaded = Vec::new();
-    for i in 0..n {
-        let bytes = jpeg(200, 150, seed + i);
-        let path = cloud.write_file(&format!("b/{}.jpg", seed + i), &bytes);
-        let image = upload_paths(client, &[path], &UploadOptions::default(), |_| {})
-            .await
-            .remove(0)
-            .result
-            .expect("upload")
-            .image;
-        uploaded.push((image, sha256_hex(&bytes)));
-    }
-    uploaded
+    upload_jpegs(client, &cloud.work_dir.join("b"), n, seed, (200, 150)).await
 }
 
 /// The image's link (asked again: the store's port changes with every start) serves its bytes.

@@ -8,24 +8,12 @@ use std::time::{Duration, Instant};
 
 use imgcloud_core::api::Image;
 use imgcloud_core::client::{Client, ListParams};
-use imgcloud_core::upload::{UploadOptions, upload_paths};
-use imgcloud_tests::{Stack, fetch, jpeg, sha256_hex};
+use imgcloud_tests::uploads::upload_jpegs;
+use imgcloud_tests::{Stack, fetch, sha256_hex};
 
 /// Uploads `n` new JPEGs (seeds from `seed`) through the load balancer.
 async fn upload(stack: &Stack, client: &Client, n: u64, seed: u64) -> Vec<(Image, String)> {
-    let mut uploaded = Vec::new();
-    for i in 0..n {
-        let bytes = jpeg(320, 240, seed + i);
-        let path = stack.write_file(&format!("db/{}.jpg", seed + i), &bytes);
-        let image = upload_paths(client, &[path], &UploadOptions::default(), |_| {})
-            .await
-            .remove(0)
-            .result
-            .expect("upload")
-            .image;
-        uploaded.push((image, sha256_hex(&bytes)));
-    }
-    uploaded
+    upload_jpegs(client, &stack.work_dir.join("db"), n, seed, (320, 240)).await
 }
 
 /// Every image of the library, by id.

@@ -376,21 +376,26 @@ mod tests {
     use crate::store::conformance;
     use crate::store::sqlite::SqliteStore;
 
-    async fn library(path: &Path, images: usize) -> SqliteStore {
-        let store = SqliteStore::open_path(path).await.unwrap();
+    /// Gives `store` the user ann with `images` images `img00000`… named by `filename`.
+    async fn fill(
+        store: &dyn crate::store::Store,
+        images: usize,
+        filename: impl Fn(&str) -> String,
+    ) -> crate::store::User {
         let user = store.create_user("ann").await.unwrap();
         for i in 0..images {
             let id = format!("img{i:05}");
             store
-                .insert_image(&conformance::image(
-                    &user.id,
-                    &id,
-                    &format!("{id}.png"),
-                    &id,
-                ))
+                .insert_image(&conformance::image(&user.id, &id, &filename(&id), &id))
                 .await
                 .unwrap();
         }
+        user
+    }
+
+    async fn library(path: &Path, images: usize) -> SqliteStore {
+        let store = SqliteStore::open_path(path).await.unwrap();
+        fill(&store, images, |id| format!("{id}.png")).await;
         store
     }
 
@@ -526,23 +531,12 @@ mod tests {
 
         async fn library(db: &TestDb, images: usize) -> PostgresStore {
             let store = PostgresStore::connect_with(db.options()).await.unwrap();
-            let user = store.create_user("ann").await.unwrap();
+            // Names with a backslash, a tab and a newline: COPY's escapes.
+            let user = fill(&store, images, |id| format!("{id} \\ tab\there\nline.png")).await;
             store
                 .add_token(&user.id, &crate::keys::token_hash("ic_tok"), "cli")
                 .await
                 .unwrap();
-            for i in 0..images {
-                let id = format!("img{i:05}");
-                store
-                    .insert_image(&conformance::image(
-                        &user.id,
-                        &id,
-                        &format!("{id} \\ tab\there\nline.png"),
-                        &id,
-                    ))
-                    .await
-                    .unwrap();
-            }
             store
         }
 

@@ -139,6 +139,11 @@ log "memcached cache tests against a private memcached"
 scripts/with-memcached.sh \
   cargo test --locked -p imgcloud-server --lib cache:: -- --ignored 2>&1 | tee "$results/memcached.log"
 
+# The fuzzers (fuzz/, cargo-fuzz + libFuzzer on stable): each target for a bounded time from
+# its committed corpus; a crash, hang or blow-up fails the run with the input saved.
+log "fuzzing: every target for ${FUZZ_SECONDS:-20} s (scripts/fuzz.sh)"
+scripts/fuzz.sh "${FUZZ_SECONDS:-20}" 2>&1 | tee "$results/fuzz.log"
+
 # The production stack (scripts/stack.sh: PostgreSQL, memcached, the S3 store, two replicas,
 # nginx as load balancer and CDN) on loopback, one stack per test, one test at a time: replica
 # killed mid-run, memcached and PostgreSQL outages, CDN hits, token revocation everywhere, links

@@ -62,6 +62,11 @@ impl ClientConfig {
         load_toml(path)
     }
 
+    /// Parses the text of a `config.toml` (what [`ClientConfig::load`] does with a file's).
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
     /// Applies `IMGCLOUD_SERVER` and `IMGCLOUD_FORMAT` from the environment.
     pub fn apply_env(&mut self) {
         self.apply_vars(|name| std::env::var(name).ok().filter(|v| !v.is_empty()));

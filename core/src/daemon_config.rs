@@ -78,6 +78,14 @@ impl DaemonConfig {
         Ok(config)
     }
 
+    /// Parses and validates the text of a `daemon.toml` (what [`DaemonConfig::load`] does with
+    /// a file's).
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        let config: Self = toml::from_str(text).map_err(|e| e.to_string())?;
+        config.validate()?;
+        Ok(config)
+    }
+
     /// Checks what serde cannot: ranges and the loopback-only PicGo address.
     pub fn validate(&self) -> Result<(), String> {
         if self.concurrency == 0 {

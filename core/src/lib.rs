@@ -20,6 +20,7 @@ pub mod daemon_api;
 pub mod daemon_config;
 pub mod human;
 pub mod paths;
+pub mod picgo_request;
 pub mod s3;
 pub mod share_terms;
 

@@ -303,43 +303,13 @@ async fn upload(
     }
     let answer = match body {
         Err(e) => Answer::failed(format!("cannot read the request body: {e}"), Vec::new()),
-        Ok(body) => match parse_request(&body) {
+        Ok(body) => match imgcloud_core::picgo_request::parse(&body) {
             Err(message) => Answer::failed(message, Vec::new()),
             Ok(paths) if paths.is_empty() => upload_clipboard(&ctx).await,
             Ok(paths) => upload_paths(&ctx, paths).await,
         },
     };
     Json(answer).into_response()
-}
-
-/// The paths of the request; empty means "the clipboard image".
-fn parse_request(body: &[u8]) -> Result<Vec<String>, String> {
-    const USAGE: &str =
-        r#"send {"list":["/absolute/path/a.png", …]}, or nothing for the clipboard image"#;
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Vec::new());
-    }
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| format!("the request body is not JSON ({e}): {USAGE}"))?;
-    let serde_json::Value::Object(object) = value else {
-        return Err(format!("the request body is not a JSON object: {USAGE}"));
-    };
-    match object.get("list") {
-        None | Some(serde_json::Value::Null) => Ok(Vec::new()),
-        Some(serde_json::Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| match item {
-                serde_json::Value::String(path) => Ok(path.clone()),
-                other => Err(format!(
-                    "list[{i}] is {other}, not a file path (a string): {USAGE}"
-                )),
-            })
-            .collect(),
-        Some(other) => Err(format!(
-            "`list` is {other}, not an array of file paths: {USAGE}"
-        )),
-    }
 }
 
 /// Uploads the files; relative paths fail on their own without stopping the others.

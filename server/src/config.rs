@@ -657,6 +657,31 @@ mod tests {
     /// `deploy/server.example.toml` parses, holds no secret, validates once the secrets come
     /// from the environment, and names every key the configuration has (so it cannot drift).
     #[test]
+    fn the_s3_keys_may_be_left_out_of_the_file_for_the_environment() {
+        let text = r#"
+            database_url = "sqlite:///var/lib/imgcloud/imgcloud.db"
+            [s3]
+            endpoint = "http://127.0.0.1:9000"
+            region = "us-east-1"
+            bucket = "imgcloud"
+            path_style = true
+            [cdn]
+            base_url = "http://127.0.0.1:9000/imgcloud"
+        "#;
+        let mut config = ServerConfig::from_toml(text).unwrap();
+        let missing = config.validate().unwrap_err().to_string();
+        assert!(missing.contains("IMGCLOUD_S3_ACCESS_KEY"), "{missing}");
+        config
+            .apply_vars(|n| match n {
+                "IMGCLOUD_S3_ACCESS_KEY" => Some("ak".into()),
+                "IMGCLOUD_S3_SECRET_KEY" => Some("sk".into()),
+                _ => None,
+            })
+            .unwrap();
+        config.validate().unwrap();
+    }
+
+    #[test]
     fn deploy_example_is_valid_complete_and_secret_free() {
         use std::collections::BTreeSet;
 

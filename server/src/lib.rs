@@ -167,6 +167,10 @@ pub async fn serve_with_drain(
     drain_delay: Duration,
 ) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(objects::report_checksum_verification(
+        (*state.objects).clone(),
+        state.config.upload_checksum,
+    ));
     let jobs = state.config.derivative_jobs.then(|| {
         tokio::spawn(derivatives::jobs::run(
             state.derivatives.clone(),

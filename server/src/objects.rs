@@ -96,7 +96,7 @@ pub struct ObjectStore {
     http: reqwest::Client,
     /// Readiness probes within this long of a successful one are answered from it.
     reachable: std::sync::Arc<RecentSuccess>,
-    /// Whether whole-object PUTs also sign `x-amz-checksum-sha256`.
+    /// Whether uploads (whole objects and parts) also sign `x-amz-checksum-sha256`.
     upload_checksum: bool,
 }
 
@@ -215,10 +215,10 @@ impl ObjectStore {
     }
 
     /// Presigned `PUT` of one part (1-based `part_number`, exactly `length` bytes) of a
-    /// multipart upload: signs `content-length` and `x-amz-content-sha256: <sha256_hex>` like
-    /// [`ObjectStore::presign_put`]. No flexible checksum here yet: S3 accepts part checksums
-    /// only for uploads created with a checksum algorithm, so on a store that ignores
-    /// `x-amz-content-sha256` a part's bytes are held to their signed length only.
+    /// multipart upload: signs `content-length`, `x-amz-content-sha256: <sha256_hex>` and (with
+    /// `upload_checksum`) the part's flexible checksum `x-amz-checksum-sha256`, like
+    /// [`ObjectStore::presign_put`]. [`ObjectStore::create_multipart`] names the checksum
+    /// algorithm, which S3 requires before it takes part checksums.
     pub fn presign_part(
         &self,
         key: &str,
@@ -236,13 +236,70 @@ impl ObjectStore {
                 ("partNumber".into(), part_number.to_string()),
                 ("uploadId".into(), upload_id.into()),
             ],
-            headers: vec![
-                ("content-length".into(), length.to_string()),
-                ("x-amz-content-sha256".into(), sha256_hex.into()),
-            ],
+            headers: self.part_headers(sha256_hex, length)?,
             expires_in: expires,
         };
         Ok(self.cfg.presign(&input, SystemTime::now())?)
+    }
+
+    fn part_headers(&self, sha256_hex: &str, length: u64) -> Result<Vec<(String, String)>> {
+        let mut headers = vec![("content-length".into(), length.to_string())];
+        if self.upload_checksum {
+            let checksum = imgcloud_core::s3::sha256_base64_from_hex(sha256_hex)?;
+            headers.push(("x-amz-checksum-sha256".into(), checksum));
+        }
+        headers.push(("x-amz-content-sha256".into(), sha256_hex.into()));
+        Ok(headers)
+    }
+
+    /// Whether the store refuses a presigned upload whose bytes differ from the SHA-256 signed
+    /// into it, exactly as a client's upload URL is made (`x-amz-content-sha256` and, with
+    /// `upload_checksum`, `x-amz-checksum-sha256`; the right length): whether an answer other
+    /// than success left nothing stored. It sends a few bytes to a probe key under `_imgcloud/`
+    /// and deletes them if they were taken.
+    pub async fn refuses_wrong_checksums(&self) -> Result<bool> {
+        const OP: &str = "checksum probe";
+        let key = format!(
+            "_imgcloud/checksum-probe/{}",
+            hex::encode(rand::random::<[u8; 8]>())
+        );
+        let signed: &[u8] = b"imgcloud checksum probe: the signed bytes";
+        let sent: &[u8] = b"imgcloud checksum probe: other bytes!!!!!";
+        debug_assert_eq!(signed.len(), sent.len());
+        let req = self.presign_put(
+            &key,
+            &sha256_hex(signed),
+            signed.len() as u64,
+            "application/octet-stream",
+            Duration::from_secs(60),
+        )?;
+        let mut request = self.http.put(&req.url);
+        for (name, value) in &req.headers {
+            request = request.header(name, value);
+        }
+        let resp = request.body(sent.to_vec()).send().await.map_err(|err| {
+            ObjectStoreError::Unreachable {
+                operation: OP,
+                message: describe_reqwest_error(err),
+            }
+        })?;
+        let status = resp.status();
+        if status.is_success() {
+            if let Err(e) = self.delete(&key).await {
+                tracing::warn!(key, error = %e, "could not delete the checksum probe object");
+            }
+            return Ok(false);
+        }
+        // Refused: 400 BadDigest (AWS, SeaweedFS), 403 (a broken signature), or 500 from s3s-fs
+        // (the embedded store). What counts is that nothing was stored.
+        drop(resp);
+        match self.head(&key).await? {
+            None => Ok(true),
+            Some(_) => {
+                self.delete(&key).await?;
+                Ok(false)
+            }
+        }
     }
 
     /// Presigned anonymous-style `GET` of an object (for private buckets; the embedded store
@@ -258,17 +315,22 @@ impl ObjectStore {
         Ok(self.cfg.presign(&input, SystemTime::now())?)
     }
 
-    /// Starts a multipart upload; returns its upload id.
+    /// Starts a multipart upload; returns its upload id. With `upload_checksum` it names SHA-256
+    /// as the checksum algorithm, so the store takes (and checks) each part's checksum.
     pub async fn create_multipart(&self, key: &str, content_type: &str) -> Result<String> {
         const OP: &str = "CreateMultipartUpload";
         validate_key(key)?;
+        let mut headers = vec![("content-type".into(), content_type.into())];
+        if self.upload_checksum {
+            headers.push(("x-amz-checksum-algorithm".into(), "SHA256".into()));
+        }
         let resp = self
             .send(Call {
                 operation: OP,
                 method: Method::POST,
                 url: self.object_url_with_query(key, &[("uploads", "")]),
                 target: key,
-                headers: vec![("content-type".into(), content_type.into())],
+                headers,
                 body: Bytes::new(),
             })
             .await?;
@@ -281,20 +343,30 @@ impl ObjectStore {
             })
     }
 
-    /// Completes a multipart upload from its parts (in part order).
+    /// Completes a multipart upload from its parts (in part order). `part_sha256` holds the
+    /// parts' hex SHA-256s (in the same order) when they were signed into the part uploads: S3
+    /// wants them back here for an upload created with a checksum algorithm.
     pub async fn complete_multipart(
         &self,
         key: &str,
         upload_id: &str,
         parts: &[CompletedPart],
+        part_sha256: &[String],
     ) -> Result<()> {
         const OP: &str = "CompleteMultipartUpload";
         validate_key(key)?;
         let mut xml = String::from("<CompleteMultipartUpload>");
-        for part in parts {
+        for (i, part) in parts.iter().enumerate() {
             let etag = part.etag.trim_matches('"');
+            let checksum = match part_sha256.get(i) {
+                Some(hex) if self.upload_checksum => format!(
+                    "<ChecksumSHA256>{}</ChecksumSHA256>",
+                    imgcloud_core::s3::sha256_base64_from_hex(hex)?
+                ),
+                _ => String::new(),
+            };
             xml.push_str(&format!(
-                "<Part><PartNumber>{}</PartNumber><ETag>\"{}\"</ETag></Part>",
+                "<Part><PartNumber>{}</PartNumber><ETag>\"{}\"</ETag>{checksum}</Part>",
                 part.number,
                 xml_escape(etag)
             ));
@@ -688,6 +760,48 @@ impl ObjectStore {
     }
 }
 
+/// At start: finds out whether the store verifies what uploads sign
+/// ([`ObjectStore::refuses_wrong_checksums`]) and says so in the log, with a warning when it does
+/// not. Retries for a minute while the store cannot be reached (it may be starting too).
+pub async fn report_checksum_verification(store: ObjectStore, upload_checksum: bool) {
+    let endpoint = store.config().endpoint.clone();
+    let mut tries = 0;
+    let result = loop {
+        match store.refuses_wrong_checksums().await {
+            Err(e) if e.is_unreachable() && tries < 12 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+            other => break other,
+        }
+    };
+    match result {
+        Ok(true) => tracing::info!(
+            %endpoint,
+            "the object store verifies uploads: it refused bytes that differ from their signed SHA-256"
+        ),
+        Ok(false) if !upload_checksum => tracing::warn!(
+            %endpoint,
+            "the object store accepted bytes that differ from their signed SHA-256, and \
+             upload_checksum = false leaves x-amz-checksum-sha256 unsigned: set \
+             upload_checksum = true (stores with flexible checksums then verify every upload)"
+        ),
+        Ok(false) => tracing::warn!(
+            %endpoint,
+            "the object store does not verify uploads: it accepted bytes that differ from \
+             their signed SHA-256 (it checks neither x-amz-checksum-sha256 nor \
+             x-amz-content-sha256). imgcloud still checks each upload's size, but corrupted \
+             bytes of the right length would be stored as they are. Use a store that verifies \
+             checksums (see docs/operations.md, \"Which object stores verify uploads\")"
+        ),
+        Err(e) => tracing::warn!(
+            %endpoint,
+            error = %e,
+            "could not find out whether the object store verifies uploads"
+        ),
+    }
+}
+
 /// Turns a non-2xx answer into an error, reading the S3 error document when there is one.
 async fn s3_error(
     operation: &'static str,
@@ -876,6 +990,32 @@ mod tests {
             names(&store.with_upload_checksum(false)),
             ["content-type", "content-length", "x-amz-content-sha256"]
         );
+    }
+
+    #[test]
+    fn part_checksums_are_signed_unless_turned_off() {
+        let store = store_at("http://127.0.0.1:9");
+        let sha = "b".repeat(64);
+        let headers = |store: &ObjectStore| -> Vec<(String, String)> {
+            let req = store
+                .presign_part("k", "up", 2, &sha, 5, Duration::from_secs(60))
+                .unwrap();
+            req.headers
+        };
+        let checksum = imgcloud_core::s3::sha256_base64_from_hex(&sha).unwrap();
+        assert_eq!(
+            headers(&store),
+            [
+                ("content-length".to_string(), "5".to_string()),
+                ("x-amz-checksum-sha256".to_string(), checksum),
+                ("x-amz-content-sha256".to_string(), sha.clone()),
+            ]
+        );
+        let names: Vec<String> = headers(&store.clone().with_upload_checksum(false))
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(names, ["content-length", "x-amz-content-sha256"]);
     }
 
     #[tokio::test]

@@ -338,6 +338,7 @@ async fn multipart_upload_with_presigned_parts() {
     assert!(!upload_id.is_empty());
 
     let mut completed = Vec::new();
+    let hashes: Vec<String> = parts.iter().map(sha256_hex).collect();
     for (i, part) in parts.iter().enumerate() {
         let number = i as u32 + 1;
         let req = fx
@@ -363,7 +364,7 @@ async fn multipart_upload_with_presigned_parts() {
     // Nothing is visible before completion.
     assert_eq!(fx.store.head(key).await.unwrap(), None);
     fx.store
-        .complete_multipart(key, &upload_id, &completed)
+        .complete_multipart(key, &upload_id, &completed, &hashes)
         .await
         .unwrap();
 
@@ -432,6 +433,7 @@ async fn completing_with_a_missing_part_fails() {
                 number: 1,
                 etag: "\"0123\"".into(),
             }],
+            &[],
         )
         .await
         .unwrap_err();

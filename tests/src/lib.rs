@@ -14,6 +14,7 @@ pub mod fault_proxy;
 pub mod http;
 pub mod images;
 pub mod metrics;
+pub mod production;
 pub mod protocol;
 pub mod stack;
 pub mod tmux;

@@ -155,6 +155,12 @@ pub async fn create(
     Ok(Json(targets(&state, &stored)?))
 }
 
+/// The hex SHA-256s of a multipart session's parts, as the client declared them.
+fn part_hashes(upload: &UploadRecord) -> ApiResult<Vec<String>> {
+    serde_json::from_str(&upload.parts_json)
+        .map_err(|e| ApiError::internal(format!("upload {}: parts_json: {e}", upload.id)))
+}
+
 /// Presigned targets for a session (fresh signatures on every call).
 fn targets(state: &AppState, upload: &UploadRecord) -> ApiResult<CreateUploadResponse> {
     let expiry = state.config.presign_expiry();
@@ -163,9 +169,7 @@ fn targets(state: &AppState, upload: &UploadRecord) -> ApiResult<CreateUploadRes
     let object_key = upload.object_key();
     let original = match (&upload.multipart_id, upload.part_size) {
         (Some(multipart_id), Some(part_size)) => {
-            let hashes: Vec<String> = serde_json::from_str(&upload.parts_json).map_err(|e| {
-                ApiError::internal(format!("upload {}: parts_json: {e}", upload.id))
-            })?;
+            let hashes = part_hashes(upload)?;
             let mut parts = Vec::with_capacity(hashes.len());
             for (index, hash) in hashes.iter().enumerate() {
                 let offset = index as u64 * part_size;
@@ -268,7 +272,12 @@ pub async fn complete(
             ));
         }
         if let Err(e) = objects
-            .complete_multipart(&object_key, multipart_id, &body.parts)
+            .complete_multipart(
+                &object_key,
+                multipart_id,
+                &body.parts,
+                &part_hashes(&upload)?,
+            )
             .await
         {
             if e.is_unreachable() {

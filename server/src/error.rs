@@ -162,11 +162,7 @@ impl From<JsonRejection> for ApiError {
             return Self::payload_too_large("request body is too large");
         }
         if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
-            return Self::new(
-                status,
-                "unsupported_media_type",
-                "send a JSON body with Content-Type: application/json",
-            );
+            return unsupported_media_type();
         }
         Self::bad_request("body", rejection.body_text())
     }
@@ -184,14 +180,41 @@ impl From<PathRejection> for ApiError {
     }
 }
 
-/// `Json` whose rejections are [`ApiError`]s.
-#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// `Json` whose rejections are [`ApiError`]s, for bodies that are JSON objects: every request
+/// body of the API is one, and serde would otherwise take an array for a struct
+/// (`["name","d"]` as an album), so anything but an object is a 400.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJson<T>(pub T);
 
 impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
     fn into_response(self) -> Response {
         Json(self.0).into_response()
+    }
+}
+
+impl<T, S> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        if !has_json_content_type(req.headers()) {
+            return Err(unsupported_media_type());
+        }
+        let body = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::payload_too_large("request body is too large")
+                } else {
+                    ApiError::bad_request("body", rejection.body_text())
+                }
+            })?;
+        ensure_json_object(&body)?;
+        let Json(value) = Json::<T>::from_bytes(&body)?;
+        Ok(Self(value))
     }
 }
 
@@ -207,10 +230,50 @@ where
         req: axum::extract::Request,
         state: &S,
     ) -> Result<Option<Self>, ApiError> {
-        <Json<T> as axum::extract::OptionalFromRequest<S>>::from_request(req, state)
+        if !req.headers().contains_key(axum::http::header::CONTENT_TYPE) {
+            return Ok(None);
+        }
+        <Self as axum::extract::FromRequest<S>>::from_request(req, state)
             .await
-            .map(|body| body.map(|Json(value)| ApiJson(value)))
-            .map_err(ApiError::from)
+            .map(Some)
+    }
+}
+
+fn unsupported_media_type() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "send a JSON body with Content-Type: application/json",
+    )
+}
+
+/// `application/json` or any `…+json`, as axum's `Json` accepts.
+fn has_json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// A 400 unless `body` is a JSON object (judged by its first non-blank byte; the parser
+/// checks the rest).
+pub fn ensure_json_object(body: &[u8]) -> Result<(), ApiError> {
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => Ok(()),
+        _ => Err(ApiError::bad_request(
+            "body",
+            "expected a JSON object ({…}) as the request body",
+        )),
     }
 }
 
@@ -232,6 +295,46 @@ pub async fn not_found_route() -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn json_bodies_must_be_objects() {
+        use tower::ServiceExt as _;
+        #[derive(serde::Deserialize)]
+        struct Named {
+            #[allow(dead_code)]
+            name: Option<String>,
+        }
+        async fn handler(ApiJson(_): ApiJson<Named>) -> &'static str {
+            "ok"
+        }
+        let app = axum::Router::new().route("/", axum::routing::post(handler));
+        let call = |content_type: Option<&'static str>, body: &'static str| {
+            let app = app.clone();
+            async move {
+                let mut req = axum::http::Request::post("/");
+                if let Some(ct) = content_type {
+                    req = req.header("content-type", ct);
+                }
+                let resp = app
+                    .oneshot(req.body(axum::body::Body::from(body)).unwrap())
+                    .await
+                    .unwrap();
+                resp.status().as_u16()
+            }
+        };
+        assert_eq!(call(Some("application/json"), r#"{"name":"a"}"#).await, 200);
+        assert_eq!(
+            call(Some("application/json; charset=utf-8"), " {}").await,
+            200
+        );
+        // serde alone takes an array for a struct.
+        assert_eq!(call(Some("application/json"), r#"["a"]"#).await, 400);
+        assert_eq!(call(Some("application/json"), "[null]").await, 400);
+        assert_eq!(call(Some("application/json"), "null").await, 400);
+        assert_eq!(call(Some("application/json"), r#"{"name":1}"#).await, 400);
+        assert_eq!(call(Some("text/plain"), "{}").await, 415);
+        assert_eq!(call(None, "{}").await, 415);
+    }
 
     #[tokio::test]
     async fn internal_errors_hide_their_detail() {

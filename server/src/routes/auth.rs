@@ -78,6 +78,7 @@ async fn login_inner(
             ))
             .into_response()
         })?;
+    crate::error::ensure_json_object(&body).map_err(IntoResponse::into_response)?;
     // serde's messages can quote the input: answer with the position only.
     let login: LoginRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(
@@ -300,6 +301,35 @@ mod tests {
         users::add_user_with_password(store.as_ref(), name, "setup", Some(PASSWORD))
             .await
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_login_body_must_be_an_object() {
+        let (app, store) = app().await;
+        add_user(&store, "ann").await;
+        let peer = std::net::SocketAddr::new("203.0.113.9".parse().unwrap(), 40000);
+        let send = |body: String| {
+            let app = app.clone();
+            async move {
+                let mut request = HttpRequest::builder()
+                    .method("POST")
+                    .uri("/v1/auth/login")
+                    .header("content-type", "application/json")
+                    .body(Body::from(body))
+                    .unwrap();
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                app.oneshot(request).await.unwrap().status()
+            }
+        };
+        // serde alone reads ["ann", PASSWORD] as the credentials.
+        let array = serde_json::json!(["ann", PASSWORD]).to_string();
+        assert_eq!(send(array).await, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            send(login_body("ann", PASSWORD, None)).await,
+            StatusCode::OK
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

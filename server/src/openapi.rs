@@ -24,7 +24,7 @@ use crate::routes::{
         shares::create, shares::list, shares::revoke,
         share_pages::page, share_pages::unlock, share_pages::image, share_pages::oembed,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &BodyErrors),
     tags(
         (name = "ops", description = "Health, readiness, metrics"),
         (name = "account", description = "The caller and the server's limits"),
@@ -49,6 +49,58 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// Every operation that takes a JSON body may also answer 413 (larger than `max_body_bytes`)
+/// and 415 (not `Content-Type: application/json`): the extractor does it for all of them.
+struct BodyErrors;
+
+impl Modify for BodyErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            // The login reads its body itself, whatever its Content-Type.
+            let checks_content_type = path != "/v1/auth/login";
+            for op in [
+                &mut item.post,
+                &mut item.patch,
+                &mut item.put,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let takes_json = op
+                    .request_body
+                    .as_ref()
+                    .is_some_and(|body| body.content.contains_key("application/json"));
+                if !takes_json {
+                    continue;
+                }
+                let responses = &mut op.responses.responses;
+                responses.entry("413".into()).or_insert_with(|| {
+                    error("The body is larger than the server's `max_body_bytes`").into()
+                });
+                if !checks_content_type {
+                    continue;
+                }
+                responses.entry("415".into()).or_insert_with(|| {
+                    error("The body is not `Content-Type: application/json`").into()
+                });
+            }
+        }
     }
 }
 

@@ -144,6 +144,7 @@ pub const SIGNED_CACHE_CONTROL: &str = "private, max-age=300";
         (status = 200, description = "A derivative of an image without a public link (the owner's signed link)", content_type = "image/jpeg"),
         (status = 302, description = "The original: a redirect to a short-lived presigned URL of the object store"),
         (status = 403, description = "The signature is wrong or has expired: ask for the image again", body = ErrorBody),
+        (status = 400, description = "A missing or malformed query parameter", body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody),
     )
 )]

@@ -353,7 +353,10 @@ pub struct UnlockForm {
         (status = 303, description = "Unlocked: back to the page, with a cookie for this link"),
         (status = 401, description = "Wrong password (the form again)", content_type = "text/html"),
         (status = 429, description = "Too many wrong passwords for this link from this address", content_type = "text/html"),
-        (status = 404, content_type = "text/html"), (status = 410, content_type = "text/html"),
+        (status = 404, description = "An unknown link (an HTML page), or an image not in the link or an unknown file (JSON)", content(("text/html"), (imgcloud_core::api::ErrorBody = "application/json"))),
+        (status = 410, content_type = "text/html"),
+        (status = 422, description = "The image could not be decoded", body = imgcloud_core::api::ErrorBody),
+        (status = 502, description = "The object store failed", body = imgcloud_core::api::ErrorBody),
     )
 )]
 pub async fn unlock(
@@ -468,7 +471,10 @@ fn redirect(to: &str, cookie: Option<String>) -> Response {
         (status = 302, description = "The original with its metadata: a short-lived presigned URL"),
         (status = 401, description = "The link is password-protected and not unlocked", body = imgcloud_core::api::ErrorBody),
         (status = 403, description = "The link offers no original", body = imgcloud_core::api::ErrorBody),
-        (status = 404, content_type = "text/html"), (status = 410, content_type = "text/html"),
+        (status = 404, description = "An unknown link (an HTML page), or an image not in the link or an unknown file (JSON)", content(("text/html"), (imgcloud_core::api::ErrorBody = "application/json"))),
+        (status = 410, content_type = "text/html"),
+        (status = 422, description = "The image could not be decoded", body = imgcloud_core::api::ErrorBody),
+        (status = 502, description = "The object store failed", body = imgcloud_core::api::ErrorBody),
     )
 )]
 pub async fn image(
@@ -616,6 +622,7 @@ pub struct OembedQuery {
     responses(
         (status = 200, description = "oEmbed `photo` of the link's first image (its preview)"),
         (status = 401, description = "A password-protected link: nothing is told", body = imgcloud_core::api::ErrorBody),
+        (status = 400, description = "A missing or malformed query parameter", body = imgcloud_core::api::ErrorBody),
         (status = 404, body = imgcloud_core::api::ErrorBody),
         (status = 501, description = "A format other than json", body = imgcloud_core::api::ErrorBody),
     )

@@ -222,7 +222,7 @@ async fn load_upload(state: &AppState, owner: &str, id: &str) -> ApiResult<Uploa
 #[utoipa::path(
     post, path = "/v1/uploads/{id}/complete", tag = "uploads",
     params(("id" = String, Path, description = "Upload session id")),
-    request_body = CompleteUpload,
+    request_body(content = Option<CompleteUpload>, description = "Required for multipart uploads; a single-PUT upload may send none"),
     responses(
         (status = 200, description = "The image: new, made by an earlier complete of this session (a retry), or the user's image with these bytes", body = Image),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),

@@ -241,7 +241,13 @@ fn spawn(
     let binary = crate::bins::binary("imgcloud-server")?;
     let mut command = Command::new(&binary);
     command
-        .args(["--listen", "127.0.0.1:0", "--s3-listen", "127.0.0.1:0"])
+        .args(["--listen", "127.0.0.1:0"])
+        .args(
+            (!extra_args.iter().any(|a| a == "--s3-listen"))
+                .then_some(["--s3-listen", "127.0.0.1:0"])
+                .into_iter()
+                .flatten(),
+        )
         .args(extra_args)
         .envs(dir_env(config_dir, data_dir))
         .env_remove("IMGCLOUD_TOKEN")

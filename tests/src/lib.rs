@@ -12,6 +12,7 @@ pub mod cloud;
 pub mod daemon;
 pub mod fault_proxy;
 pub mod http;
+pub mod http_faults;
 pub mod images;
 pub mod metrics;
 pub mod production;

@@ -42,7 +42,7 @@ fn r1_kill_9_at_random_moments_loses_and_duplicates_nothing() {
     let mut moments = Moments(seed);
     let mut daemon = SyncDaemon::new(&[]).unwrap();
     // Slow enough that kills land while files are in flight.
-    daemon.write_daemon_config("bandwidth_limit = 4000000\n");
+    daemon.write_daemon_config("bandwidth_limit = 3000000\n");
     daemon.start().unwrap();
 
     // The files arrive in as many batches as there are kills; one in 20 repeats an earlier
@@ -58,9 +58,9 @@ fn r1_kill_9_at_random_moments_loses_and_duplicates_nothing() {
         for i in written..end {
             let name = format!("r{round:02}-{i:04}.jpg");
             let bytes = if i % 20 == 19 {
-                jpeg(800, 600, 90_000 + (i as u64 - 19))
+                jpeg(1200, 900, 90_000 + (i as u64 - 19))
             } else {
-                jpeg(800, 600, 90_000 + i as u64)
+                jpeg(1200, 900, 90_000 + i as u64)
             };
             std::fs::write(daemon.watch_dir.join(&name), &bytes).unwrap();
             contents.entry(sha256_hex(&bytes)).or_default().push(name);

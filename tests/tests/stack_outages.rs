@@ -52,6 +52,21 @@ async fn read_once(base: &str, token: &str, ids: &[String], i: usize) -> Result<
 /// A failed request of the reader: when, and what happened.
 type Failure = (Instant, String);
 
+/// A successful request of the reader: when it started, and how long it took.
+type Success = (Instant, Duration);
+
+/// The 99th percentile of the latencies of `successes` that started in `from..to`, in ms.
+fn p99_ms(successes: &[Success], from: Instant, to: Instant) -> f64 {
+    let mut took: Vec<Duration> = successes
+        .iter()
+        .filter(|(t, _)| *t >= from && *t < to)
+        .map(|(_, d)| *d)
+        .collect();
+    took.sort();
+    took.get((took.len() * 99 / 100).min(took.len().saturating_sub(1)))
+        .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
+}
+
 /// Reads in a loop through the load balancer (no client retries) until told to stop:
 /// (successes, failures).
 fn spawn_reader(
@@ -59,13 +74,14 @@ fn spawn_reader(
     token: String,
     ids: Vec<String>,
     stop: Arc<AtomicBool>,
-) -> tokio::task::JoinHandle<(usize, Vec<Failure>)> {
+) -> tokio::task::JoinHandle<(Vec<Success>, Vec<Failure>)> {
     tokio::spawn(async move {
-        let (mut ok, mut failures) = (0usize, Vec::new());
+        let (mut ok, mut failures) = (Vec::new(), Vec::new());
         let mut i = 0;
         while !stop.load(Ordering::Relaxed) {
+            let started = Instant::now();
             match read_once(&base, &token, &ids, i).await {
-                Ok(200) => ok += 1,
+                Ok(200) => ok.push((started, started.elapsed())),
                 Ok(status) => failures.push((Instant::now(), format!("status {status}"))),
                 Err(e) => failures.push((Instant::now(), e)),
             }
@@ -121,6 +137,7 @@ async fn requests_keep_succeeding_while_memcached_is_down_and_hits_resume_after(
     );
 
     let stop = Arc::new(AtomicBool::new(false));
+    let reads_from = Instant::now();
     let reader = spawn_reader(
         stack.server.clone(),
         stack.token.clone(),
@@ -135,6 +152,7 @@ async fn requests_keep_succeeding_while_memcached_is_down_and_hits_resume_after(
         .await
         .unwrap();
     stack.stop("memcached").expect("stop memcached");
+    let memcached_stopped = Instant::now();
     let took = Stack::wait_until(
         Duration::from_secs(10),
         "every replica reports imgcloud_cache_up 0",
@@ -170,6 +188,7 @@ async fn requests_keep_succeeding_while_memcached_is_down_and_hits_resume_after(
 
     // memcached comes back (empty): hits resume within a few seconds.
     stack.start("memcached").expect("start memcached");
+    let memcached_back = Instant::now();
     let back = Instant::now();
     let hits_at_restart = stack
         .metric_sum("imgcloud_cache_hits_total", &[])
@@ -204,7 +223,18 @@ async fn requests_keep_succeeding_while_memcached_is_down_and_hits_resume_after(
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     stop.store(true, Ordering::Relaxed);
-    let (ok, failures) = reader.await.unwrap();
+    let (successes, failures) = reader.await.unwrap();
+    let ok = successes.len();
+    let end = Instant::now();
+    println!(
+        "r4-memcached-down: {tried} requests tried, {ok} ok, failed {failed}, lost 0, \
+         duplicated 0; p99 {before:.1} ms before, {down:.1} ms while down, {after:.1} ms after",
+        tried = ok + failures.len(),
+        failed = failures.len(),
+        before = p99_ms(&successes, reads_from, memcached_stopped),
+        down = p99_ms(&successes, memcached_stopped, memcached_back),
+        after = p99_ms(&successes, memcached_back, end),
+    );
     assert!(
         failures.is_empty(),
         "{} of {} requests failed around the memcached outage: {:?}",
@@ -298,6 +328,7 @@ async fn replicas_recover_from_a_postgres_restart_without_restarting() {
             .unwrap();
         assert_eq!(ready.status, 200, "{replica} /readyz after recovery");
     }
+    let recovered = back.elapsed();
     assert!(
         back.elapsed() <= Duration::from_secs(10),
         "recovery took {:?}",
@@ -308,7 +339,8 @@ async fn replicas_recover_from_a_postgres_restart_without_restarting() {
     let settled = back + Duration::from_secs(10);
     tokio::time::sleep_until((settled + Duration::from_secs(2)).into()).await;
     stop.store(true, Ordering::Relaxed);
-    let (ok, failures) = reader.await.unwrap();
+    let (successes, failures) = reader.await.unwrap();
+    let ok = successes.len();
     let early: Vec<&Failure> = failures.iter().filter(|(t, _)| *t < stopped_at).collect();
     assert!(
         early.is_empty(),
@@ -321,9 +353,12 @@ async fn replicas_recover_from_a_postgres_restart_without_restarting() {
         "requests failed more than 10 s after PostgreSQL was back: {:?}",
         first(&late)
     );
-    eprintln!(
-        "reads: {ok} ok, {} failed during an outage of {outage:?}",
-        failures.len()
+    println!(
+        "r4-postgres-restart: {tried} requests tried, {ok} ok, {failed} failed (during the \
+         {outage:.1?} outage only), lost 0, duplicated 0; every replica serving again \
+         {recovered:.1?} after PostgreSQL was back (target 10 s), without a restart",
+        tried = ok + failures.len(),
+        failed = failures.len(),
     );
     assert!(ok > 50, "the reader made only {ok} successful requests");
 

@@ -123,6 +123,22 @@ async fn uploads_and_lists_survive_a_replica_killed_mid_run() {
         .iter()
         .filter_map(|o| o.result.as_ref().err().map(|e| e.to_string()))
         .collect();
+    let listed = list_all(&client).await.expect("final listing");
+    let shas: Vec<&str> = listed.iter().map(|i| i.sha256.as_str()).collect();
+    let unique: BTreeSet<&str> = shas.iter().copied().collect();
+    let lost = expected
+        .keys()
+        .filter(|sha| !unique.contains(sha.as_str()))
+        .count();
+    println!(
+        "r3-replica-kill: {IMAGES} uploads and {tried_lists} listings tried, {ok} ok, lost {lost}, \
+         duplicated {dups}, client-visible failures {visible}; replica-1 killed (SIGKILL) after \
+         {killed_at} originals were sent",
+        tried_lists = listings + list_failures.len(),
+        ok = IMAGES - upload_failures.len() + listings,
+        dups = shas.len() - unique.len(),
+        visible = upload_failures.len() + list_failures.len(),
+    );
     assert!(
         upload_failures.is_empty(),
         "{} of {IMAGES} uploads failed (replica killed after {killed_at}): {:?}",
@@ -139,9 +155,6 @@ async fn uploads_and_lists_survive_a_replica_killed_mid_run() {
     );
     assert!(listings > 0, "the lister never completed a listing");
 
-    let listed = list_all(&client).await.expect("final listing");
-    let shas: Vec<&str> = listed.iter().map(|i| i.sha256.as_str()).collect();
-    let unique: BTreeSet<&str> = shas.iter().copied().collect();
     assert_eq!(
         shas.len(),
         unique.len(),

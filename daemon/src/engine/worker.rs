@@ -338,6 +338,7 @@ async fn backup(inner: &Arc<Inner>, entry: &Entry) -> Result<(), Failure> {
             .map_err(queue_failure);
     };
     let (path, hash) = (entry.path.clone(), sha.clone());
+    let backup_root = store.root().to_path_buf();
     match blocking(move || store.put(&path, &hash)).await? {
         Ok(_) => record_backed_up(inner, entry).await,
         Err(BackupError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
@@ -346,6 +347,18 @@ async fn backup(inner: &Arc<Inner>, entry: &Entry) -> Result<(), Failure> {
             Ok(())
         }
         Err(e @ BackupError::Mismatch { .. }) => Err(Failure::transient("changed", e.to_string())),
+        Err(BackupError::Io { source, .. }) if source.kind() == std::io::ErrorKind::StorageFull => {
+            Err(Failure::transient(
+                "disk_full",
+                format!(
+                    "{}: no room for its backup copy: the backup folder {} is full. Free some \
+                     space there (or set backup_dir in daemon.toml to a larger disk); the copy \
+                     is made again once there is room. The file is in the cloud already.",
+                    entry.path.display(),
+                    backup_root.display()
+                ),
+            ))
+        }
         Err(e) => Err(Failure::transient(
             "backup",
             format!("{}: cannot make the backup copy: {e}", entry.path.display()),

@@ -48,8 +48,8 @@ for target in "${targets[@]}"; do
     echo "fuzz: $target FAILED; the input is in fuzz/artifacts/$target/" >&2
     exit 1
   fi
-  runs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$log" | tail -1)
-  cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
+  runs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$log" | tail -1 || true)
+  cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2 || true)
   seeds=$(find "corpus/$target" -type f | wc -l)
   found=$(find "$work/$target" -type f | wc -l)
   echo "fuzz: $target: ${runs:-0} runs in ${seconds} s, coverage ${cov:-?} edges, corpus $seeds (+$found new), 0 crashes"

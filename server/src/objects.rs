@@ -254,20 +254,51 @@ impl ObjectStore {
 
     /// Whether the store refuses a presigned upload whose bytes differ from the SHA-256 signed
     /// into it, exactly as a client's upload URL is made (`x-amz-content-sha256` and, with
-    /// `upload_checksum`, `x-amz-checksum-sha256`; the right length): whether an answer other
-    /// than success left nothing stored. It sends a few bytes to a probe key under `_imgcloud/`
-    /// and deletes them if they were taken.
+    /// `upload_checksum`, `x-amz-checksum-sha256`; the right length). First the right bytes must
+    /// go in (else the store's answer says nothing about checksums: an error); then wrong bytes
+    /// of the same length are refused when their answer is not a success and nothing was
+    /// stored. It writes to probe keys under `_imgcloud/checksum-probe/` and deletes them.
     pub async fn refuses_wrong_checksums(&self) -> Result<bool> {
         const OP: &str = "checksum probe";
-        let key = format!(
-            "_imgcloud/checksum-probe/{}",
-            hex::encode(rand::random::<[u8; 8]>())
-        );
         let signed: &[u8] = b"imgcloud checksum probe: the signed bytes";
-        let sent: &[u8] = b"imgcloud checksum probe: other bytes!!!!!";
-        debug_assert_eq!(signed.len(), sent.len());
+        let wrong: &[u8] = b"imgcloud checksum probe: other bytes!!!!!";
+        debug_assert_eq!(signed.len(), wrong.len());
+        let probe_key = || {
+            format!(
+                "_imgcloud/checksum-probe/{}",
+                hex::encode(rand::random::<[u8; 8]>())
+            )
+        };
+        let control = probe_key();
+        let status = self.put_presigned(OP, &control, signed, signed).await?;
+        if !status.is_success() {
+            return Err(ObjectStoreError::BadResponse {
+                operation: OP,
+                detail: format!("the store refused a correct presigned upload: HTTP {status}"),
+            });
+        }
+        self.delete_probe(&control).await;
+        let key = probe_key();
+        let status = self.put_presigned(OP, &key, signed, wrong).await?;
+        // Refused: 400 BadDigest (AWS, SeaweedFS), 403 (a broken signature), or 500 from s3s-fs
+        // (the embedded store). What counts is that nothing was stored.
+        let stored = status.is_success() || self.head(&key).await?.is_some();
+        if stored {
+            self.delete_probe(&key).await;
+        }
+        Ok(!stored)
+    }
+
+    /// Sends `body` to `key` through a presigned PUT signed for `signed`: the answer's status.
+    async fn put_presigned(
+        &self,
+        operation: &'static str,
+        key: &str,
+        signed: &[u8],
+        body: &[u8],
+    ) -> Result<StatusCode> {
         let req = self.presign_put(
-            &key,
+            key,
             &sha256_hex(signed),
             signed.len() as u64,
             "application/octet-stream",
@@ -277,28 +308,18 @@ impl ObjectStore {
         for (name, value) in &req.headers {
             request = request.header(name, value);
         }
-        let resp = request.body(sent.to_vec()).send().await.map_err(|err| {
+        let resp = request.body(body.to_vec()).send().await.map_err(|err| {
             ObjectStoreError::Unreachable {
-                operation: OP,
+                operation,
                 message: describe_reqwest_error(err),
             }
         })?;
-        let status = resp.status();
-        if status.is_success() {
-            if let Err(e) = self.delete(&key).await {
-                tracing::warn!(key, error = %e, "could not delete the checksum probe object");
-            }
-            return Ok(false);
-        }
-        // Refused: 400 BadDigest (AWS, SeaweedFS), 403 (a broken signature), or 500 from s3s-fs
-        // (the embedded store). What counts is that nothing was stored.
-        drop(resp);
-        match self.head(&key).await? {
-            None => Ok(true),
-            Some(_) => {
-                self.delete(&key).await?;
-                Ok(false)
-            }
+        Ok(resp.status())
+    }
+
+    async fn delete_probe(&self, key: &str) {
+        if let Err(e) = self.delete(key).await {
+            tracing::warn!(key, error = %e, "could not delete a checksum probe object");
         }
     }
 
@@ -763,7 +784,7 @@ impl ObjectStore {
 /// At start: finds out whether the store verifies what uploads sign
 /// ([`ObjectStore::refuses_wrong_checksums`]) and says so in the log, with a warning when it does
 /// not. Retries for a minute while the store cannot be reached (it may be starting too).
-pub async fn report_checksum_verification(store: ObjectStore, upload_checksum: bool) {
+pub async fn report_checksum_verification(store: ObjectStore) {
     let endpoint = store.config().endpoint.clone();
     let mut tries = 0;
     let result = loop {
@@ -779,12 +800,6 @@ pub async fn report_checksum_verification(store: ObjectStore, upload_checksum: b
         Ok(true) => tracing::info!(
             %endpoint,
             "the object store verifies uploads: it refused bytes that differ from their signed SHA-256"
-        ),
-        Ok(false) if !upload_checksum => tracing::warn!(
-            %endpoint,
-            "the object store accepted bytes that differ from their signed SHA-256, and \
-             upload_checksum = false leaves x-amz-checksum-sha256 unsigned: set \
-             upload_checksum = true (stores with flexible checksums then verify every upload)"
         ),
         Ok(false) => tracing::warn!(
             %endpoint,

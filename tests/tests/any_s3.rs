@@ -222,8 +222,12 @@ async fn bytes_that_differ_from_their_checksum() {
     }
     let log = server.log();
     let said = |needle: &str| log.contains(needle);
+    assert!(!said("could not find out"), "{log}");
     if store.verifies {
-        assert!(said("the object store verifies uploads"), "{log}");
+        assert!(
+            said("the object store verifies uploads: it refused"),
+            "{log}"
+        );
     } else {
         assert!(
             said("WARN") && said("the object store does not verify uploads"),

@@ -74,7 +74,10 @@ fn r1_kill_9_at_random_moments_loses_and_duplicates_nothing() {
             let out = daemon.cli(&["status", "--json"]);
             let status: Option<imgcloud_core::daemon_api::Status> =
                 serde_json::from_str(&out.stdout).ok();
-            if let Some(status) = status.filter(|s| s.counts.pending() > 0) {
+            let busy = |s: &imgcloud_core::daemon_api::Status| {
+                s.counts.pending() > 0 || s.counts.retrying > 0 || !s.in_flight.is_empty()
+            };
+            if let Some(status) = status.filter(busy) {
                 seen = Some(status);
                 break;
             }
@@ -147,6 +150,7 @@ fn r1_kill_9_at_random_moments_loses_and_duplicates_nothing() {
         secs = started.elapsed().as_secs_f64(),
     );
     assert_eq!((lost, duplicated), (0, 0), "lost or duplicated");
+    assert!(busy_at_kill >= 1, "no kill landed while the daemon worked");
     assert_eq!(strangers, 0, "images that are not the folder's");
     assert_eq!(bad_backups, 0, "backup copies missing or wrong");
     assert_eq!(

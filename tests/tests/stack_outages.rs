@@ -226,6 +226,14 @@ async fn requests_keep_succeeding_while_memcached_is_down_and_hits_resume_after(
     let (successes, failures) = reader.await.unwrap();
     let ok = successes.len();
     let end = Instant::now();
+    assert!(
+        failures.is_empty(),
+        "{} of {} requests failed around the memcached outage: {:?}",
+        failures.len(),
+        ok + failures.len(),
+        first(&failures.iter().collect::<Vec<_>>())
+    );
+    assert!(ok > 100, "the reader made only {ok} requests");
     println!(
         "r4-memcached-down: {tried} requests tried, {ok} ok, failed {failed}, lost 0, \
          duplicated 0; p99 {before:.1} ms before, {down:.1} ms while down, {after:.1} ms after",
@@ -235,14 +243,6 @@ async fn requests_keep_succeeding_while_memcached_is_down_and_hits_resume_after(
         down = p99_ms(&successes, memcached_stopped, memcached_back),
         after = p99_ms(&successes, memcached_back, end),
     );
-    assert!(
-        failures.is_empty(),
-        "{} of {} requests failed around the memcached outage: {:?}",
-        failures.len(),
-        ok + failures.len(),
-        first(&failures.iter().collect::<Vec<_>>())
-    );
-    assert!(ok > 100, "the reader made only {ok} requests");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -347,7 +347,12 @@ async fn backup(inner: &Arc<Inner>, entry: &Entry) -> Result<(), Failure> {
             Ok(())
         }
         Err(e @ BackupError::Mismatch { .. }) => Err(Failure::transient("changed", e.to_string())),
-        Err(BackupError::Io { source, .. }) if source.kind() == std::io::ErrorKind::StorageFull => {
+        Err(BackupError::Io { source, .. })
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            ) =>
+        {
             Err(Failure::transient(
                 "disk_full",
                 format!(

@@ -353,10 +353,8 @@ pub struct UnlockForm {
         (status = 303, description = "Unlocked: back to the page, with a cookie for this link"),
         (status = 401, description = "Wrong password (the form again)", content_type = "text/html"),
         (status = 429, description = "Too many wrong passwords for this link from this address", content_type = "text/html"),
-        (status = 404, description = "An unknown link (an HTML page), or an image not in the link or an unknown file (JSON)", content(("text/html"), (imgcloud_core::api::ErrorBody = "application/json"))),
-        (status = 410, content_type = "text/html"),
-        (status = 422, description = "The image could not be decoded", body = imgcloud_core::api::ErrorBody),
-        (status = 502, description = "The object store failed", body = imgcloud_core::api::ErrorBody),
+        (status = 404, content_type = "text/html"), (status = 410, content_type = "text/html"),
+        (status = 413, description = "The form is too large (an overlong password)", content_type = "text/html"),
     )
 )]
 pub async fn unlock(

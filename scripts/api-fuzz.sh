@@ -24,22 +24,7 @@ bin=${IMGCLOUD_BIN_DIR:-$target/debug}
 venv=${IMGCLOUD_SCHEMATHESIS_DIR:-$HOME/.cache/imgcloud/schemathesis}
 version=4.32.5
 if ! "$venv/bin/st" --version 2>/dev/null | grep -q "$version"; then
-  log "installing schemathesis $version into $venv"
-  command -v python3 >/dev/null 2>&1 || apt_install_missing python3
-  if ! python3 -m venv "$venv" 2>/dev/null; then
-    apt_install_missing python3-venv
-    python3 -m venv "$venv"
-  fi
-  ok=""
-  for attempt in 1 2 3; do
-    if "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$version"; then
-      ok=1
-      break
-    fi
-    log "pip install failed (attempt $attempt), retrying"
-    sleep 3
-  done
-  [ -n "$ok" ] || die "could not install schemathesis $version"
+  pip_venv_install "$venv" "schemathesis==$version"
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/imgcloud-api-fuzz.XXXXXX")

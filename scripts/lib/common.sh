@@ -47,6 +47,25 @@ apt_install_missing() {
   [ -n "$ok" ] || die "could not install ${missing[*]}"
 }
 
+# pip_venv_install VENV PACKAGE…: a virtualenv at VENV (python3 and its venv module installed
+# first when missing) with these pinned packages, pip retried three times.
+pip_venv_install() {
+  local venv=$1 attempt
+  shift
+  log "installing $* into $venv"
+  command -v python3 >/dev/null 2>&1 || apt_install_missing python3
+  if ! python3 -m venv "$venv" 2>/dev/null; then
+    apt_install_missing python3-venv # Debian's python3 keeps venv apart
+    python3 -m venv "$venv"
+  fi
+  for attempt in 1 2 3; do
+    "$venv/bin/pip" install -q --disable-pip-version-check "$@" && return 0
+    log "pip install failed (attempt $attempt), retrying"
+    sleep 3
+  done
+  die "could not install $*"
+}
+
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # Ports are picked below the kernel's ephemeral range, where no outgoing connection can hold

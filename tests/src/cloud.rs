@@ -191,13 +191,17 @@ impl Drop for EmbeddedCloud {
         let _ = self.child.kill();
         let _ = self.child.wait();
         if std::thread::panicking() {
-            let log = self.log();
-            let tail: Vec<&str> = log.lines().rev().take(60).collect();
-            eprintln!("--- imgcloud-server log (last {} lines)", tail.len());
-            for line in tail.iter().rev() {
-                eprintln!("{line}");
-            }
+            print_log_tail("imgcloud-server", &self.log());
         }
+    }
+}
+
+/// Prints the last 60 lines of `log` to stderr, headed with `name` (for a failing test).
+pub fn print_log_tail(name: &str, log: &str) {
+    let tail: Vec<&str> = log.lines().rev().take(60).collect();
+    eprintln!("--- {name} log (last {} lines)", tail.len());
+    for line in tail.iter().rev() {
+        eprintln!("{line}");
     }
 }
 

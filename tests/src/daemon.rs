@@ -356,6 +356,20 @@ pub async fn images_by_sha(client: &Client) -> anyhow::Result<HashMap<String, us
     Ok(counts)
 }
 
+/// Of the `expected` SHA-256s, how many the library lacks, and how many of its contents it holds
+/// more than once: `(lost, duplicated)`.
+pub fn lost_and_duplicated<'a>(
+    expected: impl IntoIterator<Item = &'a String>,
+    in_cloud: &HashMap<String, usize>,
+) -> (usize, usize) {
+    let lost = expected
+        .into_iter()
+        .filter(|sha| !in_cloud.contains_key(*sha))
+        .count();
+    let duplicated = in_cloud.values().filter(|n| **n > 1).count();
+    (lost, duplicated)
+}
+
 fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")

@@ -201,12 +201,7 @@ impl Drop for ProductionServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
         if std::thread::panicking() {
-            let log = self.log();
-            let tail: Vec<&str> = log.lines().rev().take(60).collect();
-            eprintln!("--- imgcloud-server log (last {} lines)", tail.len());
-            for line in tail.iter().rev() {
-                eprintln!("{line}");
-            }
+            crate::cloud::print_log_tail("imgcloud-server", &self.log());
         }
     }
 }

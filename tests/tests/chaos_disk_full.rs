@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use imgcloud_tests::daemon::images_by_sha;
+use imgcloud_tests::daemon::{images_by_sha, lost_and_duplicated};
 use imgcloud_tests::{SyncDaemon, jpeg, sha256_hex};
 
 /// A tmpfs mounted for the test, unmounted on drop.
@@ -110,11 +110,7 @@ fn r4_a_full_disk_is_reported_loses_nothing_and_resumes_when_space_returns() {
     let in_cloud = rt
         .block_on(images_by_sha(&daemon.client().unwrap()))
         .unwrap();
-    let lost = shas
-        .iter()
-        .filter(|sha| !in_cloud.contains_key(*sha))
-        .count();
-    let duplicated = in_cloud.values().filter(|c| **c > 1).count();
+    let (lost, duplicated) = lost_and_duplicated(&shas, &in_cloud);
     let bad_copies = shas
         .iter()
         .filter(|sha| {

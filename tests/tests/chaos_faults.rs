@@ -7,9 +7,9 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use imgcloud_core::client::{Client, ListParams};
+use imgcloud_core::client::Client;
 use imgcloud_core::upload::{UploadOptions, upload_paths};
-use imgcloud_tests::daemon::free_port;
+use imgcloud_tests::daemon::{free_port, images_by_sha, lost_and_duplicated};
 use imgcloud_tests::http_faults::HttpFaultProxy;
 use imgcloud_tests::{EmbeddedCloud, fetch, images, jpeg, sha256_hex};
 
@@ -101,28 +101,10 @@ fn r2_uploads_through_a_faulty_network_complete_intact() {
                 );
             }
         }
-        let mut counts: HashMap<String, usize> = HashMap::new();
-        let mut params = ListParams {
-            limit: Some(500),
-            ..ListParams::default()
-        };
-        loop {
-            let page = client.list_images(&params).await.unwrap();
-            for image in page.items {
-                *counts.entry(image.sha256).or_default() += 1;
-            }
-            match page.next_cursor {
-                Some(cursor) => params.cursor = Some(cursor),
-                None => break,
-            }
-        }
+        let counts = images_by_sha(&client).await.unwrap();
         (corrupted, counts)
     });
-    let lost = expected
-        .keys()
-        .filter(|sha| !counts.contains_key(*sha))
-        .count();
-    let duplicated = counts.values().filter(|n| **n > 1).count();
+    let (lost, duplicated) = lost_and_duplicated(expected.keys(), &counts);
     println!(
         "r2-faulty-network: {n} files ({distinct} distinct) tried, {ok} ok, lost {lost}, \
          duplicated {duplicated}, corrupted {corrupted}; faults injected: API {api} of {api_req} \

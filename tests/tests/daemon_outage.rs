@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use imgcloud_tests::daemon::images_by_sha;
+use imgcloud_tests::daemon::{images_by_sha, lost_and_duplicated};
 use imgcloud_tests::fault_proxy::{FaultProxy, Mode};
 use imgcloud_tests::{SyncDaemon, jpeg, sha256_hex};
 
@@ -71,11 +71,7 @@ fn an_object_store_outage_of_30_s_is_waited_out_and_visible_in_status() {
     let in_cloud = rt
         .block_on(images_by_sha(&daemon.client().unwrap()))
         .unwrap();
-    let lost = shas
-        .iter()
-        .filter(|sha| !in_cloud.contains_key(*sha))
-        .count();
-    let duplicated = in_cloud.values().filter(|n| **n > 1).count();
+    let (lost, duplicated) = lost_and_duplicated(&shas, &in_cloud);
     println!(
         "r4-store-down: 21 files tried, {ok} ok, lost {lost}, duplicated {duplicated}; the store \
          refused then dropped connections for {outage:?}, 20 files queued meanwhile, drained \

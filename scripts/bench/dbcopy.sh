@@ -177,7 +177,7 @@ IMGCLOUD_STANDBY_DATABASE_URL=$IMGCLOUD_STACK_STANDBY_DATABASE_URL \
 log "uploading $uploads images while sampling the standby's lag every 100 ms"
 samples="$work/lag.txt"
 : >"$samples"
-"$target/bench-api" seed "$uploads" >"$work/seed.out" 2>&1 &
+"$target/bench-api" seed "$uploads" --no-wait >"$work/seed.out" 2>&1 &
 load=$!
 # The probe runs until its stdin closes, i.e. until the load is over.
 IMGCLOUD_PRIMARY_DATABASE_URL=$IMGCLOUD_STACK_DATABASE_URL \

@@ -2,7 +2,9 @@
 //! from `IMGCLOUD_SERVER` / `IMGCLOUD_TOKEN`, replicas from `IMGCLOUD_STACK_REPLICAS`).
 //!
 //! - `seed COUNT`: uploads COUNT small distinct images through the server (skipped when the
-//!   library already holds at least COUNT).
+//!   library already holds at least COUNT), then waits until the cloud has made their
+//!   derivatives, so what follows measures reads, not the background queue (`--no-wait`: the
+//!   upload only, for a write load).
 //! - `run ROUTE [--connections N] [--duration SECS] [--warmup SECS] [--rate R]`: drives
 //!   `GET /v1/images?limit=50` (ROUTE `list`) or `GET /v1/images/{id}` over the seeded ids
 //!   (ROUTE `get`) with N keep-alive connections for SECS seconds after a warm-up. Without
@@ -25,7 +27,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use imgcloud_core::api::{CreateAlbum, CreateShare, ImagePage};
+use imgcloud_core::api::{CreateAlbum, CreateShare, DerivativeState, Image, ImagePage};
 use imgcloud_core::client::Client;
 use imgcloud_core::upload::{UploadOptions, upload_paths};
 
@@ -53,7 +55,10 @@ async fn main() -> anyhow::Result<()> {
     let server = env("IMGCLOUD_SERVER")?.trim_end_matches('/').to_string();
     let token = env("IMGCLOUD_TOKEN")?;
     match args.first().map(String::as_str) {
-        Some("seed") if args.len() == 2 => seed(&server, &token, args[1].parse()?).await,
+        Some("seed") if args.len() == 2 => seed(&server, &token, args[1].parse()?, true).await,
+        Some("seed") if args.len() == 3 && args[2] == "--no-wait" => {
+            seed(&server, &token, args[1].parse()?, false).await
+        }
         Some("revoke") if args.len() == 2 => revoke(&server, &token, args[1].parse()?).await,
         Some("run") if args.len() >= 2 => {
             let run = parse_run(&args[1..])?;
@@ -65,7 +70,7 @@ async fn main() -> anyhow::Result<()> {
             bench(&server, &token, &replicas, &run).await
         }
         _ => bail!(
-            "usage: bench-api seed COUNT | revoke COUNT | run list|get|share|album|ceiling:FILE \
+            "usage: bench-api seed COUNT [--no-wait] | revoke COUNT | run list|get|share|album|ceiling:FILE \
              [--connections N] [--duration SECS] [--warmup SECS] [--rate R]"
         ),
     }
@@ -105,10 +110,19 @@ fn parse_run(args: &[String]) -> anyhow::Result<RunArgs> {
     Ok(run)
 }
 
-/// How many images the library holds (pages through it).
+/// The ids of the library's images, newest first, up to about `max` (pages through it).
 async fn library_ids(server: &str, token: &str, max: usize) -> anyhow::Result<Vec<String>> {
+    Ok(library(server, token, max)
+        .await?
+        .into_iter()
+        .map(|i| i.id)
+        .collect())
+}
+
+/// The library's images, newest first, up to about `max` (pages through it).
+async fn library(server: &str, token: &str, max: usize) -> anyhow::Result<Vec<Image>> {
     let http = reqwest::Client::new();
-    let mut ids = Vec::new();
+    let mut images = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
         let mut request = http
@@ -125,19 +139,23 @@ async fn library_ids(server: &str, token: &str, max: usize) -> anyhow::Result<Ve
             response.status()
         );
         let page: ImagePage = response.json().await?;
-        ids.extend(page.items.into_iter().map(|i| i.id));
+        images.extend(page.items);
         cursor = page.next_cursor;
-        if cursor.is_none() || ids.len() >= max {
-            return Ok(ids);
+        if cursor.is_none() || images.len() >= max {
+            return Ok(images);
         }
     }
 }
 
-async fn seed(server: &str, token: &str, count: usize) -> anyhow::Result<()> {
+async fn seed(server: &str, token: &str, count: usize, wait: bool) -> anyhow::Result<()> {
     let have = library_ids(server, token, count).await?.len();
     if have >= count {
         println!("seeded 0 (library already holds {have})");
-        return Ok(());
+        return if wait {
+            wait_for_derivatives(server, token, count).await
+        } else {
+            Ok(())
+        };
     }
     let dir = tempfile::Builder::new()
         .prefix("imgcloud-bench-seed-")
@@ -170,7 +188,53 @@ async fn seed(server: &str, token: &str, count: usize) -> anyhow::Result<()> {
         paths.len(),
         start.elapsed().as_secs_f64()
     );
-    Ok(())
+    if wait {
+        wait_for_derivatives(server, token, count).await
+    } else {
+        Ok(())
+    }
+}
+
+/// Waits until the cloud's background work on the seeded images is over: every image's
+/// derivatives made (or given up on). Until then each finished job ends the owner's cached list
+/// pages and takes CPU from the replicas, so a read benchmark started right after an upload
+/// measures the derivative queue, not the reads.
+async fn wait_for_derivatives(server: &str, token: &str, count: usize) -> anyhow::Result<()> {
+    const PATIENCE: Duration = Duration::from_secs(600);
+    let start = Instant::now();
+    let mut last_report = start;
+    loop {
+        let images = library(server, token, count).await?;
+        let waiting = images
+            .iter()
+            .filter(|i| {
+                matches!(
+                    i.derivatives,
+                    DerivativeState::Pending | DerivativeState::Failed
+                )
+            })
+            .count();
+        if waiting == 0 {
+            println!(
+                "derivatives of {} images made, {:.1} s after the upload",
+                images.len(),
+                start.elapsed().as_secs_f64()
+            );
+            return Ok(());
+        }
+        ensure!(
+            start.elapsed() < PATIENCE,
+            "{waiting} of {} images still have no derivatives after {} s: is the replicas' \
+             derivative worker running (see their logs)?",
+            images.len(),
+            PATIENCE.as_secs()
+        );
+        if last_report.elapsed() >= Duration::from_secs(5) {
+            eprintln!("waiting for the derivatives of {waiting} images");
+            last_report = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// A browser's user agent (share pages do not count bots).

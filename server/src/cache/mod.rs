@@ -43,6 +43,7 @@ use crate::store::{
 
 pub mod memcached;
 pub mod memory;
+mod pages;
 mod sharing;
 pub mod signed;
 
@@ -164,7 +165,12 @@ pub struct CachedStore {
     /// Set when token lookups are filed under the auth epoch (see the module documentation).
     epoch: Option<EpochWatch>,
     sharing: sharing::InvalidatingSharing,
+    /// Decoded list pages and change-feed answers (see [`pages`]).
+    pages: pages::Pages,
 }
+
+/// How many decoded pages a server keeps in process ([`pages`]): a few MB at most.
+const PAGE_COPIES: usize = 256;
 
 /// The auth epoch as last read from the database.
 struct EpochWatch {
@@ -249,7 +255,7 @@ fn new_generation() -> String {
 }
 
 /// [`ChangeRecord`] as cached.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 struct CachedChange {
     seq: i64,
     #[serde(default)]
@@ -281,6 +287,7 @@ impl CachedStore {
             ttl,
             stats,
             epoch: None,
+            pages: pages::Pages::new(PAGE_COPIES),
         }
     }
 
@@ -360,6 +367,27 @@ impl CachedStore {
         load: impl Future<Output = StoreResult<T>>,
     ) -> StoreResult<T> {
         self.cached_unless_new(key, false, load).await
+    }
+
+    /// Like [`Self::cached_unless_new`] for an entry filed under a generation (`new`: just
+    /// created), whose content never changes: a copy decoded earlier by this process is served
+    /// as it is ([`pages`]).
+    async fn cached_page<T>(
+        &self,
+        key: String,
+        new: bool,
+        load: impl Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T>
+    where
+        T: Clone + Serialize + DeserializeOwned + Send + Sync + 'static,
+    {
+        if !new && let Some(value) = self.pages.get::<T>(&key) {
+            self.stats.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(value);
+        }
+        let value = self.cached_unless_new(key.clone(), new, load).await?;
+        self.pages.put(&key, value.clone(), self.ttl);
+        Ok(value)
     }
 
     /// Cache-aside read of `key`; `known_absent` skips the lookup (a key under a generation
@@ -551,7 +579,7 @@ impl Store for CachedStore {
         query: &ListQuery,
     ) -> StoreResult<(Vec<ImageRecord>, Option<String>)> {
         let (generation, new) = self.generation(owner).await;
-        self.cached_unless_new(
+        self.cached_page(
             list_key(owner, &generation, query),
             new,
             self.inner.list_images(owner, query),
@@ -649,7 +677,7 @@ impl Store for CachedStore {
                 .collect::<Vec<_>>())
         };
         let cached = self
-            .cached_unless_new(changes_key(owner, &generation, since, limit), new, load)
+            .cached_page(changes_key(owner, &generation, since, limit), new, load)
             .await?;
         Ok(cached
             .into_iter()
@@ -1124,6 +1152,101 @@ mod tests {
     #[tokio::test]
     async fn memory_cache_spares_the_database() {
         repeated_reads_spare_the_database(Arc::new(MemoryCache::new(1000))).await;
+    }
+
+    /// The in-process cache, recording the keys read from it.
+    struct RecordingCache {
+        inner: MemoryCache,
+        gets: Mutex<Vec<String>>,
+    }
+
+    impl RecordingCache {
+        fn new() -> Self {
+            Self {
+                inner: MemoryCache::new(100),
+                gets: Mutex::default(),
+            }
+        }
+
+        /// Reads so far of keys of `kind` (`gen`, `list`, …).
+        fn gets_of(&self, kind: &str) -> usize {
+            let prefix = format!("imgcloud:v1:{kind}:");
+            let gets = self.gets.lock().unwrap();
+            gets.iter().filter(|k| k.starts_with(&prefix)).count()
+        }
+    }
+
+    #[async_trait]
+    impl CacheBackend for RecordingCache {
+        async fn get(&self, key: &str) -> Option<Vec<u8>> {
+            self.gets.lock().unwrap().push(key.to_string());
+            self.inner.get(key).await
+        }
+        async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) {
+            self.inner.set(key, value, ttl).await
+        }
+        async fn delete(&self, key: &str) {
+            self.inner.delete(key).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_page_decoded_once_is_served_from_the_process_while_its_generation_lasts() {
+        let backend = Arc::new(RecordingCache::new());
+        let (_dir, _raw, db, store) = counted_setup(backend.clone()).await;
+        let ann = store.create_user("ann").await.unwrap();
+        store.insert_image(&image(&ann.id, "img1")).await.unwrap();
+        for _ in 0..3 {
+            assert_eq!(
+                store.list_images(&ann.id, &page(10)).await.unwrap().0.len(),
+                1
+            );
+            assert_eq!(store.changes(&ann.id, 0, 100).await.unwrap().len(), 1);
+        }
+        assert_eq!((db.get("list_images"), db.get("changes")), (1, 1));
+        assert_eq!(
+            backend.gets_of("gen"),
+            6,
+            "the generation is read every time"
+        );
+        // the list's generation was new (nothing to look up); the change feed's first read
+        // missed in the shared cache: neither page is fetched from it again
+        assert_eq!(backend.gets_of("list"), 0);
+        assert_eq!(backend.gets_of("chg"), 1);
+
+        // a write ends the generation: the next read goes to the database
+        store.rename_image(&ann.id, "img1", "b.png").await.unwrap();
+        let (images, _) = store.list_images(&ann.id, &page(10)).await.unwrap();
+        assert_eq!(images[0].filename, "b.png");
+        assert_eq!(db.get("list_images"), 2);
+    }
+
+    /// Two replicas over one shared cache and one database: a write through one is seen by the
+    /// next read through the other, although that one kept the page decoded in process.
+    #[tokio::test]
+    async fn a_write_through_one_replica_ends_the_pages_another_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("db.sqlite").display());
+        let db: Arc<dyn Store> = Arc::new(SqliteStore::open(&url).await.unwrap());
+        let shared: Arc<dyn CacheBackend> = Arc::new(MemoryCache::new(100));
+        let ttl = Duration::from_secs(60);
+        let a = CachedStore::new(db.clone(), shared.clone(), ttl);
+        let b = CachedStore::new(db.clone(), shared, ttl);
+        let ann = a.create_user("ann").await.unwrap();
+        a.insert_image(&image(&ann.id, "img1")).await.unwrap();
+        async fn names(store: &CachedStore, owner: &str) -> Vec<String> {
+            let (images, _) = store.list_images(owner, &page(10)).await.unwrap();
+            images.into_iter().map(|i| i.filename).collect()
+        }
+        assert_eq!(names(&a, &ann.id).await, ["a.png"]);
+        assert_eq!(names(&a, &ann.id).await, ["a.png"]);
+        assert_eq!(a.changes(&ann.id, 0, 100).await.unwrap().len(), 1);
+
+        b.rename_image(&ann.id, "img1", "b.png").await.unwrap();
+        assert_eq!(names(&a, &ann.id).await, ["b.png"]);
+        b.insert_image(&image(&ann.id, "img2")).await.unwrap();
+        assert_eq!(names(&a, &ann.id).await.len(), 2);
+        assert_eq!(a.changes(&ann.id, 0, 100).await.unwrap().len(), 2);
     }
 
     /// A backend that is always down: every read goes to the database and succeeds.

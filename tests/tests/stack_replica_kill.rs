@@ -1,6 +1,7 @@
-//! Through the production stack's load balancer, a client uploads 200 images and lists them
-//! while one replica is killed with SIGKILL: no client-visible failure, every image listed
-//! once, no duplicate (the client's retries are idempotent).
+//! Through the production stack's load balancer, a client uploads 200 images and lists them,
+//! under the API benchmark's load (`bench-api run list` at a fixed rate), while one replica is
+//! killed with SIGKILL: no client-visible failure, for the client or the benchmark, every image
+//! listed once, no duplicate (the client's retries are idempotent).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +15,32 @@ use imgcloud_tests::{Stack, jpeg, sha256_hex};
 const IMAGES: usize = 200;
 /// Originals sent before the replica is killed.
 const KILL_AFTER: usize = 60;
+/// The benchmark's load: list requests per second, and for how long (it must span the kill).
+const LOAD_RATE: u32 = 200;
+const LOAD_SECS: u64 = 25;
+
+/// `bench-api run list` through the balancer for [`LOAD_SECS`] (its database counts read from
+/// `survivor` only: the other replica will be dead when it ends).
+fn start_bench_load(stack: &Stack, survivor: &str) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_bench-api"))
+        .args(["run", "list", "--connections", "8", "--warmup", "0"])
+        .args(["--rate", &LOAD_RATE.to_string()])
+        .args(["--duration", &LOAD_SECS.to_string()])
+        .env("IMGCLOUD_SERVER", &stack.server)
+        .env("IMGCLOUD_TOKEN", &stack.token)
+        .env("IMGCLOUD_STACK_REPLICAS", survivor)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start bench-api")
+}
+
+/// `key=value` from the benchmark's line.
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+}
 
 /// Every image of the library, page by page (50 a page).
 async fn list_all(client: &Client) -> anyhow::Result<Vec<imgcloud_core::api::Image>> {
@@ -38,6 +65,8 @@ async fn list_all(client: &Client) -> anyhow::Result<Vec<imgcloud_core::api::Ima
 async fn uploads_and_lists_survive_a_replica_killed_mid_run() {
     let stack = Stack::up().expect("stack up");
     let client = stack.client().unwrap();
+    let load_started = Instant::now();
+    let load = start_bench_load(&stack, &stack.replicas[1]);
 
     let dir = stack.work_dir.join("photos");
     let mut expected = BTreeMap::new();
@@ -108,12 +137,36 @@ async fn uploads_and_lists_survive_a_replica_killed_mid_run() {
         (sent.lock().unwrap().len(), killed_mid_run)
     };
     let (outcomes, (killed_at, killed_mid_run)) = tokio::join!(upload, killer);
+    let kill_time = load_started.elapsed();
     assert!(killed_mid_run, "the upload ended before the kill point");
-    eprintln!("replica-1 killed after {killed_at} of {IMAGES} originals were sent");
+    eprintln!(
+        "replica-1 killed after {killed_at} of {IMAGES} originals were sent, {:.1}s into the \
+         benchmark's load",
+        kill_time.as_secs_f64()
+    );
     // Keep listing a moment after the uploads, with the replica still dead.
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop_listing.store(true, Ordering::Relaxed);
     let (listings, list_failures) = lister.await.expect("lister task");
+    let load = load.wait_with_output().await.expect("bench-api");
+    let load_line = String::from_utf8_lossy(&load.stdout).trim().to_string();
+    assert!(
+        load.status.success(),
+        "bench-api failed: {}{}",
+        load_line,
+        String::from_utf8_lossy(&load.stderr)
+    );
+    let load_requests: u64 = field(&load_line, "requests")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no requests= in {load_line:?}"));
+    let load_errors: u64 = field(&load_line, "errors")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no errors= in {load_line:?}"));
+    assert!(
+        kill_time + Duration::from_secs(2) < Duration::from_secs(LOAD_SECS),
+        "the kill came {:.1}s into a {LOAD_SECS}s load: too late to be under it",
+        kill_time.as_secs_f64()
+    );
 
     assert!(
         !stack.is_running("replica-1"),
@@ -131,13 +184,23 @@ async fn uploads_and_lists_survive_a_replica_killed_mid_run() {
         .filter(|sha| !unique.contains(sha.as_str()))
         .count();
     println!(
-        "r3-replica-kill: {IMAGES} uploads and {tried_lists} listings tried, {ok} ok, lost {lost}, \
-         duplicated {dups}, client-visible failures {visible}; replica-1 killed (SIGKILL) after \
-         {killed_at} originals were sent",
+        "r3-replica-kill: {IMAGES} uploads, {tried_lists} listings and {load_requests} benchmark \
+         requests tried, {ok} ok, lost {lost}, duplicated {dups}, client-visible failures \
+         {visible}; replica-1 killed (SIGKILL) after {killed_at} originals were sent, {:.1}s \
+         into the benchmark's {LOAD_SECS}s of GET /v1/images at {LOAD_RATE}/s (p99 {} ms)",
+        kill_time.as_secs_f64(),
+        field(&load_line, "p99_ms").unwrap_or("?"),
         tried_lists = listings + list_failures.len(),
-        ok = IMAGES - upload_failures.len() + listings,
+        ok = IMAGES - upload_failures.len() + listings + load_requests as usize
+            - load_errors as usize,
         dups = shas.len() - unique.len(),
-        visible = upload_failures.len() + list_failures.len(),
+        visible = upload_failures.len() + list_failures.len() + load_errors as usize,
+    );
+    assert_eq!(
+        load_errors,
+        0,
+        "the benchmark's load saw failures: {load_line} {}",
+        String::from_utf8_lossy(&load.stderr)
     );
     assert!(
         upload_failures.is_empty(),

@@ -171,6 +171,8 @@ pub struct CachedStore {
 
 /// How many decoded pages a server keeps in process ([`pages`]): a few MB at most.
 const PAGE_COPIES: usize = 256;
+/// The part of the TTL an entry's lifetime may be shortened by ([`CachedStore::entry_ttl`]).
+const TTL_JITTER: f64 = 0.2;
 
 /// The auth epoch as last read from the database.
 struct EpochWatch {
@@ -351,7 +353,7 @@ impl CachedStore {
             epoch,
             user: user.clone(),
         }) {
-            Ok(bytes) => self.cache.set(&key, bytes, self.ttl).await,
+            Ok(bytes) => self.cache.set(&key, bytes, self.entry_ttl()).await,
             Err(e) => tracing::warn!(error = %e, "cannot serialise cache entry"),
         }
         Ok(user)
@@ -359,6 +361,14 @@ impl CachedStore {
 
     pub fn stats(&self) -> Arc<CacheStats> {
         self.stats.clone()
+    }
+
+    /// The lifetime of one new entry: the TTL less a random part of up to a fifth, so entries
+    /// filled together (a client paging through its library, a benchmark) do not all expire
+    /// in the same instant and send their reads to the database at once. Never above the TTL,
+    /// which stays the staleness bound.
+    fn entry_ttl(&self) -> Duration {
+        self.ttl.mul_f64(1.0 - TTL_JITTER * rand::random::<f64>())
     }
 
     async fn cached<T: Serialize + DeserializeOwned>(
@@ -386,7 +396,7 @@ impl CachedStore {
             return Ok(value);
         }
         let value = self.cached_unless_new(key.clone(), new, load).await?;
-        self.pages.put(&key, value.clone(), self.ttl);
+        self.pages.put(&key, value.clone(), self.entry_ttl());
         Ok(value)
     }
 
@@ -410,7 +420,7 @@ impl CachedStore {
         self.stats.misses.fetch_add(1, Ordering::Relaxed);
         let value = load.await?;
         match serde_json::to_vec(&value) {
-            Ok(bytes) => self.cache.set(&key, bytes, self.ttl).await,
+            Ok(bytes) => self.cache.set(&key, bytes, self.entry_ttl()).await,
             Err(e) => tracing::warn!(error = %e, "cannot serialise cache entry"),
         }
         Ok(value)
@@ -430,7 +440,7 @@ impl CachedStore {
         }
         let generation = new_generation();
         self.cache
-            .set(&key, generation.clone().into_bytes(), self.ttl)
+            .set(&key, generation.clone().into_bytes(), self.entry_ttl())
             .await;
         (generation, true)
     }
@@ -1219,6 +1229,52 @@ mod tests {
         let (images, _) = store.list_images(&ann.id, &page(10)).await.unwrap();
         assert_eq!(images[0].filename, "b.png");
         assert_eq!(db.get("list_images"), 2);
+    }
+
+    /// Records the lifetime of every entry stored.
+    #[derive(Default)]
+    struct TtlRecorder(Mutex<Vec<Duration>>);
+
+    #[async_trait]
+    impl CacheBackend for TtlRecorder {
+        async fn get(&self, _: &str) -> Option<Vec<u8>> {
+            None
+        }
+        async fn set(&self, _: &str, _: Vec<u8>, ttl: Duration) {
+            self.0.lock().unwrap().push(ttl);
+        }
+        async fn delete(&self, _: &str) {}
+    }
+
+    /// Entries filled together must not expire together (a stampede on the database 30 s after
+    /// a client read its library), and none may outlive the TTL.
+    #[tokio::test]
+    async fn entries_filled_together_expire_at_different_moments_within_the_ttl() {
+        let backend = Arc::new(TtlRecorder::default());
+        let (_dir, _raw, _db, store) = counted_setup(backend.clone()).await;
+        let ann = store.create_user("ann").await.unwrap();
+        for i in 0..50 {
+            store
+                .insert_image(&image(&ann.id, &format!("img{i}")))
+                .await
+                .unwrap();
+        }
+        for i in 0..50 {
+            store.image(&ann.id, &format!("img{i}")).await.unwrap();
+        }
+        let ttls = backend.0.lock().unwrap().clone();
+        assert_eq!(ttls.len(), 50);
+        let ttl = Duration::from_secs(60);
+        assert!(
+            ttls.iter().all(|t| *t <= ttl && *t >= ttl.mul_f64(0.8)),
+            "{ttls:?}"
+        );
+        let (min, max) = (ttls.iter().min().unwrap(), ttls.iter().max().unwrap());
+        assert!(
+            *max - *min >= Duration::from_secs(5),
+            "50 entries spread over only {:?}",
+            *max - *min
+        );
     }
 
     /// Two replicas over one shared cache and one database: a write through one is seen by the

@@ -66,7 +66,7 @@ token=$(sed -n 's/^"[^"]*" = "\(.*\)"$/\1/p' "$work/config/credentials.toml" | h
 [ -n "$token" ] || die "the embedded cloud wrote no token to $work/config/credentials.toml"
 
 log "seeding $count images through the upload pipeline"
-IMGCLOUD_SERVER=$api_url IMGCLOUD_TOKEN=$token "$target/bench-api" seed "$count" >&2
+IMGCLOUD_SERVER=$api_url IMGCLOUD_TOKEN=$token "$target/bench-api" seed "$count" --no-wait >&2
 
 port=$(pick_free_port)
 env -u IMGCLOUD_SERVER -u IMGCLOUD_TOKEN "${user_env[@]}" NO_COLOR=1 \

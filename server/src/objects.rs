@@ -67,6 +67,22 @@ impl ObjectStoreError {
     pub fn is_unreachable(&self) -> bool {
         matches!(self, Self::Unreachable { .. })
     }
+
+    /// True when trying again may succeed: the store was unreachable, or answered a 5xx or one
+    /// of the error codes S3 documents as transient (also inside a 200 answer).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Unreachable { .. } => true,
+            Self::S3 { status, code, .. } => {
+                *status >= 500
+                    || matches!(
+                        code.as_str(),
+                        "InternalError" | "SlowDown" | "ServiceUnavailable" | "RequestTimeout"
+                    )
+            }
+            _ => false,
+        }
+    }
 }
 
 type Result<T, E = ObjectStoreError> = std::result::Result<T, E>;

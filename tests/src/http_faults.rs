@@ -1,11 +1,12 @@
 //! An HTTP proxy that injects faults into a share of the requests it forwards: a 503, a reset
 //! connection, a stall, or an answer cut short (or, for an empty answer, lost after the upstream
 //! acted on the request). Requests keep their `Host` header, so SigV4 signatures made for the
-//! proxy's address still verify upstream. For the chaos scenarios (R2).
+//! proxy's address still verify upstream. For the chaos scenarios (R2), and for tests that need
+//! one given request to fail ([`HttpFaultProxy::fail_next`]).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -24,6 +25,23 @@ enum Fault {
     Reset,
     Stall,
     Short,
+}
+
+/// A fault for chosen requests ([`HttpFaultProxy::fail_next`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChosenFault {
+    /// Answered 503 by the proxy; the upstream never sees the request.
+    Status503,
+    /// The upstream acts on the request; its answer is cut short (or lost, when empty).
+    AnswerLost,
+}
+
+/// The next `remaining` requests with `method` whose path and query hold `needle`.
+struct Rule {
+    method: String,
+    needle: String,
+    fault: Fault,
+    remaining: u32,
 }
 
 /// How many requests passed and how many got each fault.
@@ -50,9 +68,20 @@ struct Shared {
     stall: Duration,
     rng: AtomicU64,
     counts: [AtomicU64; 5],
+    rules: Mutex<Vec<Rule>>,
 }
 
 impl Shared {
+    /// The fault a rule of [`HttpFaultProxy::fail_next`] gives this request, if any.
+    fn chosen(&self, method: &str, path_and_query: &str) -> Option<Fault> {
+        let mut rules = self.rules.lock().unwrap();
+        let rule = rules.iter_mut().find(|r| {
+            r.remaining > 0 && r.method == method && path_and_query.contains(&r.needle)
+        })?;
+        rule.remaining -= 1;
+        Some(rule.fault)
+    }
+
     fn roll(&self) -> Option<Fault> {
         let mut x = self.rng.load(Ordering::Relaxed);
         let next = loop {
@@ -112,6 +141,7 @@ impl HttpFaultProxy {
             stall,
             rng: AtomicU64::new(seed),
             counts: Default::default(),
+            rules: Mutex::default(),
         });
         let serving = shared.clone();
         runtime.spawn(async move {
@@ -135,6 +165,20 @@ impl HttpFaultProxy {
     /// Changes the share of requests that get a fault (0 stops injecting).
     pub fn set_per_mille(&self, per_mille: u64) {
         self.shared.per_mille.store(per_mille, Ordering::Relaxed);
+    }
+
+    /// The next `count` requests with `method` whose path and query hold `needle` get `fault`,
+    /// whatever the share of random faults.
+    pub fn fail_next(&self, method: &str, needle: &str, fault: ChosenFault, count: u32) {
+        self.shared.rules.lock().unwrap().push(Rule {
+            method: method.to_string(),
+            needle: needle.to_string(),
+            fault: match fault {
+                ChosenFault::Status503 => Fault::Status503,
+                ChosenFault::AnswerLost => Fault::Short,
+            },
+            remaining: count,
+        });
     }
 
     pub fn counts(&self) -> FaultCounts {
@@ -164,13 +208,17 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Body>, std::io::Error> {
     shared.count(4);
+    let chosen = shared.chosen(
+        req.method().as_str(),
+        req.uri().path_and_query().map_or("", |p| p.as_str()),
+    );
     let (parts, body) = req.into_parts();
     let body = body
         .collect()
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))?
         .to_bytes();
-    let fault = shared.roll();
+    let fault = chosen.or_else(|| shared.roll());
     match fault {
         Some(Fault::Status503) => {
             shared.count(0);

@@ -134,10 +134,10 @@ async fn uploads_and_lists_survive_a_replica_killed_mid_run() {
         }
         let killed_mid_run = !upload_done.load(Ordering::SeqCst);
         stack.kill("replica-1").expect("SIGKILL replica-1");
-        (sent.lock().unwrap().len(), killed_mid_run)
+        let kill_time = load_started.elapsed();
+        (sent.lock().unwrap().len(), killed_mid_run, kill_time)
     };
-    let (outcomes, (killed_at, killed_mid_run)) = tokio::join!(upload, killer);
-    let kill_time = load_started.elapsed();
+    let (outcomes, (killed_at, killed_mid_run, kill_time)) = tokio::join!(upload, killer);
     assert!(killed_mid_run, "the upload ended before the kill point");
     eprintln!(
         "replica-1 killed after {killed_at} of {IMAGES} originals were sent, {:.1}s into the \

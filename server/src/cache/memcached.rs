@@ -514,9 +514,9 @@ impl CacheBackend for MemcachedCache {
             );
             return;
         }
-        // memcached counts whole seconds; 0 would mean "never expires". Longer than 30 days
-        // would be read as a Unix time.
-        let secs = ttl.as_secs().clamp(1, 30 * 86400) as u32;
+        // memcached counts whole seconds (rounded up: a 2.6 s lifetime is 3 s, not 2); 0 would
+        // mean "never expires". Longer than 30 days would be read as a Unix time.
+        let secs = ttl.as_secs_f64().ceil().clamp(1.0, 30.0 * 86400.0) as u32;
         self.run(Cmd::Set(key, &value, secs)).await;
     }
 

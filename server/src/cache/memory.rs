@@ -50,7 +50,7 @@ impl CacheBackend for MemoryCache {
             let now = Instant::now();
             entries.retain(|_, (expires, _)| *expires > now);
             if entries.len() >= self.capacity {
-                // Entries expire soonest in insertion order (one TTL): drop the oldest.
+                // Drop the entry that would expire soonest.
                 if let Some(oldest) = entries
                     .iter()
                     .min_by_key(|(_, (e, _))| *e)

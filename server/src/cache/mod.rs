@@ -169,8 +169,9 @@ pub struct CachedStore {
     pages: pages::Pages,
 }
 
-/// How many decoded pages a server keeps in process ([`pages`]): a few MB at most.
-const PAGE_COPIES: usize = 256;
+/// How many records the decoded pages a server keeps in process may hold in all ([`pages`]):
+/// some tens of MB at most.
+const KEPT_RECORDS: usize = 20_000;
 /// The part of the TTL an entry's lifetime may be shortened by ([`CachedStore::entry_ttl`]).
 const TTL_JITTER: f64 = 0.2;
 
@@ -289,7 +290,7 @@ impl CachedStore {
             ttl,
             stats,
             epoch: None,
-            pages: pages::Pages::new(PAGE_COPIES),
+            pages: pages::Pages::new(KEPT_RECORDS),
         }
     }
 
@@ -381,12 +382,13 @@ impl CachedStore {
 
     /// Like [`Self::cached_unless_new`] for an entry filed under a generation (`new`: just
     /// created), whose content never changes: a copy decoded earlier by this process is served
-    /// as it is ([`pages`]).
+    /// as it is ([`pages`]). `records` weighs a value for the bound on what is kept.
     async fn cached_page<T>(
         &self,
         key: String,
         new: bool,
         load: impl Future<Output = StoreResult<T>>,
+        records: impl Fn(&T) -> usize,
     ) -> StoreResult<T>
     where
         T: Clone + Serialize + DeserializeOwned + Send + Sync + 'static,
@@ -396,7 +398,11 @@ impl CachedStore {
             return Ok(value);
         }
         let value = self.cached_unless_new(key.clone(), new, load).await?;
-        self.pages.put(&key, value.clone(), self.entry_ttl());
+        // With memcached down every read gets a generation of its own: nothing to keep.
+        if self.stats.up() {
+            self.pages
+                .put(&key, value.clone(), records(&value), self.entry_ttl());
+        }
         Ok(value)
     }
 
@@ -593,6 +599,7 @@ impl Store for CachedStore {
             list_key(owner, &generation, query),
             new,
             self.inner.list_images(owner, query),
+            |(images, _)| images.len(),
         )
         .await
     }
@@ -687,7 +694,12 @@ impl Store for CachedStore {
                 .collect::<Vec<_>>())
         };
         let cached = self
-            .cached_page(changes_key(owner, &generation, since, limit), new, load)
+            .cached_page(
+                changes_key(owner, &generation, since, limit),
+                new,
+                load,
+                Vec::len,
+            )
             .await?;
         Ok(cached
             .into_iter()
@@ -1274,6 +1286,31 @@ mod tests {
             *max - *min >= Duration::from_secs(5),
             "50 entries spread over only {:?}",
             *max - *min
+        );
+    }
+
+    /// memcached down: each read files its page under a generation no one reads again, so
+    /// nothing is kept in process (it would only crowd out useful pages).
+    #[tokio::test]
+    async fn no_page_is_kept_while_the_shared_cache_is_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("db.sqlite").display());
+        let db: Arc<dyn Store> = Arc::new(SqliteStore::open(&url).await.unwrap());
+        let stats = Arc::new(CacheStats::default());
+        stats.up.store(false, Ordering::Relaxed);
+        let store =
+            CachedStore::with_stats(db, Arc::new(DownCache), Duration::from_secs(60), stats);
+        let ann = store.create_user("ann").await.unwrap();
+        store.insert_image(&image(&ann.id, "img1")).await.unwrap();
+        for _ in 0..3 {
+            assert_eq!(
+                store.list_images(&ann.id, &page(10)).await.unwrap().0.len(),
+                1
+            );
+        }
+        assert!(
+            store.pages.is_empty(),
+            "pages were kept while memcached was down"
         );
     }
 

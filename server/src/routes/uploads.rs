@@ -280,16 +280,21 @@ pub async fn complete(
             )
             .await
         {
-            if e.is_unreachable() {
+            // A passing fault (the store down or busy): the client tries again.
+            if e.is_transient() {
                 return Err(e.into());
             }
-            // A racing complete may have finished it already: then the object is there.
-            let done = matches!(objects.head(&object_key).await, Ok(Some(meta)) if meta.size == upload.size);
-            if !done {
-                tracing::warn!(upload_id = %upload.id, error = %e, "completing multipart upload failed");
-                return Err(ApiError::conflict(
-                    "the object store could not complete the multipart upload: upload every part, then send their ETags",
-                ));
+            // An earlier or racing complete may have finished it already (its answer lost on
+            // the way): then the object is there. Not knowing is not a refusal either.
+            match objects.head(&object_key).await {
+                Ok(Some(meta)) if meta.size == upload.size => {}
+                Ok(_) => {
+                    tracing::warn!(upload_id = %upload.id, error = %e, "completing multipart upload failed");
+                    return Err(ApiError::conflict(
+                        "the object store could not complete the multipart upload: upload every part, then send their ETags",
+                    ));
+                }
+                Err(head_error) => return Err(head_error.into()),
             }
         }
     }

@@ -52,16 +52,24 @@ fn r1_kill_9_at_random_moments_loses_and_duplicates_nothing() {
     let mut written = 0;
     let mut in_flight_at_kill = 0;
     let mut busy_at_kill = 0;
+    // Rounds whose status never answered within the deadline, and the first such failure.
+    let mut unanswered = 0;
+    let mut first_unanswered: Option<String> = None;
     let started = Instant::now();
     for round in 0..kills {
         let end = (written + per_batch).min(files);
-        for i in written..end {
-            let name = format!("r{round:02}-{i:04}.jpg");
-            let bytes = if i % 20 == 19 {
-                jpeg(1200, 900, 90_000 + (i as u64 - 19))
-            } else {
-                jpeg(1200, 900, 90_000 + i as u64)
-            };
+        // Made first, then written together: encoding takes longer than syncing, so a batch
+        // written as it is made would be synced before the kill below comes.
+        let batch: Vec<(String, Vec<u8>)> = (written..end)
+            .map(|i| {
+                let seed = if i % 20 == 19 { i - 19 } else { i };
+                (
+                    format!("r{round:02}-{i:04}.jpg"),
+                    jpeg(1200, 900, 90_000 + seed as u64),
+                )
+            })
+            .collect();
+        for (name, bytes) in batch {
             std::fs::write(daemon.watch_dir.join(&name), &bytes).unwrap();
             contents.entry(sha256_hex(&bytes)).or_default().push(name);
         }
@@ -70,10 +78,16 @@ fn r1_kill_9_at_random_moments_loses_and_duplicates_nothing() {
         // moment later (uploading, completing, backing up, writing its queue).
         let deadline = Instant::now() + Duration::from_secs(8);
         let mut seen = None;
+        let mut answered = false;
+        let mut last_failure = String::new();
         while Instant::now() < deadline {
             let out = daemon.cli(&["status", "--json"]);
             let status: Option<imgcloud_core::daemon_api::Status> =
                 serde_json::from_str(&out.stdout).ok();
+            answered |= status.is_some();
+            if status.is_none() {
+                last_failure = format!("exit {}: {}", out.code, out.stderr.trim());
+            }
             let busy = |s: &imgcloud_core::daemon_api::Status| {
                 s.counts.pending() > 0 || s.counts.retrying > 0 || !s.in_flight.is_empty()
             };
@@ -82,6 +96,10 @@ fn r1_kill_9_at_random_moments_loses_and_duplicates_nothing() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));
+        }
+        if !answered {
+            unanswered += 1;
+            first_unanswered.get_or_insert(last_failure);
         }
         std::thread::sleep(Duration::from_millis(moments.next_ms(0, 400)));
         if let Some(status) = seen {
@@ -143,12 +161,15 @@ fn r1_kill_9_at_random_moments_loses_and_duplicates_nothing() {
     println!(
         "r1-sync-kills: {files} files ({distinct} distinct) tried, {ok} ok, lost {lost}, \
          duplicated {duplicated}, {kills} kills ({busy_at_kill} while it worked, {in_flight_at_kill} of them \
-         with an upload under way), {starts} starts, backups verified {checked} \
-         ({corrupt} corrupt, {missing} missing), {secs:.0} s",
+         with an upload under way; {unanswered} with no status answer in 8 s), {starts} starts, \
+         backups verified {checked} ({corrupt} corrupt, {missing} missing), {secs:.0} s",
         ok = distinct as usize - lost - duplicated,
         starts = daemon.starts(),
         secs = started.elapsed().as_secs_f64(),
     );
+    if let Some(failure) = &first_unanswered {
+        println!("r1-status: the first status that never answered: {failure}");
+    }
     assert_eq!((lost, duplicated), (0, 0), "lost or duplicated");
     assert!(busy_at_kill >= 1, "no kill landed while the daemon worked");
     assert_eq!(strangers, 0, "images that are not the folder's");

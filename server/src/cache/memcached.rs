@@ -664,6 +664,22 @@ mod tests {
         port: u16,
     }
 
+    /// Whether every thread of `pid` is stopped (state `T` in `/proc/PID/task/*/stat`).
+    fn stopped(pid: u32) -> bool {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return false;
+        };
+        tasks.flatten().all(|task| {
+            std::fs::read_to_string(task.path().join("stat"))
+                .ok()
+                .and_then(|stat| {
+                    stat.rsplit_once(')')
+                        .map(|(_, rest)| rest.trim_start().starts_with(['T', 't']))
+                })
+                .unwrap_or(false)
+        })
+    }
+
     /// Ports this test process has handed out. A port freed by a test that restarts its
     /// memcached on it (`start_on`) must not be picked meanwhile by a test running beside it.
     static TAKEN_PORTS: Mutex<Vec<u16>> = Mutex::new(Vec::new());
@@ -736,11 +752,21 @@ mod tests {
         }
 
         fn signal(&self, signal: &str) {
+            let pid = self.child.id();
             let status = std::process::Command::new("kill")
-                .args([signal, &self.child.id().to_string()])
+                .args([signal, &pid.to_string()])
                 .status()
                 .unwrap();
             assert!(status.success());
+            if signal == "-STOP" {
+                // kill returns once the signal is sent, not once every thread has stopped: a
+                // request sent meanwhile could still be answered.
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while !stopped(pid) {
+                    assert!(Instant::now() < deadline, "memcached {pid} did not stop");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
         }
 
         fn kill(&mut self) {

@@ -193,6 +193,35 @@ impl HttpFaultProxy {
     }
 }
 
+/// An embedded cloud whose own calls to its store, and the presigned URLs it hands out, go
+/// through a fault proxy (`per_mille`, `stall`, `seed` as in [`HttpFaultProxy::start`]); parts
+/// of 5 MiB from 6 MiB up.
+pub fn embedded_cloud_behind_store_proxy(
+    per_mille: u64,
+    stall: Duration,
+    seed: u64,
+) -> anyhow::Result<(crate::EmbeddedCloud, HttpFaultProxy)> {
+    const MIB: usize = 1024 * 1024;
+    let s3_port = crate::daemon::free_port()?;
+    let proxy = HttpFaultProxy::start(
+        format!("127.0.0.1:{s3_port}").parse()?,
+        per_mille,
+        stall,
+        seed,
+    )?;
+    let cloud = crate::EmbeddedCloud::start_with(&[
+        "--s3-listen",
+        &format!("127.0.0.1:{s3_port}"),
+        "--s3-endpoint",
+        &format!("http://{}", proxy.addr),
+        "--multipart-cutoff",
+        &(6 * MIB).to_string(),
+        "--min-part-size",
+        &(5 * MIB).to_string(),
+    ])?;
+    Ok((cloud, proxy))
+}
+
 fn injected(what: &str) -> std::io::Error {
     std::io::Error::other(format!("injected fault: {what}"))
 }

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use imgcloud_core::client::Client;
 use imgcloud_core::upload::{UploadOptions, upload_paths};
-use imgcloud_tests::daemon::{free_port, images_by_sha, lost_and_duplicated};
-use imgcloud_tests::http_faults::HttpFaultProxy;
-use imgcloud_tests::{EmbeddedCloud, fetch, images, jpeg, sha256_hex};
+use imgcloud_tests::daemon::{images_by_sha, lost_and_duplicated};
+use imgcloud_tests::http_faults::{HttpFaultProxy, embedded_cloud_behind_store_proxy};
+use imgcloud_tests::{fetch, images, jpeg, sha256_hex};
 
 const MIB: usize = 1024 * 1024;
 
@@ -28,21 +28,8 @@ fn r2_uploads_through_a_faulty_network_complete_intact() {
     // The proxies run their own runtimes: the test drives the client from another one.
     let rt = tokio::runtime::Runtime::new().unwrap();
     let n = files();
-    let s3_port = free_port().unwrap();
-    let s3_upstream = format!("127.0.0.1:{s3_port}").parse().unwrap();
     let stall = Duration::from_secs(2);
-    let s3_proxy = HttpFaultProxy::start(s3_upstream, 200, stall, 7).unwrap();
-    let cloud = EmbeddedCloud::start_with(&[
-        "--s3-listen",
-        &format!("127.0.0.1:{s3_port}"),
-        "--s3-endpoint",
-        &format!("http://{}", s3_proxy.addr),
-        "--multipart-cutoff",
-        &(6 * MIB).to_string(),
-        "--min-part-size",
-        &(5 * MIB).to_string(),
-    ])
-    .unwrap();
+    let (cloud, s3_proxy) = embedded_cloud_behind_store_proxy(200, stall, 7).unwrap();
     let api_upstream = cloud.api_url.trim_start_matches("http://").parse().unwrap();
     let api_proxy = HttpFaultProxy::start(api_upstream, 200, stall, 11).unwrap();
     let token = cloud.token().unwrap();

@@ -3,30 +3,14 @@
 //! The embedded cloud talks to its store through a fault proxy that fails chosen requests.
 
 use imgcloud_core::upload::{UploadOptions, upload_paths};
-use imgcloud_tests::daemon::free_port;
-use imgcloud_tests::http_faults::{ChosenFault, HttpFaultProxy};
+use imgcloud_tests::http_faults::{ChosenFault, HttpFaultProxy, embedded_cloud_behind_store_proxy};
 use imgcloud_tests::{EmbeddedCloud, fetch, images, sha256_hex};
 
 const MIB: usize = 1024 * 1024;
 
-/// An embedded cloud whose store is reached through a proxy (no random faults), with parts of
-/// 5 MiB from 6 MiB up.
+/// An embedded cloud whose store is reached through a proxy (no random faults).
 fn cloud_behind_proxy() -> (EmbeddedCloud, HttpFaultProxy) {
-    let s3_port = free_port().unwrap();
-    let upstream = format!("127.0.0.1:{s3_port}").parse().unwrap();
-    let proxy = HttpFaultProxy::start(upstream, 0, std::time::Duration::from_secs(1), 1).unwrap();
-    let cloud = EmbeddedCloud::start_with(&[
-        "--s3-listen",
-        &format!("127.0.0.1:{s3_port}"),
-        "--s3-endpoint",
-        &format!("http://{}", proxy.addr),
-        "--multipart-cutoff",
-        &(6 * MIB).to_string(),
-        "--min-part-size",
-        &(5 * MIB).to_string(),
-    ])
-    .unwrap();
-    (cloud, proxy)
+    embedded_cloud_behind_store_proxy(0, std::time::Duration::from_secs(1), 1).unwrap()
 }
 
 /// Uploads one 11 MiB image in parts; its link then serves exactly its bytes.
